@@ -1,0 +1,212 @@
+// Package tokens issues, stores and checks the exercise's secrets: one
+// 128-bit token per team and one for the organizer, kept in
+// <data>/tokens.json (mode 0600) so a restart reuses them.
+//
+// It must never import the storage, web or Docker packages.
+package tokens
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+// FileName is the tokens file inside the data directory.
+const FileName = "tokens.json"
+
+// Kind is who a token belongs to.
+type Kind uint8
+
+// Token kinds. Anonymous is the zero Principal: the audience.
+const (
+	Anonymous Kind = iota
+	TeamToken
+	Organizer
+)
+
+// Principal is who made a request.
+type Principal struct {
+	Kind Kind
+	// Team is the team's id when Kind is TeamToken.
+	Team int
+	Role scoreboard.Role
+}
+
+// File is the JSON form of tokens.json (PROTOCOLS.md §6).
+type File struct {
+	Organizer string      `json:"organizer"`
+	Teams     []TeamEntry `json:"teams"`
+}
+
+// TeamEntry is one team's line in tokens.json.
+type TeamEntry struct {
+	Name  string          `json:"name"`
+	Role  scoreboard.Role `json:"role"`
+	Token string          `json:"token"`
+}
+
+// Set is the loaded tokens with a lookup by token.
+type Set struct {
+	file File
+	// byHash finds a token in one map lookup; the key is a hash of the
+	// token so that the map's timing says nothing about the token, and
+	// the final comparison is constant-time.
+	byHash map[[32]byte]Principal
+}
+
+// New generates fresh tokens for teams.
+func New(teams []scoreboard.Team) (*Set, error) {
+	f := File{}
+	var err error
+	if f.Organizer, err = Generate(); err != nil {
+		return nil, err
+	}
+	for _, t := range teams {
+		tok, err := Generate()
+		if err != nil {
+			return nil, err
+		}
+		f.Teams = append(f.Teams, TeamEntry{Name: t.Name, Role: t.Role, Token: tok})
+	}
+	return fromFile(f, teams)
+}
+
+// Generate returns a new random 128-bit token in hex.
+func Generate() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("tokens: generating: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// LoadOrCreate reads <dir>/tokens.json, or creates it with fresh tokens at
+// first start. The file must list exactly the scenario's teams.
+func LoadOrCreate(dir string, teams []scoreboard.Team) (*Set, error) {
+	path := filepath.Join(dir, FileName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s, err := New(teams)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Save(dir); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokens: reading %s: %w", path, err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("tokens: %s: %v: %w", path, err, scoreboard.ErrInvalid)
+	}
+	s, err := fromFile(f, teams)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func fromFile(f File, teams []scoreboard.Team) (*Set, error) {
+	if len(f.Teams) != len(teams) {
+		return nil, fmt.Errorf("tokens: %d teams in the file, %d in the scenario: %w", len(f.Teams), len(teams), scoreboard.ErrConflict)
+	}
+	s := &Set{file: f, byHash: map[[32]byte]Principal{}}
+	add := func(tok string, p Principal) error {
+		if len(tok) < 16 {
+			return fmt.Errorf("tokens: a token is shorter than 16 characters: %w", scoreboard.ErrInvalid)
+		}
+		h := sha256.Sum256([]byte(tok))
+		if _, dup := s.byHash[h]; dup {
+			return fmt.Errorf("tokens: a token is used twice: %w", scoreboard.ErrInvalid)
+		}
+		s.byHash[h] = p
+		return nil
+	}
+	if err := add(f.Organizer, Principal{Kind: Organizer, Team: -1}); err != nil {
+		return nil, err
+	}
+	for i, e := range f.Teams {
+		if e.Name != teams[i].Name || e.Role != teams[i].Role {
+			return nil, fmt.Errorf("tokens: team %d is %q (%s) in the file, %q (%s) in the scenario: %w",
+				i, e.Name, e.Role, teams[i].Name, teams[i].Role, scoreboard.ErrConflict)
+		}
+		if err := add(e.Token, Principal{Kind: TeamToken, Team: i, Role: e.Role}); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Save writes tokens.json into dir with mode 0600, atomically.
+func (s *Set) Save(dir string) error {
+	b, err := json.MarshalIndent(s.file, "", "  ")
+	if err != nil {
+		return fmt.Errorf("tokens: encoding: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tokens-*")
+	if err != nil {
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, FileName)); err != nil {
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	return nil
+}
+
+// Lookup returns who tok belongs to. An unknown token is ErrUnauthorized.
+func (s *Set) Lookup(tok string) (Principal, error) {
+	h := sha256.Sum256([]byte(tok))
+	p, ok := s.byHash[h]
+	if !ok {
+		return Principal{}, fmt.Errorf("tokens: invalid team token: %w", scoreboard.ErrUnauthorized)
+	}
+	want := s.file.Organizer
+	if p.Kind == TeamToken {
+		want = s.file.Teams[p.Team].Token
+	}
+	if subtle.ConstantTimeCompare([]byte(want), []byte(tok)) != 1 {
+		return Principal{}, fmt.Errorf("tokens: invalid team token: %w", scoreboard.ErrUnauthorized)
+	}
+	return p, nil
+}
+
+// File returns a copy of the tokens for the organizer.
+func (s *Set) File() File {
+	f := s.file
+	f.Teams = append([]TeamEntry(nil), f.Teams...)
+	return f
+}
+
+// TeamToken returns team's token.
+func (s *Set) TeamToken(team int) string { return s.file.Teams[team].Token }
+
+// OrganizerToken returns the organizer's token.
+func (s *Set) OrganizerToken() string { return s.file.Organizer }
