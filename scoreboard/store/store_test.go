@@ -566,8 +566,39 @@ func TestCommitFailure(t *testing.T) {
 	if got := mustAppend(t, l, records("after", 2)); got != 4 {
 		t.Errorf("append after failure got seq %d, want 4", got)
 	}
-	if _, recs := collect(t, l, 0); !slices.Equal(recs, []string{"before-0", "before-1", "before-2", "after-0", "after-1"}) {
-		t.Errorf("records %q", recs)
+
+	// Requests sharing the failed commit all get its error, even those
+	// that would have fitted on their own.
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := l.Append(context.Background(), records("blocker", 1), func(uint64) { <-release }); err != nil {
+			t.Errorf("blocker: %v", err)
+		}
+	})
+	waitFor(t, func() bool { return l.LastSeq() == 6 })
+	errs := make(chan error, 2)
+	for _, recs := range [][][]byte{{big, big, big, big}, records("small", 1)} {
+		wg.Go(func() {
+			_, err := l.Append(context.Background(), recs, func(uint64) { t.Error("applied called for a failed commit") })
+			errs <- err
+		})
+	}
+	waitFor(t, func() bool { return len(l.queue) == 2 })
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrFull) {
+			t.Errorf("request in the failed commit: %v, want ErrFull", err)
+		}
+	}
+	if got := mustAppend(t, l, records("last", 1)); got != 7 {
+		t.Errorf("append after second failure got seq %d, want 7", got)
+	}
+	want := []string{"before-0", "before-1", "before-2", "after-0", "after-1", "blocker-0", "last-0"}
+	if _, recs := collect(t, l, 0); !slices.Equal(recs, want) {
+		t.Errorf("records %q, want %q", recs, want)
 	}
 }
 
