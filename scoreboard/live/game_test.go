@@ -1,0 +1,198 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/tokens"
+)
+
+// memLog is an in-memory scoreboard.Log: Append is durable at once.
+type memLog struct {
+	mu   sync.Mutex
+	recs [][]byte
+}
+
+func (l *memLog) Append(_ context.Context, recs [][]byte, applied func(uint64)) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := uint64(len(l.recs)) + 1
+	for _, r := range recs {
+		l.recs = append(l.recs, bytes.Clone(r))
+	}
+	if applied != nil {
+		applied(first)
+	}
+	return first, nil
+}
+
+func (l *memLog) Iterate(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
+	l.mu.Lock()
+	recs := l.recs
+	l.mu.Unlock()
+	for i := max(from, 1); i <= uint64(len(recs)); i++ {
+		if err := fn(i, recs[i-1]); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (l *memLog) PutSnapshot(context.Context, uint64, []byte) error { return nil }
+
+func (l *memLog) LatestSnapshot() (uint64, []byte, bool, error) { return 0, nil, false, nil }
+
+// leakyChecker reports every replica up and puts secrets where only the
+// organizer's records may keep them: the checker's message and the
+// attack info.
+type leakyChecker struct{ secret string }
+
+func (c leakyChecker) CheckTick(_ context.Context, plan scoreboard.TickPlan) []scoreboard.ReplicaCheck {
+	var out []scoreboard.ReplicaCheck
+	for _, r := range plan.Replicas {
+		rc := scoreboard.ReplicaCheck{Tick: plan.Tick, Owner: r.Owner, Service: r.Service, Status: scoreboard.StatusOK,
+			Message: "logged in with " + c.secret}
+		for _, p := range r.Put {
+			rc.Planted = append(rc.Planted, scoreboard.Planted{ID: p.ID, OK: true, AttackInfo: p.Flag + " " + c.secret})
+		}
+		out = append(out, rc)
+	}
+	return out
+}
+
+func TestWithGame(t *testing.T) {
+	ctx := context.Background()
+	cfg := &scoreboard.Config{Name: "live", Tick: time.Minute, FlagLifetime: 3, GetflagDepth: 1, FlagPrefix: "CY",
+		Scoring: scoreboard.DefaultScoring(),
+		Teams: []scoreboard.Team{{ID: 0, Name: "Đội A", Role: scoreboard.RoleAttack},
+			{ID: 1, Name: "Đội B", Role: scoreboard.RoleAttack}, {ID: 2, Name: "Đội C", Role: scoreboard.RoleDefence}},
+		Services: []scoreboard.Service{{ID: 0, Name: "mail", Weight: 1, Stores: []string{"inbox"}}},
+		Replicas: []scoreboard.Replica{{Owner: 2, Service: 0, Address: "127.0.0.1"}}}
+	toks, err := tokens.New(cfg.Teams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := scoreboard.NewGame(ctx, scoreboard.Options{Config: cfg, Log: &memLog{},
+		Key: []byte("0123456789abcdef0123456789abcdef"), Checker: leakyChecker{secret: toks.TeamToken(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, g, Options{})
+	pub := e.dial("/api/v1/live", nil)
+	adm := e.dial("/api/v1/admin/live", nil)
+	teamA := e.dial("/api/v1/team/live?team=0", nil)
+	teamC := e.dial("/api/v1/team/live?team=2", nil)
+	for _, c := range []*tclient{pub, adm, teamA, teamC} {
+		if m := c.next(); m.Type != TypeSnapshot || m.Phase != "setup" {
+			t.Fatalf("snapshot %+v", m)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	must(g.Act(ctx, scoreboard.ActStart))
+	must(g.StartTick(ctx))
+	g.WaitChecks()
+	pub.until(func(m Message) bool { return m.Status["Đội C"]["mail"] == scoreboard.StatusOK })
+
+	flag := []byte(g.Flags().Issue(scoreboard.FlagID{Tick: 1, Owner: 2, Service: 0, Store: 0}))
+	v, err := g.Submit(ctx, 0, [][]byte{flag})
+	must(err)
+	if v[0].Code != scoreboard.CodeOK {
+		t.Fatalf("verdict %+v", v[0])
+	}
+	ms := pub.until(hasEvent("first_blood", ""))
+	got := ms[len(ms)-1]
+	if a, ok := standingOf(got.Standings, 0); !ok || a.Attack != v[0].Points {
+		t.Fatalf("public delta after the capture: %+v", got)
+	}
+	for _, c := range []*tclient{teamA, teamC} {
+		ms := c.until(hasEvent("capture", ""))
+		m := ms[len(ms)-1]
+		var capt scoreboard.TickerItem
+		for _, it := range m.Events {
+			if it.Kind == "capture" {
+				capt = it
+			}
+		}
+		if capt.Team != "Đội A" || capt.Target != "Đội C" || capt.Points != v[0].Points-cfg.Scoring.FirstBlood {
+			t.Fatalf("capture item %+v", capt)
+		}
+		for _, s := range m.Standings {
+			if s.Team != capt.Team && s.Team != capt.Target {
+				t.Fatalf("a team stream carries %s's standing", s.Team)
+			}
+		}
+	}
+
+	must(g.Act(ctx, scoreboard.ActFreeze))
+	pub.until(hasEvent("phase", scoreboard.ActFreeze))
+	v, err = g.Submit(ctx, 1, [][]byte{flag})
+	must(err)
+	if v[0].Code != scoreboard.CodeOK {
+		t.Fatalf("verdict %+v", v[0])
+	}
+	adm.until(func(m Message) bool { _, ok := standingOf(m.Standings, 1); return ok && hasEvent("capture", "")(m) })
+	must(g.StartTick(ctx))
+	g.WaitChecks()
+	for _, m := range pub.until(func(m Message) bool { return m.Type == TypeTick && m.Tick == 2 }) {
+		if m.Standings != nil || m.Status != nil || hasEvent("capture", "")(m) {
+			t.Fatalf("the frozen public stream carried %+v", m)
+		}
+	}
+
+	// The end reveals the board, team B's capture included.
+	must(g.Act(ctx, scoreboard.ActEnd))
+	ms = pub.until(hasEvent("phase", scoreboard.ActEnd))
+	revealed := false
+	for _, m := range ms {
+		if b, ok := standingOf(m.Standings, 1); ok && b.Attack > 0 {
+			revealed = true
+		}
+	}
+	if !revealed {
+		t.Fatalf("the end did not reveal the board: %+v", ms)
+	}
+	teamA.until(hasEvent("phase", scoreboard.ActEnd))
+	teamC.until(hasEvent("phase", scoreboard.ActEnd))
+	adm.until(hasEvent("phase", scoreboard.ActEnd))
+
+	// No flag and no token anywhere in the streams.
+	var secrets []string
+	for tick := int32(1); tick <= 2; tick++ {
+		fs, err := g.IssuedFlags(tick)
+		must(err)
+		for _, f := range fs {
+			secrets = append(secrets, f.Flag)
+		}
+	}
+	secrets = append(secrets, toks.OrganizerToken())
+	for i := range cfg.Teams {
+		secrets = append(secrets, toks.TeamToken(i))
+	}
+	flagRE := regexp.MustCompile(g.Flags().Regex())
+	for name, c := range map[string]*tclient{"public": pub, "admin": adm, "team A": teamA, "team C": teamC} {
+		if len(c.raw) < 4 {
+			t.Fatalf("%s stream has only %d messages", name, len(c.raw))
+		}
+		for _, b := range c.raw {
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					t.Fatalf("%s stream carries secret %q: %s", name, s, b)
+				}
+			}
+			if f := flagRE.Find(b); f != nil {
+				t.Fatalf("%s stream carries something like a flag %q: %s", name, f, b)
+			}
+		}
+	}
+}

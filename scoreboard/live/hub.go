@@ -1,0 +1,572 @@
+// Package live streams the scoreboard over websockets (PROTOCOLS.md §4): a
+// snapshot first, then at most one message per coalescing interval with
+// whatever changed, to the public, to each team and to the organizer.
+//
+// The hub diffs the board the game shows each audience against the board
+// it last sent that audience, so the freeze is honoured by construction: a
+// frozen public view does not change, hence produces no score deltas. Each
+// message is encoded once per audience and shared by all its viewers; a
+// viewer whose bounded queue is full is dropped and never slows the others.
+//
+// Notes for stream clients (the web UI):
+//   - Every message carries seq, the stream's own counter: the snapshot has
+//     the seq of the last message sent before it, each later message seq+1.
+//     A client that sees a gap has missed something and must reconnect to
+//     get a fresh snapshot.
+//   - Deltas carry only changed standings entries (whole entries, keyed by
+//     teamId) and changed status cells; merge them into the snapshot.
+//   - events lists the ticker items since the previous message; skipped, when
+//     present, counts items left out because too many arrived at once.
+//   - at is when the server applied the first change the message carries
+//     (unix nanoseconds); clients may ignore it.
+//
+// Authentication is the web package's job: it calls ServePublic, ServeTeam
+// or ServeAdmin only for a caller entitled to that audience. This package
+// must never import echo, bbolt, the store or the Docker SDK.
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+// Source is the game as the hub sees it; *scoreboard.Game satisfies it.
+type Source interface {
+	PublicView() scoreboard.View
+	FullView() scoreboard.View
+	Subscribe(scoreboard.Listener)
+}
+
+var _ Source = (*scoreboard.Game)(nil)
+
+// Observer receives the hub's figures; every field may be nil. The calls
+// come from the hub goroutine and must return quickly.
+type Observer struct {
+	// Viewers reports how many viewers an audience ("public", "team",
+	// "admin") has, after every change.
+	Viewers func(audience string, n int)
+	// FanOut reports, for each flush that sent something, the time from
+	// the first change it carries to its frames being queued for every
+	// viewer.
+	FanOut func(d time.Duration)
+	// Frame reports one frame sent to an audience: its size and how many
+	// viewers it was queued for.
+	Frame func(audience string, bytes, viewers int)
+	// Dropped reports a viewer closed because its queue was full.
+	Dropped func(audience string)
+}
+
+// Options configure a Hub. Only Source is required.
+type Options struct {
+	Source Source
+	Logger *slog.Logger
+	// Now stamps changes ("at"); the real clock is used for network
+	// deadlines and for the coalescing period.
+	Now func() time.Time
+	// Interval is the coalescing period: at most one message per
+	// audience per Interval. Default 100ms.
+	Interval time.Duration
+	// QueueLen bounds each viewer's queue of frames. Default 16.
+	QueueLen int
+	// WriteTimeout bounds every write to a viewer. Default 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often viewers are pinged; a viewer that answers
+	// no ping for PingInterval+WriteTimeout is closed. Default 30s.
+	PingInterval time.Duration
+	// MaxViewers bounds the connected viewers of all audiences together;
+	// beyond it connections get 503. Default 16384.
+	MaxViewers int
+	// MaxEvents bounds the ticker items one flush carries; the rest are
+	// counted in "skipped". Default 256.
+	MaxEvents int
+	// AllowedOrigins lists the browser origins ("https://board.example")
+	// or hosts ("board.example:8443") allowed besides the server's own
+	// host; "*" allows any. Requests without an Origin header (not from
+	// a browser) are allowed.
+	AllowedOrigins []string
+	Observe        Observer
+}
+
+// Defaults of Options.
+const (
+	DefaultInterval     = 100 * time.Millisecond
+	DefaultQueueLen     = 16
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultPingInterval = 30 * time.Second
+	DefaultMaxViewers   = 16384
+	DefaultMaxEvents    = 256
+)
+
+// readLimit bounds what a viewer may send: viewers only answer pings and
+// close, so anything larger is abuse.
+const readLimit = 512
+
+// Hub owns the viewers and the last board sent to each audience. Run must
+// be running for viewers to be served.
+type Hub struct {
+	src      Source
+	logger   *slog.Logger
+	now      func() time.Time
+	interval time.Duration
+	queueLen int
+	writeTO  time.Duration
+	ping     time.Duration
+	maxView  int
+	maxEv    int
+	allowed  []string
+	obs      Observer
+	upgrader websocket.Upgrader
+
+	// Filled by the listener on the game's committer goroutine; guarded
+	// by mu, which is never held for more than a few appends.
+	mu        sync.Mutex
+	pending   []entry
+	skipped   int
+	pendingAt time.Time
+	lastSeq   uint64
+	wake      chan struct{}
+
+	register   chan *viewer
+	unregister chan *viewer
+	started    atomic.Bool
+	done       chan struct{}
+
+	// life guards stopped and the WaitGroup's Add against Run's Wait.
+	life    sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+	count   atomic.Int64
+
+	// Owned by the hub goroutine.
+	auds   map[audKey]*audience
+	hwm    uint64
+	totals [3]int
+	spare  []entry
+}
+
+// entry is one ticker item waiting for the next flush. A private entry is
+// a detection verdict the public never sees; its item is completed at
+// flush time (the listener must stay cheap).
+type entry struct {
+	item    scoreboard.TickerItem
+	private bool
+	team    int16
+	code    uint8
+}
+
+// NewHub returns a hub subscribed to o.Source.
+func NewHub(o Options) *Hub {
+	h := &Hub{src: o.Source, logger: o.Logger, now: o.Now, interval: o.Interval, queueLen: o.QueueLen,
+		writeTO: o.WriteTimeout, ping: o.PingInterval, maxView: o.MaxViewers, maxEv: o.MaxEvents,
+		allowed: o.AllowedOrigins, obs: o.Observe,
+		wake: make(chan struct{}, 1), register: make(chan *viewer), unregister: make(chan *viewer),
+		done: make(chan struct{}), auds: map[audKey]*audience{}}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.interval <= 0 {
+		h.interval = DefaultInterval
+	}
+	if h.queueLen <= 0 {
+		h.queueLen = DefaultQueueLen
+	}
+	if h.writeTO <= 0 {
+		h.writeTO = DefaultWriteTimeout
+	}
+	if h.ping <= 0 {
+		h.ping = DefaultPingInterval
+	}
+	if h.maxView <= 0 {
+		h.maxView = DefaultMaxViewers
+	}
+	if h.maxEv <= 0 {
+		h.maxEv = DefaultMaxEvents
+	}
+	h.upgrader = websocket.Upgrader{
+		// Small buffers: viewers send nothing but control frames, and
+		// prepared messages are written without a write buffer, so the
+		// pool only serves the rare NextWriter.
+		ReadBufferSize:  256,
+		WriteBufferSize: 512,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     h.checkOrigin,
+	}
+	h.src.Subscribe(h.listen)
+	return h
+}
+
+// listen runs on the game's committer goroutine: it only records what
+// arrived and pokes the hub.
+func (h *Hub) listen(evs []scoreboard.Event, applied []scoreboard.Applied) {
+	now := h.now()
+	h.mu.Lock()
+	if h.pendingAt.IsZero() {
+		h.pendingAt = now
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.Seq > h.lastSeq {
+			h.lastSeq = e.Seq
+		}
+		if i < len(applied) {
+			for _, it := range applied[i].Items {
+				h.push(entry{item: it})
+			}
+		}
+		if e.Kind == scoreboard.KindDetectionJudged && e.Code != scoreboard.VerdictTrue && e.Code != scoreboard.VerdictPending {
+			// A confirmed detection is already a public ticker item;
+			// the other verdicts only concern the team.
+			h.push(entry{private: true, team: e.Team, code: e.Code,
+				item: scoreboard.TickerItem{Seq: e.Seq, Time: e.Time, Kind: "detection", Text: e.Text}})
+		}
+	}
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// push appends under h.mu; past MaxEvents it only counts.
+func (h *Hub) push(e entry) {
+	if len(h.pending) >= h.maxEv {
+		h.skipped++
+		return
+	}
+	h.pending = append(h.pending, e)
+}
+
+// Run serves the hub until ctx is done, then closes every viewer and waits
+// for their goroutines. It may be called once.
+func (h *Hub) Run(ctx context.Context) error {
+	if !h.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("live: hub already running: %w", scoreboard.ErrConflict)
+	}
+	defer h.shutdown()
+	h.start()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var due <-chan time.Time
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case v := <-h.register:
+			h.add(v)
+		case v := <-h.unregister:
+			h.remove(v, false)
+		case <-h.wake:
+			if due != nil {
+				continue
+			}
+			// Leading edge: a lone change goes out at once; changes
+			// that follow within the interval wait for the timer and
+			// leave together.
+			if d := h.interval - time.Since(last); d > 0 {
+				timer.Reset(d)
+				due = timer.C
+				continue
+			}
+			h.flush()
+			last = time.Now()
+		case <-due:
+			due = nil
+			h.flush()
+			last = time.Now()
+		}
+	}
+}
+
+// start forgets what the listener heard before Run: the first view
+// already shows it.
+func (h *Hub) start() {
+	h.mu.Lock()
+	h.pending = h.pending[:0]
+	h.skipped = 0
+	h.pendingAt = time.Time{}
+	h.mu.Unlock()
+	v := h.src.FullView()
+	h.mu.Lock()
+	last := h.lastSeq
+	h.mu.Unlock()
+	h.hwm = max(v.Seq, last)
+}
+
+func (h *Hub) shutdown() {
+	h.life.Lock()
+	h.stopped = true
+	close(h.done)
+	h.life.Unlock()
+	for _, a := range h.auds {
+		for v := range a.viewers {
+			v.closeCode = websocket.CloseGoingAway
+			close(v.send)
+		}
+		a.viewers = nil
+	}
+	h.auds = map[audKey]*audience{}
+	h.wg.Wait()
+}
+
+// enter admits one more connection unless the hub has stopped or is full.
+func (h *Hub) enter() bool {
+	h.life.Lock()
+	defer h.life.Unlock()
+	if h.stopped || h.count.Load() >= int64(h.maxView) {
+		return false
+	}
+	h.count.Add(1)
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) exit() {
+	h.count.Add(-1)
+	h.wg.Done()
+}
+
+// add registers a viewer: its audience's snapshot goes first in its queue,
+// which is empty, so the send cannot block.
+func (h *Hub) add(v *viewer) {
+	a := h.auds[v.key]
+	if a == nil {
+		a = h.newAudience(v.key)
+		if a == nil {
+			v.closeCode = websocket.ClosePolicyViolation
+			close(v.send)
+			return
+		}
+		h.auds[v.key] = a
+	}
+	snap, err := a.snapshot(h.hwm)
+	if err != nil {
+		h.logger.Error("encoding a snapshot", "audience", v.key, "err", err)
+		v.closeCode = websocket.CloseInternalServerErr
+		close(v.send)
+		return
+	}
+	v.send <- snap
+	a.viewers[v] = struct{}{}
+	h.totals[v.key.kind]++
+	h.observeViewers(v.key.kind)
+}
+
+// remove forgets a viewer and closes its queue; dropped viewers also lose
+// their connection at once, so a write stuck on a full socket ends now.
+func (h *Hub) remove(v *viewer, dropped bool) {
+	a := h.auds[v.key]
+	if a == nil {
+		return
+	}
+	if _, ok := a.viewers[v]; !ok {
+		return
+	}
+	delete(a.viewers, v)
+	if dropped {
+		v.closeCode = websocket.CloseTryAgainLater
+		_ = v.conn.Close()
+	}
+	close(v.send)
+	h.totals[v.key.kind]--
+	h.observeViewers(v.key.kind)
+	if len(a.viewers) == 0 {
+		// Nobody left to diff for: the next viewer gets a fresh view.
+		delete(h.auds, v.key)
+	}
+}
+
+func (h *Hub) observeViewers(k audKind) {
+	if h.obs.Viewers != nil {
+		h.obs.Viewers(k.String(), h.totals[k])
+	}
+}
+
+// flush sends each audience what changed since its last message.
+func (h *Hub) flush() {
+	h.mu.Lock()
+	items := h.pending
+	h.pending = h.spare[:0]
+	skipped := h.skipped
+	h.skipped = 0
+	at := h.pendingAt
+	h.pendingAt = time.Time{}
+	last := h.lastSeq
+	h.mu.Unlock()
+	h.spare = items[:0]
+	// Items the first view already showed were heard late: drop them.
+	from := h.hwm
+	h.hwm = max(h.hwm, last)
+	kept := items[:0]
+	for _, e := range items {
+		if e.item.Seq > from {
+			kept = append(kept, e)
+		}
+	}
+	items = kept
+	if len(h.auds) == 0 {
+		return
+	}
+	var pub, full *scoreboard.View
+	views := func(k audKind) scoreboard.View {
+		if k == audPublic {
+			if pub == nil {
+				v := h.src.PublicView()
+				pub = &v
+			}
+			return *pub
+		}
+		if full == nil {
+			v := h.src.FullView()
+			full = &v
+		}
+		return *full
+	}
+	sent := false
+	for _, a := range h.auds {
+		nv := a.derive(views(a.key.kind))
+		f := a.frame(nv, h.itemsFor(a, nv, items), skipped)
+		a.setView(nv)
+		if f == nil {
+			continue
+		}
+		a.seq++
+		f.Seq = a.seq
+		f.At = at.UnixNano()
+		b, err := json.Marshal(f)
+		if err == nil {
+			var pm *websocket.PreparedMessage
+			pm, err = websocket.NewPreparedMessage(websocket.TextMessage, b)
+			if err == nil {
+				h.fanOut(a, pm, len(b))
+				sent = true
+				continue
+			}
+		}
+		// Cannot happen with these types; if it does, the stream is
+		// broken for this audience, so make its viewers reconnect.
+		h.logger.Error("encoding a frame", "audience", a.key, "err", err)
+		for v := range a.viewers {
+			h.remove(v, true)
+		}
+	}
+	if sent && h.obs.FanOut != nil && !at.IsZero() {
+		h.obs.FanOut(h.now().Sub(at))
+	}
+}
+
+func (h *Hub) fanOut(a *audience, pm *websocket.PreparedMessage, size int) {
+	n := len(a.viewers)
+	for v := range a.viewers {
+		select {
+		case v.send <- pm:
+		default:
+			h.logger.Info("dropping a slow viewer", "audience", a.key, "addr", v.conn.RemoteAddr().String())
+			if h.obs.Dropped != nil {
+				h.obs.Dropped(a.key.kind.String())
+			}
+			h.remove(v, true)
+		}
+	}
+	if h.obs.Frame != nil {
+		h.obs.Frame(a.key.kind.String(), size, n)
+	}
+}
+
+// itemsFor picks the ticker items of this flush that audience a may see.
+func (h *Hub) itemsFor(a *audience, nv scoreboard.View, items []entry) []scoreboard.TickerItem {
+	var out []scoreboard.TickerItem
+	switch a.key.kind {
+	case audPublic:
+		var shown map[itemKey]bool
+		if boardFrozen(nv) {
+			// The frozen board shows only what its own recent list
+			// holds: items of before the freeze and phase changes.
+			shown = make(map[itemKey]bool, len(nv.Recent))
+			for _, it := range nv.Recent {
+				shown[itemKey{it.Seq, it.Kind}] = true
+			}
+		}
+		for _, e := range items {
+			if e.private || (shown != nil && !shown[itemKey{e.item.Seq, e.item.Kind}]) {
+				continue
+			}
+			out = append(out, e.item)
+		}
+	case audAdmin:
+		for _, e := range items {
+			out = append(out, completeItem(e, nv.Teams))
+		}
+	case audTeam:
+		for _, e := range items {
+			if e.private && int(e.team) != a.key.team {
+				continue
+			}
+			it := completeItem(e, nv.Teams)
+			if teamItem(it, a.name) {
+				out = append(out, it)
+			}
+		}
+	}
+	return out
+}
+
+type itemKey struct {
+	seq  uint64
+	kind string
+}
+
+// boardFrozen reports whether the view is the board of the freeze; the
+// end of the game reveals the real board even though frozen stays set.
+func boardFrozen(v scoreboard.View) bool {
+	return v.Frozen && v.Phase != scoreboard.PhaseEnded.String()
+}
+
+// verdictNames are the wire names of detection verdicts (PROTOCOLS.md §7).
+var verdictNames = map[uint8]string{
+	scoreboard.VerdictPending:   "pending",
+	scoreboard.VerdictTrue:      "true_positive",
+	scoreboard.VerdictFalse:     "false_positive",
+	scoreboard.VerdictDuplicate: "duplicate",
+}
+
+// completeItem turns a private entry into the item its team sees: the
+// verdict, its points and the service, never the report's other details.
+func completeItem(e entry, teams []scoreboard.TeamInfo) scoreboard.TickerItem {
+	if !e.private {
+		return e.item
+	}
+	it := e.item
+	var j struct {
+		Points  float64 `json:"points"`
+		Service string  `json:"service"`
+	}
+	_ = json.Unmarshal([]byte(it.Text), &j)
+	it.Text = verdictNames[e.code]
+	it.Points = j.Points
+	it.Service = j.Service
+	if e.team >= 0 && int(e.team) < len(teams) {
+		it.Team = teams[e.team].Name
+	}
+	return it
+}
+
+// teamItem reports whether a ticker item concerns team name: its own
+// captures and detections, captures of its flags, its services going down
+// or up, and the game's phase changes.
+func teamItem(it scoreboard.TickerItem, name string) bool {
+	return it.Kind == "phase" || (name != "" && (it.Team == name || it.Target == name))
+}
