@@ -21,7 +21,7 @@
 // validate the result. Problems come back all at once as Errors, each an
 // *Error naming file, line and field the way compilers do:
 //
-//	demo.yaml:12: services[0].weight: must be greater than 0 (got 0)
+//	demo.yaml:12: services[0].weight: must be greater than 0
 //
 // Unknown keys are errors too, so a misspelt setting never silently falls
 // back to its default. The files demo.yaml and tiengiang-2023.yaml in this

@@ -166,7 +166,7 @@ func (v *validator) positive(path string, x float64) {
 	case math.IsNaN(x) || math.IsInf(x, 0):
 		v.errorf(path, "must be a finite number")
 	case x <= 0:
-		v.errorf(path, "must be greater than 0 (got %s)", formatFloat(x))
+		v.errorf(path, "must be greater than 0")
 	}
 }
 
