@@ -191,7 +191,9 @@ type FlagFormat struct {
 // Pattern is the regular expression a flag matches, as exploit farms and the
 // checker protocol's flagRegex expect it.
 func (f FlagFormat) Pattern() string {
-	return f.Prefix + "[A-Z0-9]{31}="
+	// Flags stay 32 characters long with or without a prefix, so the
+	// farms' default regex still matches a whole prefixed flag.
+	return fmt.Sprintf("%s[A-Z0-9]{%d}=", f.Prefix, 31-len(f.Prefix))
 }
 
 // Scoring holds the scoring constants of SCORING.md; each is multiplied by

@@ -573,7 +573,7 @@ func TestFlagPattern(t *testing.T) {
 	if got := (FlagFormat{}).Pattern(); got != "[A-Z0-9]{31}=" {
 		t.Errorf("Pattern() = %q", got)
 	}
-	if got := (FlagFormat{Prefix: "TG"}).Pattern(); got != "TG[A-Z0-9]{31}=" {
+	if got := (FlagFormat{Prefix: "TG"}).Pattern(); got != "TG[A-Z0-9]{29}=" {
 		t.Errorf("Pattern() = %q", got)
 	}
 }
