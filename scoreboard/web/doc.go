@@ -1,0 +1,36 @@
+// Package web is the exercise's HTTP front: the JSON API under /api/v1, the
+// websocket endpoints, the farm-compatible flag endpoints, the Prometheus
+// metrics and the embedded public scoreboard page.
+//
+// Every route is declared once, in the table returned by (*Server).routes,
+// together with the roles it admits; one middleware resolves the caller
+// (Authorization: Bearer, X-Team-Token, or the session cookie) and enforces
+// that table, and a test walks the same table for every role. Decisions the
+// table encodes:
+//
+//   - Public routes ignore bad credentials: a stale session cookie or a
+//     mistyped token must never break the audience's scoreboard, so the
+//     caller is simply anonymous there. Routes that need a role answer 401
+//     for missing or bad credentials and 403 for a known caller of the
+//     wrong role.
+//   - /metrics is public: its series carry no team, token or flag, only
+//     totals per verdict code, timings, the viewer count and request counts
+//     per route template, so a frozen board cannot be rebuilt from them.
+//   - /api/v1/export/ctftime ranks the attack-capable teams (roles attack
+//     and both) by their public total. Defence-only teams are left out: a
+//     CTFtime feed is one ranking on one scale, and a defender's total
+//     (availability, flags kept, detections) is not comparable with attack
+//     points; their scorecard is on the scoreboard. The feed is built from
+//     the public view, so after a freeze it shows the frozen board.
+//   - PUT /flags and POST /api/v1/flags are forwarded unchanged to the flag
+//     submission handler, except that X-Team-Token is set to the caller's
+//     token, so a browser session or a Bearer header works as well.
+//   - Unsafe methods and websocket upgrades that carry an Origin header
+//     are refused (403) unless it is this server's own origin or one of
+//     Options.AllowedOrigins; the session cookie is SameSite=Strict besides.
+//
+// This package is the only one that imports echo. It must never import
+// bbolt, the Docker SDK, or the store; it reaches the game, the tokens, the
+// live hub, the flag submission and the range through the small interfaces
+// declared in server.go.
+package web

@@ -1,0 +1,398 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/tokens"
+)
+
+// memLog is an in-memory scoreboard.Log: Append "commits" at once and
+// calls applied in sequence order, one Append at a time.
+type memLog struct {
+	mu      sync.Mutex
+	recs    [][]byte
+	snapSeq uint64
+	snap    []byte
+}
+
+func (l *memLog) Append(_ context.Context, recs [][]byte, applied func(uint64)) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := uint64(len(l.recs)) + 1
+	for _, r := range recs {
+		l.recs = append(l.recs, append([]byte(nil), r...))
+	}
+	if applied != nil {
+		applied(first)
+	}
+	return first, nil
+}
+
+func (l *memLog) Iterate(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
+	l.mu.Lock()
+	recs := l.recs
+	l.mu.Unlock()
+	if from == 0 {
+		from = 1
+	}
+	for i := from; i <= uint64(len(recs)); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(i, recs[i-1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *memLog) PutSnapshot(_ context.Context, seq uint64, data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snapSeq, l.snap = seq, append([]byte(nil), data...)
+	return nil
+}
+
+func (l *memLog) LatestSnapshot() (uint64, []byte, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.snapSeq, l.snap, l.snap != nil, nil
+}
+
+// okChecker plants every flag and finds every service up.
+type okChecker struct{}
+
+func (okChecker) CheckTick(_ context.Context, p scoreboard.TickPlan) []scoreboard.ReplicaCheck {
+	var out []scoreboard.ReplicaCheck
+	for _, r := range p.Replicas {
+		rc := scoreboard.ReplicaCheck{Tick: p.Tick, Owner: r.Owner, Service: r.Service, Status: scoreboard.StatusOK}
+		for _, f := range r.Put {
+			rc.Planted = append(rc.Planted, scoreboard.Planted{ID: f.ID, OK: true,
+				AttackInfo: fmt.Sprintf("hộp thư u%d-%d", f.ID.Tick, f.ID.Store)})
+		}
+		out = append(out, rc)
+	}
+	return out
+}
+
+// fakeLive answers each stream with a marker and records who asked.
+type fakeLive struct {
+	mu    sync.Mutex
+	teams []int
+}
+
+func (l *fakeLive) ServePublic(w http.ResponseWriter, _ *http.Request) {
+	io.WriteString(w, "public stream")
+}
+func (l *fakeLive) ServeAdmin(w http.ResponseWriter, _ *http.Request) {
+	io.WriteString(w, "admin stream")
+}
+func (l *fakeLive) ServeTeam(w http.ResponseWriter, _ *http.Request, team int) {
+	l.mu.Lock()
+	l.teams = append(l.teams, team)
+	l.mu.Unlock()
+	fmt.Fprintf(w, "team %d stream", team)
+}
+
+// fakeFlags records what the submission handler received.
+type fakeFlags struct {
+	mu     sync.Mutex
+	tokens []string
+	bodies []string
+}
+
+func (f *fakeFlags) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.tokens = append(f.tokens, r.Header.Get("X-Team-Token"))
+	f.bodies = append(f.bodies, string(b))
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, "[]")
+}
+
+// fakeDetections keeps reports per team in memory.
+type fakeDetections struct {
+	mu      sync.Mutex
+	reports map[int][]json.RawMessage
+}
+
+func (d *fakeDetections) Report(_ context.Context, team int, body json.RawMessage) (any, error) {
+	var r struct {
+		Attacker string `json:"attacker"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Attacker == "" {
+		return nil, fmt.Errorf("detections: attacker is required: %w", scoreboard.ErrInvalid)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reports == nil {
+		d.reports = map[int][]json.RawMessage{}
+	}
+	d.reports[team] = append(d.reports[team], body)
+	return map[string]any{"id": len(d.reports[team]), "verdict": "pending"}, nil
+}
+
+func (d *fakeDetections) List(_ context.Context, team int) (any, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := append([]json.RawMessage{}, d.reports[team]...)
+	return out, nil
+}
+
+// fakeRange reports a fixed health and, being a Gateways, a gateway.
+type fakeRange struct{ err error }
+
+func (r fakeRange) Health(context.Context) (any, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return map[string]any{"driver": "local", "targets": 2, "healthy": true}, nil
+}
+
+func (r fakeRange) Gateway(_ context.Context, team int) (any, error) {
+	return map[string]any{"socks5": fmt.Sprintf("127.0.10.%d:1080", team+1), "user": "team"}, nil
+}
+
+// Teams of the test scenario: every role is present.
+const (
+	teamHaNoi  = 0 // attack
+	teamDaNang = 1 // attack
+	teamCanTho = 2 // both
+	teamDef    = 3 // defence
+)
+
+var testStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.FixedZone("ICT", 7*3600))
+
+func testConfig() *scoreboard.Config {
+	return &scoreboard.Config{
+		Name:  "thu-nghiem",
+		Title: "Diễn tập thử nghiệm",
+		Teams: []scoreboard.Team{
+			{ID: 0, Name: "Đội Hà Nội", Role: scoreboard.RoleAttack, Network: "127.0.10.0/24"},
+			{ID: 1, Name: "Đội Đà Nẵng", Role: scoreboard.RoleAttack, Network: "127.0.11.0/24"},
+			{ID: 2, Name: "Đội Cần Thơ", Role: scoreboard.RoleBoth, Network: "127.0.12.0/24"},
+			{ID: 3, Name: "Đội Phòng thủ Tỉnh", Role: scoreboard.RoleDefence},
+		},
+		Services: []scoreboard.Service{
+			{ID: 0, Name: "mail", Title: "Thư điện tử công vụ", Weight: 1, Stores: []string{"inbox", "draft"}},
+		},
+		Replicas: []scoreboard.Replica{
+			{Owner: teamCanTho, Service: 0, Address: "127.0.20.2"},
+			{Owner: teamDef, Service: 0, Address: "127.0.20.3"},
+		},
+		Tick:         time.Minute,
+		FlagLifetime: 5,
+		GetflagDepth: 3,
+		FlagPrefix:   "VN",
+		Scoring:      scoreboard.DefaultScoring(),
+		RatePerTeam:  100,
+		Burst:        100,
+	}
+}
+
+type fixture struct {
+	t     testing.TB
+	mu    sync.Mutex
+	now   time.Time
+	cfg   *scoreboard.Config
+	game  *scoreboard.Game
+	toks  *tokens.Set
+	srv   *Server
+	live  *fakeLive
+	flags *fakeFlags
+	det   *fakeDetections
+	logs  *syncBuffer
+}
+
+// fixedTokens makes tokens.json deterministic so responses can be golden.
+func fixedTokens(t testing.TB, cfg *scoreboard.Config) *tokens.Set {
+	t.Helper()
+	f := tokens.File{Organizer: "0rg0000000000000000000000000000a"}
+	for i, tm := range cfg.Teams {
+		f.Teams = append(f.Teams, tokens.TeamEntry{Name: tm.Name, Role: tm.Role,
+			Token: fmt.Sprintf("7ea%029d", i)})
+	}
+	dir := t.TempDir()
+	b, _ := json.Marshal(f)
+	if err := os.WriteFile(filepath.Join(dir, tokens.FileName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tokens.LoadOrCreate(dir, cfg.Teams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type fixtureOpt func(*Options)
+
+func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
+	t.Helper()
+	cfg := testConfig()
+	fx := &fixture{t: t, cfg: cfg, now: testStart}
+	clock := fx.clock
+	g, err := scoreboard.NewGame(context.Background(), scoreboard.Options{Config: cfg, Log: &memLog{},
+		Key: []byte("khoá bí mật của cuộc diễn tập thử"), Checker: okChecker{}, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.game, fx.toks, fx.live = g, fixedTokens(t, cfg), &fakeLive{}
+	fx.flags, fx.det, fx.logs = &fakeFlags{}, &fakeDetections{}, &syncBuffer{}
+	o := Options{Game: g, Auth: fx.toks, Live: fx.live, Flags: fx.flags, Detections: fx.det,
+		Range: fakeRange{}, Now: clock, Logger: slog.New(slog.NewTextHandler(fx.logs, nil))}
+	for _, f := range opts {
+		f(&o)
+	}
+	fx.srv = New(o)
+	return fx
+}
+
+func (fx *fixture) clock() time.Time {
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	return fx.now
+}
+
+func (fx *fixture) advance(d time.Duration) {
+	fx.mu.Lock()
+	fx.now = fx.now.Add(d)
+	fx.mu.Unlock()
+}
+
+// play runs a short game: start, one tick with every flag planted, and a
+// few captures, so that every view has something in it.
+func (fx *fixture) play() {
+	fx.t.Helper()
+	ctx := context.Background()
+	if err := fx.game.Act(ctx, scoreboard.ActStart); err != nil {
+		fx.t.Fatal(err)
+	}
+	if err := fx.game.StartTick(ctx); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.game.WaitChecks()
+	fx.capture(teamHaNoi, teamDef, "inbox")
+	fx.capture(teamCanTho, teamDef, "inbox")
+	fx.capture(teamDaNang, teamCanTho, "draft")
+}
+
+// capture makes team submit the current flag of owner's store.
+func (fx *fixture) capture(team, owner int, store string) {
+	fx.t.Helper()
+	flags, err := fx.game.IssuedFlags(0)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	for _, f := range flags {
+		if f.Team == fx.cfg.Teams[owner].Name && f.Store == store {
+			v, err := fx.game.Submit(context.Background(), team, [][]byte{[]byte(f.Flag)})
+			if err != nil || v[0].Code != scoreboard.CodeOK {
+				fx.t.Fatalf("capture by %d of %s: %v %+v", team, f.Flag, err, v)
+			}
+			return
+		}
+	}
+	fx.t.Fatalf("no flag of team %d store %s", owner, store)
+}
+
+// secrets returns every token and every flag issued so far.
+func (fx *fixture) secrets() []string {
+	f := fx.toks.File()
+	out := []string{f.Organizer}
+	for _, t := range f.Teams {
+		out = append(out, t.Token)
+	}
+	for tick := int32(1); ; tick++ {
+		flags, err := fx.game.IssuedFlags(tick)
+		if errors.Is(err, scoreboard.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		for _, fl := range flags {
+			out = append(out, fl.Flag)
+		}
+	}
+	return out
+}
+
+// cred is how a request proves who it is.
+type cred struct {
+	bearer, header, cookie, origin string
+}
+
+func (fx *fixture) teamToken(team int) string { return fx.toks.TeamToken(team) }
+
+// do sends one request through the server's handler.
+func (fx *fixture) do(method, target, body string, c cred) *httptest.ResponseRecorder {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, target, rd)
+	if c.bearer != "" {
+		r.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	if c.header != "" {
+		r.Header.Set("X-Team-Token", c.header)
+	}
+	if c.cookie != "" {
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: c.cookie})
+	}
+	if c.origin != "" {
+		r.Header.Set("Origin", c.origin)
+	}
+	w := httptest.NewRecorder()
+	fx.srv.Handler().ServeHTTP(w, r)
+	return w
+}
+
+// login returns a session cookie for tok.
+func (fx *fixture) login(tok string) *http.Cookie {
+	fx.t.Helper()
+	w := fx.do(http.MethodPost, "/api/v1/login", fmt.Sprintf(`{"token":%q}`, tok), cred{})
+	if w.Code != http.StatusOK {
+		fx.t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	for _, c := range w.Result().Cookies() {
+		if c.Name == sessionCookie {
+			return c
+		}
+	}
+	fx.t.Fatal("login set no session cookie")
+	return nil
+}
+
+// syncBuffer collects log output from any goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

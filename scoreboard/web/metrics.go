@@ -1,0 +1,113 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the exercise's Prometheus registry and the hooks the other
+// components call. No series has a team label: /metrics is public and must
+// not tell the audience what a frozen board hides. A nil *Metrics ignores
+// every call, so a component can hold one unconditionally.
+type Metrics struct {
+	reg         *prometheus.Registry
+	submissions *prometheus.CounterVec
+	commit      prometheus.Histogram
+	viewers     prometheus.Gauge
+	tick        prometheus.Histogram
+	requests    *prometheus.CounterVec
+}
+
+// submissionLabel returns code when it is a verdict code of PROTOCOLS.md
+// §1, and "other" otherwise, so that a caller cannot grow the label set.
+func submissionLabel(code string) string {
+	switch code {
+	case "OK", "DUP", "OWN", "OLD", "INV", "ERR":
+		return code
+	}
+	return "other"
+}
+
+// NewMetrics creates the registry with the exercise's metrics and the Go
+// runtime's and the process's own.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cyrange_submissions_total",
+			Help: "Submitted flags by verdict code (OK, DUP, OWN, OLD, INV, ERR).",
+		}, []string{"code"}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cyrange_commit_seconds",
+			Help: "Time of one group commit of the event log, fsync included.",
+			// 50µs to about 1.6s: fsync is sub-millisecond on a good disk.
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+		}),
+		viewers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cyrange_live_viewers",
+			Help: "Websocket viewers connected to the live streams.",
+		}),
+		tick: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cyrange_tick_duration_seconds",
+			Help: "Time the checkers took to finish one tick.",
+			// 10ms to about 5.5 minutes: a tick is a minute by default.
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cyrange_http_requests_total",
+			Help: "HTTP requests by route template and status code.",
+		}, []string{"route", "code"}),
+	}
+	m.reg.MustRegister(m.submissions, m.commit, m.viewers, m.tick, m.requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range []string{"OK", "DUP", "OWN", "OLD", "INV", "ERR"} {
+		// Present from the start, so that rates work before the first flag.
+		m.submissions.WithLabelValues(c)
+	}
+	return m
+}
+
+// Registry returns the registry, for components that register their own
+// collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// ObserveSubmission counts n flags judged with code.
+func (m *Metrics) ObserveSubmission(code string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.submissions.WithLabelValues(submissionLabel(code)).Add(float64(n))
+}
+
+// ObserveCommit records one group commit's duration.
+func (m *Metrics) ObserveCommit(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.commit.Observe(d.Seconds())
+}
+
+// SetViewers sets the number of live viewers.
+func (m *Metrics) SetViewers(n int) {
+	if m == nil {
+		return
+	}
+	m.viewers.Set(float64(n))
+}
+
+// ObserveTick records how long a tick's checks took.
+func (m *Metrics) ObserveTick(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.tick.Observe(d.Seconds())
+}

@@ -1,0 +1,258 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/tokens"
+)
+
+// Game is what the web layer reads from and asks of the game.
+// *scoreboard.Game implements it.
+type Game interface {
+	// PublicView is the audience's board (frozen after a freeze).
+	PublicView() scoreboard.View
+	// FullView is the board as it is, for the organizer.
+	FullView() scoreboard.View
+	// Standing is one team's own line; ErrNotFound for an unknown team.
+	Standing(team int) (scoreboard.Standing, error)
+	// Targets lists the replicas team may attack.
+	Targets(team int) []scoreboard.AttackTarget
+	// IssuedFlags lists tick's flags (0: the current tick); ErrNotFound
+	// for a tick not issued yet.
+	IssuedFlags(tick int32) ([]scoreboard.IssuedFlag, error)
+	// Act moves the phase: ErrInvalid for an unknown action, ErrConflict
+	// for one the current phase does not allow.
+	Act(ctx context.Context, action string) error
+	Phase() (scoreboard.Phase, bool)
+	LastSeq() uint64
+	Config() *scoreboard.Config
+}
+
+// Auth knows the exercise's tokens. *tokens.Set implements it.
+type Auth interface {
+	// Lookup returns the token's owner; an unknown token is an error.
+	Lookup(tok string) (tokens.Principal, error)
+	// File returns every token, for the organizer.
+	File() tokens.File
+}
+
+// Live serves the websocket streams (PROTOCOLS.md §4). The caller has been
+// authenticated and its Origin checked before these are called.
+type Live interface {
+	ServePublic(w http.ResponseWriter, r *http.Request)
+	ServeTeam(w http.ResponseWriter, r *http.Request, team int)
+	ServeAdmin(w http.ResponseWriter, r *http.Request)
+}
+
+// Range reports the range's health to the organizer.
+type Range interface {
+	Health(ctx context.Context) (any, error)
+}
+
+// Gateways is optionally implemented by a Range that knows how a team
+// reaches its targets (its SOCKS5 gateway); /api/v1/targets then carries it.
+type Gateways interface {
+	Gateway(ctx context.Context, team int) (any, error)
+}
+
+// Detections records and lists the defence's detection reports
+// (PROTOCOLS.md §7). Report receives a JSON object the web layer has
+// already size-checked and parsed once; it validates the fields itself and
+// returns ErrInvalid naming the field at fault. What both return is sent
+// as the response body.
+type Detections interface {
+	Report(ctx context.Context, team int, body json.RawMessage) (any, error)
+	List(ctx context.Context, team int) (any, error)
+}
+
+// Options configure a Server. Game and Auth are required.
+type Options struct {
+	Game Game
+	Auth Auth
+	// Live serves the websocket streams; nil answers 501.
+	Live Live
+	// Flags is the farm-compatible submission handler; nil answers 501.
+	Flags http.Handler
+	// Range reports range health; nil reports {"driver": "none"}.
+	Range Range
+	// Detections handles detection reports; nil answers 501.
+	Detections Detections
+	// Metrics is where the server and the other components' hooks count;
+	// nil creates one.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// SessionTTL is how long a login lasts; zero means 12 hours.
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure even when the server
+	// itself speaks plain HTTP (behind a TLS-terminating proxy).
+	SecureCookies bool
+	// AllowedOrigins lists other origins ("https://board.example") whose
+	// pages may open the websockets and send unsafe requests.
+	AllowedOrigins []string
+}
+
+// Server is the HTTP front of one exercise.
+type Server struct {
+	game     Game
+	auth     Auth
+	live     Live
+	flags    http.Handler
+	rng      Range
+	det      Detections
+	metrics  *Metrics
+	logger   *slog.Logger
+	now      func() time.Time
+	sessions *sessions
+	secure   bool
+	origins  map[string]bool
+	known    map[string]bool // route templates, for the metrics' route label
+	echo     *echo.Echo
+}
+
+// defaultSessionTTL covers a day's exercise.
+const defaultSessionTTL = 12 * time.Hour
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	if o.Game == nil || o.Auth == nil {
+		// A wiring mistake, not a runtime condition.
+		panic("web: Options.Game and Options.Auth are required")
+	}
+	s := &Server{game: o.Game, auth: o.Auth, live: o.Live, flags: o.Flags, rng: o.Range,
+		det: o.Detections, metrics: o.Metrics, logger: o.Logger, now: o.Now,
+		secure: o.SecureCookies, origins: map[string]bool{}, known: map[string]bool{}}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	ttl := o.SessionTTL
+	if ttl <= 0 {
+		ttl = defaultSessionTTL
+	}
+	s.sessions = newSessions(ttl, s.now)
+	for _, og := range o.AllowedOrigins {
+		s.origins[normOrigin(og)] = true
+	}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.observe, s.secureHeaders, s.recoverPanics)
+	for _, rt := range s.routes() {
+		s.known[rt.path] = true
+		e.Add(rt.method, rt.path, rt.handler, s.guard(rt))
+	}
+	s.echo = e
+	return s
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Metrics returns the server's metrics, for the other components' hooks.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// shutdownGrace bounds how long Serve waits for requests in flight.
+const shutdownGrace = 5 * time.Second
+
+// Serve answers on ln until ctx is done, then shuts down gracefully. It
+// returns nil after a shutdown caused by ctx. Websockets are hijacked
+// connections the shutdown does not wait for: the Live implementation
+// closes them on its own context.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("web: shutting down: %w", err)
+	}
+	return nil
+}
+
+// observe counts every request by route template and status. It handles
+// the error itself so that the status it counts is the one sent.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if !s.known[route] {
+			route = "unmatched"
+		}
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(c.Response().Status)).Inc()
+		return nil
+	}
+}
+
+// secureHeaders sets the headers every response carries. The page loads
+// nothing from elsewhere, so 'self' is the whole policy; API answers are
+// never cached because some of them are secrets.
+func (s *Server) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// recoverPanics turns a handler's panic into a logged 500 so one bad
+// request cannot take the server down.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.logger.Error("handler panicked", "route", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("web: handler panicked: %v", r)
+		}()
+		return next(c)
+	}
+}
