@@ -73,7 +73,8 @@ type TCPOptions struct {
 // A connection identified by its address may still send a token as its
 // first line (farm clients written for token servers do): a line that is
 // not flag-shaped and is a valid token is then taken as a token line, and
-// the token's team wins over the address's.
+// the token's team wins over the address's. Blank lines are ignored, and
+// the spaces, tabs and "\r" around a flag are dropped.
 //
 // Each connection has a reader, which cuts everything the client has
 // already sent into batches, and a writer, which writes the replies batch
