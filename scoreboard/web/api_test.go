@@ -310,7 +310,9 @@ func TestLiveStreamsGetTheCaller(t *testing.T) {
 }
 
 func TestOriginChecks(t *testing.T) {
-	fx := newFixture(t, func(o *Options) { o.AllowedOrigins = []string{"https://bang-diem.example.vn/"} })
+	fx := newFixture(t, func(o *Options) {
+		o.AllowedOrigins = []string{"https://bang-diem.example.vn/", "relay.example.vn:8443"}
+	})
 	org := fx.toks.OrganizerToken()
 	ck := fx.login(org)
 	for _, tc := range []struct {
@@ -321,7 +323,10 @@ func TestOriginChecks(t *testing.T) {
 		{"own page, phase", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "http://example.com", 400},
 		{"allowed page, phase", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "https://BANG-DIEM.example.vn", 400},
 		{"no origin, phase", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "", 400},
+		{"allowed host, phase", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "https://relay.example.vn:8443", 400},
+		{"allowed page, other scheme", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "http://bang-diem.example.vn", 403},
 		{"garbage origin", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "null", 403},
+		{"file origin", "POST", "/api/v1/admin/phase", `{"action":"bogus"}`, "file://example.com", 403},
 		{"foreign page, admin live", "GET", "/api/v1/admin/live", "", "https://evil.example", 403},
 		{"foreign page, public live", "GET", "/api/v1/live", "", "https://evil.example", 403},
 		{"own page, public live", "GET", "/api/v1/live", "", "http://example.com", 200},
@@ -334,6 +339,10 @@ func TestOriginChecks(t *testing.T) {
 	}
 	if p, _ := fx.game.Phase(); p != scoreboard.PhaseSetup {
 		t.Errorf("a refused request changed the phase to %v", p)
+	}
+	anyOrigin := newFixture(t, func(o *Options) { o.AllowedOrigins = []string{"*"} })
+	if w := anyOrigin.do("GET", "/api/v1/live", "", cred{origin: "https://evil.example"}); w.Code != 200 {
+		t.Errorf("\"*\" refused a foreign page: %d", w.Code)
 	}
 }
 
@@ -601,12 +610,16 @@ func TestMetrics(t *testing.T) {
 	m.ObserveSubmission("DUP", 1)
 	m.ObserveSubmission("<script>", 2)
 	m.ObserveCommit(300 * time.Microsecond)
-	m.SetViewers(7)
+	m.SetViewers(2)
+	m.ViewersOf("public", 5)
+	m.ViewersOf("team", 3)
+	m.ViewersOf("public", 4)
 	m.ObserveTick(2 * time.Second)
 	var nilM *Metrics
 	nilM.ObserveSubmission("OK", 1)
 	nilM.ObserveCommit(time.Second)
 	nilM.SetViewers(1)
+	nilM.ViewersOf("public", 1)
 	nilM.ObserveTick(time.Second)
 	fx.do("GET", "/healthz", "", cred{})
 	fx.do("GET", "/api/v1/me", "", cred{})

@@ -156,25 +156,34 @@ func unsafeMethod(m string) bool {
 }
 
 // originAllowed reports whether a browser request comes from this server's
-// own pages (or an allowed origin). Requests without Origin are not from a
-// browser page and carry no ambient credentials worth forging.
+// own pages or an allowed origin. Requests without Origin are not from a
+// browser page and carry no ambient credentials worth forging. The rules
+// are the live hub's, so one AllowedOrigins list means the same to both.
 func (s *Server) originAllowed(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
 	}
 	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	return s.origins[normOrigin(o)]
-}
-
-func normOrigin(o string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+	for _, a := range s.origins {
+		switch {
+		case a == "*":
+			return true
+		case strings.Contains(a, "://"):
+			if strings.EqualFold(a, u.Scheme+"://"+u.Host) {
+				return true
+			}
+		case strings.EqualFold(a, u.Host):
+			return true
+		}
+	}
+	return false
 }
 
 // session is one browser login.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,9 @@ type Metrics struct {
 	viewers     prometheus.Gauge
 	tick        prometheus.Histogram
 	requests    *prometheus.CounterVec
+
+	mu        sync.Mutex
+	audiences map[string]int // viewers per live audience, for ViewersOf
 }
 
 // submissionLabel returns code when it is a verdict code of PROTOCOLS.md
@@ -61,6 +65,7 @@ func NewMetrics() *Metrics {
 			Name: "cyrange_http_requests_total",
 			Help: "HTTP requests by route template and status code.",
 		}, []string{"route", "code"}),
+		audiences: map[string]int{},
 	}
 	m.reg.MustRegister(m.submissions, m.commit, m.viewers, m.tick, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -102,6 +107,23 @@ func (m *Metrics) SetViewers(n int) {
 		return
 	}
 	m.viewers.Set(float64(n))
+}
+
+// ViewersOf takes one live audience's viewer count ("public", "team",
+// "admin") and sets the gauge to the sum of all audiences: the shape of
+// the live hub's observer.
+func (m *Metrics) ViewersOf(audience string, n int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.audiences[audience] = n
+	total := 0
+	for _, v := range m.audiences {
+		total += v
+	}
+	m.viewers.Set(float64(total))
 }
 
 // ObserveTick records how long a tick's checks took.

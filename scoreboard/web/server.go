@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,6 +40,12 @@ type Game interface {
 	LastSeq() uint64
 	Config() *scoreboard.Config
 }
+
+// The game and the tokens are what the server is built for.
+var (
+	_ Game = (*scoreboard.Game)(nil)
+	_ Auth = (*tokens.Set)(nil)
+)
 
 // Auth knows the exercise's tokens. *tokens.Set implements it.
 type Auth interface {
@@ -99,8 +106,9 @@ type Options struct {
 	// SecureCookies marks the session cookie Secure even when the server
 	// itself speaks plain HTTP (behind a TLS-terminating proxy).
 	SecureCookies bool
-	// AllowedOrigins lists other origins ("https://board.example") whose
-	// pages may open the websockets and send unsafe requests.
+	// AllowedOrigins lists other origins ("https://board.example") or
+	// hosts ("board.example:8443") whose pages may open the websockets and
+	// send unsafe requests; "*" allows any. Give the live hub the same list.
 	AllowedOrigins []string
 }
 
@@ -117,7 +125,7 @@ type Server struct {
 	now      func() time.Time
 	sessions *sessions
 	secure   bool
-	origins  map[string]bool
+	origins  []string
 	known    map[string]bool // route templates, for the metrics' route label
 	echo     *echo.Echo
 }
@@ -133,7 +141,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{game: o.Game, auth: o.Auth, live: o.Live, flags: o.Flags, rng: o.Range,
 		det: o.Detections, metrics: o.Metrics, logger: o.Logger, now: o.Now,
-		secure: o.SecureCookies, origins: map[string]bool{}, known: map[string]bool{}}
+		secure: o.SecureCookies, known: map[string]bool{}}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
@@ -149,7 +157,7 @@ func New(o Options) *Server {
 	}
 	s.sessions = newSessions(ttl, s.now)
 	for _, og := range o.AllowedOrigins {
-		s.origins[normOrigin(og)] = true
+		s.origins = append(s.origins, strings.TrimSuffix(strings.TrimSpace(og), "/"))
 	}
 
 	e := echo.New()
