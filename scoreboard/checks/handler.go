@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,12 +17,14 @@ const maxTaskBody = 64 << 10
 
 // NewHandler serves c over the enochecker API v2: GET /service and POST /.
 // Any engine that speaks the protocol (cyrange's runner, EnoEngine) can
-// drive an in-process checker through it.
+// drive an in-process checker through it. Tasks get c's answer within their
+// timeout, OFFLINE when c runs out of it, and INTERNAL_ERROR when c fails or
+// panics; malformed tasks get 400.
 func NewHandler(c Checker, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{c: c, log: log}
+	h := &handler{c: InProcess(c), log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /service", h.service)
 	mux.HandleFunc("POST /{$}", h.task)
@@ -53,10 +54,10 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if t.Timeout > 0 {
-		// The engine stops waiting at the task's timeout; stopping the
-		// checker's own work slightly earlier lets it still answer.
+		// The engine stops waiting at the task's timeout; InProcess hands
+		// the checker a slightly earlier deadline so it can still answer.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(t.Timeout)*time.Millisecond)
+		ctx, cancel = context.WithTimeout(ctx, millis(t.Timeout))
 		defer cancel()
 	}
 	res, err := h.c.Run(ctx, t)
@@ -64,13 +65,11 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("checker task failed", "method", t.Method, "chain", t.TaskChainID, "err", err)
 		res = TaskResult{Result: InternalError, Message: Str("checker error")}
 	}
-	if !res.Result.Valid() {
-		res = TaskResult{Result: InternalError, Message: Str("checker returned an unknown result")}
-	}
 	writeJSON(w, http.StatusOK, res)
 }
 
-// DecodeTask parses and validates one task body.
+// DecodeTask parses and validates one task body. Unknown keys are ignored,
+// as engines add fields over time; trailing data after the object is not.
 func DecodeTask(r io.Reader) (Task, error) {
 	var t Task
 	body, err := io.ReadAll(r)
@@ -80,9 +79,8 @@ func DecodeTask(r io.Reader) (Task, error) {
 	if len(body) > maxTaskBody {
 		return t, errors.New("checks: task body too large")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&t); err != nil {
-		return t, fmt.Errorf("checks: malformed task: %w", err)
+	if err := json.Unmarshal(body, &t); err != nil {
+		return Task{}, fmt.Errorf("checks: malformed task: %w", err)
 	}
 	if !t.Method.Valid() {
 		return t, fmt.Errorf("checks: unknown method %q", t.Method)
@@ -97,6 +95,18 @@ func DecodeTask(r io.Reader) (Task, error) {
 		return t, errors.New("checks: negative timeout, roundLength or variantId")
 	}
 	return t, nil
+}
+
+// maxTimeout caps a task's timeout: the protocol's are seconds, and a
+// larger number only risks overflowing a Duration.
+const maxTimeout = time.Hour
+
+// millis turns the protocol's milliseconds into a duration, capped.
+func millis(ms int64) time.Duration {
+	if ms >= maxTimeout.Milliseconds() {
+		return maxTimeout
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -7,7 +7,15 @@
 // checkers, an http.Handler that serves any in-process Checker over the same
 // protocol, and the Runner that turns one game tick into checker tasks.
 //
-// It must never import the storage, web or Docker packages.
+// Timeouts: a task the checker did not answer within its timeout counts as
+// OFFLINE, as EnoEngine records it. A checker that hangs is almost always
+// waiting on a team's service that accepted a connection and then went
+// quiet, so the team, not the checker, is blamed. Everything else that goes
+// wrong on the checker's side (connection refused, a non-200 reply, a body
+// that is not a result, a panic) is INTERNAL_ERROR and blames nobody.
+//
+// It may import the scoreboard root package for its domain types, and must
+// never import the storage, web or Docker packages.
 package checks
 
 import (
@@ -41,7 +49,8 @@ func (m Method) Valid() bool {
 type Result string
 
 // Task results. Their order of severity for a service's status is
-// OFFLINE > MUMBLE > INTERNAL_ERROR > OK.
+// OFFLINE > MUMBLE > INTERNAL_ERROR > OK: a checker error only shows when
+// nothing the team did wrong was seen.
 const (
 	OK            Result = "OK"
 	Mumble        Result = "MUMBLE"
@@ -98,7 +107,8 @@ type TaskResult struct {
 // Checker is what the runner needs of a checker, remote or in-process.
 // Run returns a TaskResult for every task it could judge; an error means the
 // checker itself could not be reached or broke, which the runner records as
-// INTERNAL_ERROR (the team is not blamed for a broken checker).
+// INTERNAL_ERROR (the team is not blamed for a broken checker). A Run cut
+// short by its context's deadline is judged OFFLINE (see the package doc).
 type Checker interface {
 	Info(ctx context.Context) (ServiceInfo, error)
 	Run(ctx context.Context, t Task) (TaskResult, error)
