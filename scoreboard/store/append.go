@@ -169,8 +169,12 @@ func (l *Log) commit(batch []*request, n int) {
 	l.last.Store(l.next - 1)
 	l.commits.Add(1)
 	l.records.Add(uint64(n))
-	if d := l.now().Sub(start); d > slowCommit {
+	d := l.now().Sub(start)
+	if d > slowCommit {
 		l.log.Warn("store: slow commit", "records", n, "took", d)
+	}
+	if l.observe != nil {
+		l.observe(d, n)
 	}
 	for _, r := range batch {
 		if r.applied != nil {

@@ -82,6 +82,10 @@ type Options struct {
 	// mapping generously keeps readers from stalling the committer.
 	InitialMmapSize int
 
+	// ObserveCommit, when set, hears the duration and size of every
+	// successful commit, on the committer goroutine (for metrics).
+	ObserveCommit func(d time.Duration, records int)
+
 	// migrations replaces the built-in list, for tests of the mechanism.
 	migrations []migration
 }
@@ -98,6 +102,7 @@ type Log struct {
 	db       *bolt.DB
 	log      *slog.Logger
 	now      func() time.Time
+	observe  func(time.Duration, int)
 	maxBatch int
 	maxRec   int
 	keep     int
@@ -182,6 +187,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		db:        db,
 		log:       o.Logger.With("db", o.Path),
 		now:       o.Now,
+		observe:   o.ObserveCommit,
 		maxBatch:  o.MaxBatch,
 		maxRec:    o.MaxRecordSize,
 		keep:      o.KeepSnapshots,
