@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/checks"
+	"github.com/cyrange/cyrange/scoreboard/live"
+	"github.com/cyrange/cyrange/scoreboard/store"
+	"github.com/cyrange/cyrange/scoreboard/submit"
+	"github.com/cyrange/cyrange/scoreboard/tokens"
+	"github.com/cyrange/cyrange/scoreboard/web"
+)
+
+// exerciseOptions say what to serve and where.
+type exerciseOptions struct {
+	Scenario   *scenarios.Scenario
+	DataDir    string
+	HTTPAddr   string
+	SubmitAddr string
+	Placement  scenarios.Placement
+	// Checkers maps a service id to its checker; services without one are
+	// not checked.
+	Checkers map[int]checks.Checker
+	Logger   *slog.Logger
+	// Range reports range health to the organizer; nil without a range.
+	Range web.Range
+	// AutoStart starts the game if it is still in setup (the demo).
+	AutoStart bool
+}
+
+// exercise is one running exercise: the log, the game and its front doors.
+type exercise struct {
+	o       exerciseOptions
+	data    *exerciseData
+	game    *scoreboard.Game
+	tokens  *tokens.Set
+	hub     *live.Hub
+	web     *web.Server
+	tcp     *submit.TCPServer
+	metrics *web.Metrics
+	httpLn  net.Listener
+	tcpLn   net.Listener
+}
+
+// newExercise opens (or creates) the exercise in o.DataDir and binds its
+// listeners; Run serves it.
+func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error) {
+	logger := o.Logger
+	metrics := web.NewMetrics()
+	d, err := openDataObserved(ctx, o.DataDir, o.Scenario, logger, metrics)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	cfg := d.gameConfig(o.Placement)
+	var checker scoreboard.TickChecker
+	if len(o.Checkers) > 0 {
+		checker = tickObserver{checks.NewRunner(checks.RunnerOptions{Checkers: o.Checkers, Logger: logger.With("component", "checks")}), metrics}
+	}
+	g, err := scoreboard.NewGame(ctx, scoreboard.Options{Config: cfg, Log: d.log, Key: d.key, Checker: checker,
+		Logger: logger.With("component", "game")})
+	if err != nil {
+		return nil, err
+	}
+	toks, err := tokens.LoadOrCreate(o.DataDir, cfg.Teams)
+	if err != nil {
+		return nil, err
+	}
+	observe := func(c scoreboard.Code, n int) { metrics.ObserveSubmission(c.String(), n) }
+	lim := submit.NewLimiter(cfg.RatePerTeam, cfg.Burst, len(cfg.Teams), time.Now)
+	hub := live.NewHub(live.Options{Source: g, Logger: logger.With("component", "live"),
+		Observe: live.Observer{Viewers: func(aud string, n int) {
+			if aud == "public" {
+				metrics.SetViewers(n)
+			}
+		}}})
+	flags := submit.NewHTTPHandler(submit.HTTPOptions{Judge: g, Auth: toks, Limiter: lim,
+		Logger: logger.With("component", "submit"), Observe: observe})
+	srv := web.New(web.Options{Game: g, Auth: toks, Live: hub, Flags: flags, Range: o.Range, Metrics: metrics,
+		Logger: logger.With("component", "web")})
+	tcp := submit.NewTCPServer(submit.TCPOptions{Judge: g, Auth: toks, Limiter: lim,
+		Logger: logger.With("component", "submit"), Observe: observe})
+	x = &exercise{o: o, data: d, game: g, tokens: toks, hub: hub, web: srv, tcp: tcp, metrics: metrics}
+	if x.httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("web listener: %w", err)
+	}
+	if x.tcpLn, err = net.Listen("tcp", o.SubmitAddr); err != nil {
+		x.httpLn.Close()
+		return nil, fmt.Errorf("submission listener: %w", err)
+	}
+	return x, nil
+}
+
+// openDataObserved opens the data directory with commit metrics.
+func openDataObserved(ctx context.Context, dir string, sc *scenarios.Scenario, logger *slog.Logger, m *web.Metrics) (*exerciseData, error) {
+	return openDataWith(ctx, dir, sc, logger, func(o *store.Options) {
+		o.ObserveCommit = func(d time.Duration, _ int) { m.ObserveCommit(d) }
+	})
+}
+
+// tickObserver times every tick's checks for the metrics.
+type tickObserver struct {
+	r scoreboard.TickChecker
+	m *web.Metrics
+}
+
+func (t tickObserver) CheckTick(ctx context.Context, p scoreboard.TickPlan) []scoreboard.ReplicaCheck {
+	start := time.Now()
+	defer func() { t.m.ObserveTick(time.Since(start)) }()
+	return t.r.CheckTick(ctx, p)
+}
+
+// HTTPAddr and SubmitAddr are where the exercise listens.
+func (x *exercise) HTTPAddr() string   { return x.httpLn.Addr().String() }
+func (x *exercise) SubmitAddr() string { return x.tcpLn.Addr().String() }
+
+// Run serves until ctx is done, then stops everything in order and takes
+// a last snapshot so the next start folds nothing.
+func (x *exercise) Run(ctx context.Context) error {
+	if err := writeServerInfo(x.o.DataDir, serverInfo{HTTP: x.HTTPAddr(), Submit: x.SubmitAddr(), PID: os.Getpid()}); err != nil {
+		return err
+	}
+	if x.o.AutoStart {
+		if p, _ := x.game.Phase(); p == scoreboard.PhaseSetup {
+			if err := x.game.Act(ctx, scoreboard.ActStart); err != nil {
+				return err
+			}
+		}
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	goRun := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) &&
+				!errors.Is(err, net.ErrClosed) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				stop()
+			}
+		}()
+	}
+	goRun("game", func() error { return x.game.Run(sctx) })
+	goRun("live", func() error { return x.hub.Run(sctx) })
+	goRun("web", func() error { return x.web.Serve(sctx, x.httpLn) })
+	goRun("submit", func() error { return x.tcp.Serve(sctx, x.tcpLn) })
+	<-sctx.Done()
+	x.tcp.Close()
+	wg.Wait()
+	close(errs)
+	err := <-errs
+	// A last snapshot with a fresh context: the caller's is done.
+	sctx2, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if serr := x.game.Snapshot(sctx2); serr != nil && err == nil {
+		err = serr
+	}
+	os.Remove(serverInfoPath(x.o.DataDir))
+	return err
+}
+
+// Close releases the log.
+func (x *exercise) Close() error { return x.data.Close() }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+func runReplay(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "replay")
+	data := fs.String("data", "", "the exercise's data directory (required)")
+	asJSON := fs.Bool("json", false, "print the standings as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usagef("--data DIR is required")
+	}
+	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cfg := d.gameConfig(scenarios.Placement{})
+	full, err := scoreboard.Replay(ctx, cfg, d.log, 0)
+	if err != nil {
+		return err
+	}
+	mismatch, checked, err := compareSnapshot(ctx, cfg, d)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"events": full.LastSeq, "verifiedUpTo": checked,
+			"match": mismatch == "", "standings": full.Standings()}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "replayed %d events of exercise %q\n\n", full.LastSeq, d.scenario.Name)
+		printStandings(e.stdout, full.Standings())
+		if checked > 0 && mismatch == "" {
+			fmt.Fprintf(e.stdout, "\nstored standings (as of event %d) match the replay\n", checked)
+		}
+	}
+	if mismatch != "" {
+		return fmt.Errorf("stored standings differ from the replay: %s", mismatch)
+	}
+	return nil
+}
+
+// compareSnapshot folds the log from the first event up to the latest
+// stored snapshot and compares both, team by team and figure by figure.
+func compareSnapshot(ctx context.Context, cfg *scoreboard.Config, d *exerciseData) (string, uint64, error) {
+	seq, data, ok, err := d.log.LatestSnapshot()
+	if err != nil || !ok {
+		return "", 0, err
+	}
+	stored, err := scoreboard.DecodeState(cfg, data)
+	if err != nil {
+		return "", 0, err
+	}
+	rep, err := scoreboard.Replay(ctx, cfg, d.log, seq)
+	if err != nil {
+		return "", 0, err
+	}
+	a, b := stored.Standings(), rep.Standings()
+	for i := range a {
+		if a[i] != b[i] {
+			return fmt.Sprintf("team %q: stored %+v, replayed %+v", a[i].Team, a[i], b[i]), seq, nil
+		}
+	}
+	return "", seq, nil
+}
+
+func printStandings(w io.Writer, st []scoreboard.Standing) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "rank\tteam\trole\ttotal\tattack\tavailability\tprotected\tlost\tdetections\tcaptures\t")
+	for _, s := range st {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", s.Rank, s.Team, s.Role, s.Total,
+			s.Attack, s.SLA, s.Protected, s.Lost, s.Detection, s.Captures)
+	}
+	tw.Flush()
+}
+
+func runExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "export")
+	data := fs.String("data", "", "the exercise's data directory (required)")
+	format := fs.String("format", "json", "ctftime, json or csv")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usagef("--data DIR is required")
+	}
+	if *format != "ctftime" && *format != "json" && *format != "csv" {
+		return usagef("--format must be ctftime, json or csv, not %q", *format)
+	}
+	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	st, err := scoreboard.Restore(ctx, d.gameConfig(scenarios.Placement{}), d.log)
+	if err != nil {
+		return err
+	}
+	return writeExport(e.stdout, *format, d.scenario.Name, st.Standings())
+}
+
+func writeExport(w io.Writer, format, name string, st []scoreboard.Standing) error {
+	switch format {
+	case "ctftime":
+		return json.NewEncoder(w).Encode(scoreboard.CTFtime(st))
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"exercise": name, "standings": st})
+	}
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"rank", "team", "role", "total", "attack", "defence", "availability_points", "protected",
+		"lost", "detection", "captures", "first_bloods", "flags_lost", "flags_protected", "availability"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	for _, s := range st {
+		cw.Write([]string{strconv.Itoa(s.Rank), s.Team, string(s.Role), f(s.Total), f(s.Attack), f(s.Defence),
+			f(s.SLA), f(s.Protected), f(s.Lost), f(s.Detection), strconv.Itoa(s.Captures), strconv.Itoa(s.FirstBloods),
+			strconv.Itoa(s.FlagsLost), strconv.Itoa(s.FlagsProtected), f(s.Availability)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
