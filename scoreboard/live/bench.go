@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,8 +94,13 @@ type stamp struct {
 	At   int64  `json:"at"`
 }
 
-// decodeStamp reads a message's type, seq and at.
+// decodeStamp reads a message's type, seq and at. The server writes them
+// first, in that order, so a quick look at the start usually suffices;
+// anything else goes through the JSON decoder.
 func decodeStamp(b []byte) (stamp, error) {
+	if s, ok := quickStamp(b); ok {
+		return s, nil
+	}
 	var s stamp
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("live: decoding a message: %w", err)
@@ -104,6 +110,67 @@ func decodeStamp(b []byte) (stamp, error) {
 		return s, nil
 	}
 	return s, fmt.Errorf("live: unknown message type %q", s.Type)
+}
+
+// quickStamp parses `{"type":"T","seq":N` and an optional `,"at":N` at
+// the start of b, followed by `,` or `}`. It reports false for anything
+// else, leaving the decision to the JSON decoder.
+func quickStamp(b []byte) (stamp, bool) {
+	var s stamp
+	rest, ok := bytes.CutPrefix(b, []byte(`{"type":"`))
+	if !ok {
+		return s, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return s, false
+	}
+	s.Type = string(rest[:i])
+	switch s.Type {
+	case TypeSnapshot, TypeDelta, TypeTick, TypeEvent:
+	default:
+		return s, false
+	}
+	rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"seq":`))
+	if !ok {
+		return s, false
+	}
+	var n uint64
+	if n, rest, ok = quickUint(rest); !ok {
+		return s, false
+	}
+	s.Seq = n
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"at":`)); ok {
+		if n, rest, ok = quickUint(r); !ok || n > 1<<63-1 {
+			return s, false
+		}
+		s.At = int64(n)
+	}
+	if len(rest) == 0 || (rest[0] != ',' && rest[0] != '}') {
+		return s, false
+	}
+	return s, true
+}
+
+// quickUint parses the decimal digits at the start of b; no leading zero,
+// no overflow.
+func quickUint(b []byte) (uint64, []byte, bool) {
+	var n uint64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if n > (1<<64-1)/10 {
+			return 0, b, false
+		}
+		d := uint64(b[i] - '0')
+		if n*10 > 1<<64-1-d {
+			return 0, b, false
+		}
+		n = n*10 + d
+	}
+	if i == 0 || (i > 1 && b[0] == '0') {
+		return 0, b, false
+	}
+	return n, b[i:], true
 }
 
 // swarm is a set of stream clients.

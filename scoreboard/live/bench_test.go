@@ -3,7 +3,9 @@ package live
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -82,15 +84,30 @@ func BenchmarkFanOut1000(b *testing.B) {
 }
 
 const (
-	childURLEnv     = "LIVE_BENCH_CHILD_URL"
-	childViewersEnv = "LIVE_BENCH_CHILD_VIEWERS"
+	childURLEnv      = "LIVE_BENCH_CHILD_URL"
+	childViewersEnv  = "LIVE_BENCH_CHILD_VIEWERS"
+	childDurationEnv = "LIVE_BENCH_CHILD_DURATION"
 )
 
-// runViewerChild is the viewers' process of BenchmarkViewerMemory: it
+// runViewerChild is the viewers' process of the benchmarks below. With a
+// duration it runs Viewers and prints the result as JSON; without, it
 // connects, says "ready", and holds the connections until stdin closes.
 func runViewerChild() int {
 	n, _ := strconv.Atoi(os.Getenv(childViewersEnv))
-	s := newSwarm(os.Getenv(childURLEnv), nil, 30*time.Second)
+	url := os.Getenv(childURLEnv)
+	if d, err := time.ParseDuration(os.Getenv(childDurationEnv)); err == nil {
+		res, err := Viewers(context.Background(), ViewerOptions{URL: url, Viewers: n, Duration: d, Concurrency: 128,
+			Ready: func(ok int) { fmt.Printf("ready %d\n", ok) }})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		res.PerFrame = nil
+		b, _ := json.Marshal(res)
+		fmt.Printf("%s\n", b)
+		return 0
+	}
+	s := newSwarm(url, nil, 30*time.Second)
 	ok, err := s.connect(context.Background(), n, 128)
 	fmt.Printf("ready %d\n", ok)
 	if err != nil {
@@ -99,6 +116,61 @@ func runViewerChild() int {
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	s.close()
 	return 0
+}
+
+// child is the viewers' process.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+func startChild(b *testing.B, url string, n int, d time.Duration) *child {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childURLEnv+"="+url, childViewersEnv+"="+strconv.Itoa(n))
+	if d > 0 {
+		cmd.Env = append(cmd.Env, childDurationEnv+"="+d.String())
+	}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	line, err := c.out.ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready "+strconv.Itoa(n) {
+		c.end()
+		b.Fatalf("viewers' process said %q, %v", line, err)
+	}
+	return c
+}
+
+func (c *child) end() error {
+	_, _ = c.stdin.Write([]byte("done\n"))
+	_ = c.stdin.Close()
+	return c.cmd.Wait()
+}
+
+// benchViewers is LIVE_VIEWERS, by default 2000.
+func benchViewers(b *testing.B) int {
+	b.Helper()
+	v := os.Getenv("LIVE_VIEWERS")
+	if v == "" {
+		return 2000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("LIVE_VIEWERS=%q", v)
+	}
+	return n
 }
 
 // rss returns the process's resident set in bytes.
@@ -133,48 +205,20 @@ func measureMem(b *testing.B) memFigures {
 
 // BenchmarkViewerMemory measures what a connected public viewer costs the
 // server: RSS, heap and goroutine stacks per viewer, with the viewers in a
-// process of their own. LIVE_MEM_VIEWERS sets how many (default 2000; the
+// process of their own. LIVE_VIEWERS sets how many (default 2000; the
 // target is stated at 10000). Run it with -benchtime=1x.
 func BenchmarkViewerMemory(b *testing.B) {
-	n := 2000
-	if v := os.Getenv("LIVE_MEM_VIEWERS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-			b.Fatalf("LIVE_MEM_VIEWERS=%q", v)
-		}
-	}
+	n := benchViewers(b)
 	for range b.N {
 		b.StopTimer()
-		src, url := benchHub(b, Options{})
-		_ = src
+		_, url := benchHub(b, Options{})
 		before := measureMem(b)
 		b.StartTimer()
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childURLEnv+"="+url, childViewersEnv+"="+strconv.Itoa(n))
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil || strings.TrimSpace(line) != "ready "+strconv.Itoa(n) {
-			_ = stdin.Close()
-			_ = cmd.Wait()
-			b.Fatalf("viewers' process said %q, %v", line, err)
-		}
+		c := startChild(b, url, n, 0)
 		b.StopTimer()
 		time.Sleep(500 * time.Millisecond)
 		after := measureMem(b)
-		_, _ = stdin.Write([]byte("done\n"))
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
+		if err := c.end(); err != nil {
 			b.Fatal(err)
 		}
 		per := func(a, z int64) float64 { return float64(z-a) / float64(n) / 1024 }
@@ -182,5 +226,52 @@ func BenchmarkViewerMemory(b *testing.B) {
 		b.ReportMetric(per(before.heap, after.heap), "heap-KiB/viewer")
 		b.ReportMetric(per(before.stacks, after.stacks), "stack-KiB/viewer")
 		b.ReportMetric(float64(n), "viewers")
+	}
+}
+
+// BenchmarkViewersLatency measures the live-board target: viewers in a
+// process of their own (LIVE_VIEWERS, default 2000; the target is stated
+// at 10000), a hub with the default 100ms coalescing, and one change every
+// 200ms for 5s. Latency runs from the change's application to a frame's
+// arrival. Run it with -benchtime=1x.
+func BenchmarkViewersLatency(b *testing.B) {
+	n := benchViewers(b)
+	for range b.N {
+		src, url := benchHub(b, Options{})
+		c := startChild(b, url, n, 5*time.Second)
+		lines := make(chan string, 1)
+		go func() {
+			line, _ := c.out.ReadString('\n')
+			lines <- line
+		}()
+		tk := time.NewTicker(200 * time.Millisecond)
+		var line string
+		for i := 0; line == ""; i++ {
+			select {
+			case <-tk.C:
+				src.commit(scoreboard.Event{Kind: scoreboard.KindFlagCaptured}, points(i%3, 1), capture("alpha", "gamma", 1))
+			case line = <-lines:
+			}
+		}
+		tk.Stop()
+		if err := c.end(); err != nil {
+			b.Fatal(err)
+		}
+		var res ViewerResult
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			b.Fatalf("viewers' process said %q: %v", line, err)
+		}
+		if res.Frames == 0 {
+			b.Fatalf("no frame measured: %+v", res)
+		}
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		b.ReportMetric(ms(res.P50), "p50-ms")
+		b.ReportMetric(ms(res.P99), "p99-ms")
+		b.ReportMetric(ms(res.Max), "max-ms")
+		b.ReportMetric(float64(res.MinReach)/float64(res.Viewers), "min-reach")
+		b.ReportMetric(float64(res.Dropped), "dropped")
+		b.ReportMetric(float64(res.Frames), "frames")
+		b.ReportMetric(float64(res.Viewers), "viewers")
+		b.ReportMetric(ms(res.ConnectTime), "connect-ms")
 	}
 }

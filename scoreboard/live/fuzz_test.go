@@ -1,6 +1,8 @@
 package live
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -43,6 +45,14 @@ func FuzzDecodeStamp(f *testing.F) {
 	f.Add([]byte(`{"type":"bogus","seq":-1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeStamp(b)
+		if q, ok := quickStamp(b); ok {
+			// The quick path must agree with the JSON decoder whenever
+			// the message is valid JSON.
+			var full stamp
+			if json.Valid(b) && singleKeys(b) && (json.Unmarshal(b, &full) != nil || full != q) {
+				t.Fatalf("quick %+v, JSON %+v for %q", q, full, b)
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -52,4 +62,45 @@ func FuzzDecodeStamp(f *testing.F) {
 			t.Fatalf("accepted type %q", s.Type)
 		}
 	})
+}
+
+// singleKeys reports whether b, a valid JSON object, names each of type,
+// seq and at at most once at its top level (the JSON decoder matches keys
+// without regard to case and keeps the last of repeated ones).
+func singleKeys(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	seen := map[string]bool{}
+	depth := 0
+	expectKey := false
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return true
+		}
+		if v, ok := tok.(json.Delim); ok {
+			if v == '{' || v == '[' {
+				depth++
+			} else {
+				depth--
+			}
+			expectKey = depth == 1
+			continue
+		}
+		if depth != 1 {
+			continue
+		}
+		if k, ok := tok.(string); ok && expectKey {
+			for _, name := range []string{"type", "seq", "at"} {
+				if strings.EqualFold(k, name) {
+					if seen[name] {
+						return false
+					}
+					seen[name] = true
+				}
+			}
+			expectKey = false
+			continue
+		}
+		expectKey = true
+	}
 }

@@ -70,7 +70,8 @@ type Options struct {
 	Source Source
 	Logger *slog.Logger
 	// Now stamps changes ("at"); the real clock is used for network
-	// deadlines and for the coalescing period.
+	// deadlines and for the coalescing period. Clients measure latency
+	// against "at", so production keeps the real clock here too.
 	Now func() time.Time
 	// Interval is the coalescing period: at most one message per
 	// audience per Interval. Default 100ms.
@@ -344,13 +345,11 @@ func (h *Hub) exit() {
 func (h *Hub) add(v *viewer) {
 	a := h.auds[v.key]
 	if a == nil {
-		a = h.newAudience(v.key)
-		if a == nil {
+		if a = h.newAudience(v.key); a == nil {
 			v.closeCode = websocket.ClosePolicyViolation
 			close(v.send)
 			return
 		}
-		h.auds[v.key] = a
 	}
 	snap, err := a.snapshot(h.hwm)
 	if err != nil {
@@ -359,6 +358,7 @@ func (h *Hub) add(v *viewer) {
 		close(v.send)
 		return
 	}
+	h.auds[v.key] = a
 	v.send <- snap
 	a.viewers[v] = struct{}{}
 	h.totals[v.key.kind]++
@@ -445,7 +445,9 @@ func (h *Hub) flush() {
 		}
 		a.seq++
 		f.Seq = a.seq
-		f.At = at.UnixNano()
+		if !at.IsZero() {
+			f.At = at.UnixNano()
+		}
 		b, err := json.Marshal(f)
 		if err == nil {
 			var pm *websocket.PreparedMessage
@@ -469,10 +471,11 @@ func (h *Hub) flush() {
 }
 
 func (h *Hub) fanOut(a *audience, pm *websocket.PreparedMessage, size int) {
-	n := len(a.viewers)
+	n := 0
 	for v := range a.viewers {
 		select {
 		case v.send <- pm:
+			n++
 		default:
 			h.logger.Info("dropping a slow viewer", "audience", a.key, "addr", v.conn.RemoteAddr().String())
 			if h.obs.Dropped != nil {

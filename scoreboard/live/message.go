@@ -29,7 +29,8 @@ type Clock struct {
 // Message is any message of a stream, as a client decodes it; fields its
 // type does not carry stay zero. A snapshot carries every field but At,
 // Events and Skipped; a tick message carries the Clock; a delta only the
-// changed Standings and Status cells; any may carry Events.
+// changed Standings and Status cells; any may carry Events. Clock is nil
+// in deltas and events: check it before reading Phase or Tick.
 type Message struct {
 	Type string `json:"type"`
 	Seq  uint64 `json:"seq"`

@@ -103,6 +103,7 @@ func (h *Hub) writeLoop(v *viewer) {
 	t := time.NewTicker(h.ping)
 	defer t.Stop()
 	defer v.conn.Close()
+	var deadline time.Time
 	for {
 		select {
 		case pm, ok := <-v.send:
@@ -110,7 +111,13 @@ func (h *Hub) writeLoop(v *viewer) {
 				h.writeClose(v.conn, v.closeCode)
 				return
 			}
-			_ = v.conn.SetWriteDeadline(time.Now().Add(h.writeTO))
+			// Moving the deadline costs a timer update, and a write
+			// per viewer per frame is the hot path: keep the deadline
+			// between half and all of WriteTimeout ahead.
+			if now := time.Now(); deadline.Sub(now) < h.writeTO/2 {
+				deadline = now.Add(h.writeTO)
+				_ = v.conn.SetWriteDeadline(deadline)
+			}
 			if err := v.conn.WritePreparedMessage(pm); err != nil {
 				return
 			}
