@@ -1,0 +1,185 @@
+// Package cyberrange is the range's domain: the Plan (the desired networks,
+// containers and addresses of an exercise, a pure function of its
+// scenario), the Driver interface that makes a plan real (Docker, or local
+// processes), and the Orchestrator that reconciles a driver's actual state
+// to the plan and reports its progress.
+//
+// The directory is range/ but the package is cyberrange: "range" is a Go
+// keyword.
+//
+// This package must never import the Docker SDK, bbolt or echo; drivers
+// live in subpackages named after what they drive.
+package cyberrange
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"time"
+)
+
+// Labels every resource of an exercise carries. Down removes exactly what
+// carries the exercise's LabelExercise, and a restarted orchestrator adopts
+// it.
+const (
+	LabelExercise = "cyrange.exercise"
+	LabelKind     = "cyrange.kind"
+	LabelTeam     = "cyrange.team"
+	LabelService  = "cyrange.service"
+	LabelPlanHash = "cyrange.plan-hash"
+)
+
+// Errors drivers and the orchestrator return.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrUnavailable = errors.New("driver unavailable")
+	ErrInvalid     = errors.New("invalid")
+)
+
+// Kind is what a container is for.
+type Kind string
+
+// Container kinds.
+const (
+	KindTarget    Kind = "target"
+	KindChecker   Kind = "checker"
+	KindGateway   Kind = "gateway"
+	KindAttackBox Kind = "attackbox"
+)
+
+// Network is one network of the plan: an attack team's, a replica's, or
+// the checkers'.
+type Network struct {
+	// Name is unique within the exercise, e.g. "team-a01".
+	Name   string
+	Subnet netip.Prefix
+	// Team is the owning team's index in the scenario, or -1.
+	Team   int
+	Labels map[string]string
+}
+
+// Attachment puts a container on a network at a fixed address.
+type Attachment struct {
+	Network string
+	Address netip.Addr
+}
+
+// Port is one port a container serves.
+type Port struct {
+	Name   string
+	Number int
+	// Publish is the host address ("127.0.0.1:0" or "0.0.0.0:1080") the
+	// port is published on; empty means not published. Only gateways (and
+	// attack boxes' SSH, through the gateway's host) are published.
+	Publish string
+}
+
+// Limits bound a container's resources.
+type Limits struct {
+	MemoryBytes int64
+	NanoCPUs    int64
+	Pids        int64
+}
+
+// Container is one container (or local process) of the plan.
+type Container struct {
+	// Name is unique on the host: "cyrange-<exercise>-<role>".
+	Name string
+	Kind Kind
+	// Image is the image to run (docker); the local driver runs the
+	// cyrange binary itself with Command.
+	Image string
+	// Command is the cyrange command line inside, e.g.
+	// ["target", "mailserver", "--listen", "0.0.0.0", ...].
+	Command []string
+	Env     map[string]string
+	// Networks lists the attachments; the first is the primary one.
+	Networks []Attachment
+	Ports    []Port
+	Labels   map[string]string
+	Limits   Limits
+	ReadOnly bool
+	// Team is the owning team's index (replica owner, gateway's team), or
+	// -1; Service the service's index for targets, or -1.
+	Team    int
+	Service int
+}
+
+// Plan is the desired state of an exercise's range.
+type Plan struct {
+	Exercise   string
+	Driver     string
+	Networks   []Network
+	Containers []Container
+}
+
+// State of a container as a driver sees it.
+type State string
+
+// Container states.
+const (
+	StateRunning State = "running"
+	StateExited  State = "exited"
+	StateCreated State = "created"
+	StateMissing State = "missing"
+)
+
+// ContainerStatus is one container as it actually is.
+type ContainerStatus struct {
+	Name     string
+	Kind     Kind
+	State    State
+	Labels   map[string]string
+	Restarts int
+	// Started is when it last started; ExitCode is meaningful when exited.
+	Started  time.Time
+	ExitCode int
+	// Ports maps a port's name to the host address it was published on.
+	Ports map[string]string
+}
+
+// NetworkStatus is one network as it actually is.
+type NetworkStatus struct {
+	Name   string
+	Subnet netip.Prefix
+	Labels map[string]string
+}
+
+// Actual is what a driver found of one exercise.
+type Actual struct {
+	Networks   []NetworkStatus
+	Containers []ContainerStatus
+}
+
+// RangeEvent is something that happened to a container, as the driver
+// reports it (Docker's own events, or a local process exiting).
+type RangeEvent struct {
+	Time      time.Time
+	Container string
+	Kind      Kind
+	// Action is "start", "die", "restart", "remove"...
+	Action   string
+	ExitCode int
+}
+
+// Driver makes a plan real. Every method is bounded by ctx and safe to call
+// again with the same arguments (idempotent): creating what exists is not
+// an error, removing what is gone is not an error.
+type Driver interface {
+	Name() string
+	// List returns every network and container labelled with exercise.
+	List(ctx context.Context, exercise string) (Actual, error)
+	EnsureNetwork(ctx context.Context, n Network) error
+	RemoveNetwork(ctx context.Context, name string) error
+	// Start creates the container if missing and starts it if not running.
+	Start(ctx context.Context, c Container) error
+	// Remove stops and removes the container.
+	Remove(ctx context.Context, name string) error
+	// Logs follows the container's output (stdout and stderr) from now on,
+	// or from its start when since is zero.
+	Logs(ctx context.Context, name string, since time.Time) (io.ReadCloser, error)
+	// Events reports what happens to the exercise's containers until ctx
+	// is done.
+	Events(ctx context.Context, exercise string) (<-chan RangeEvent, error)
+}
