@@ -1,0 +1,77 @@
+package mailserver
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/cyrange/cyrange/images/mailserver/contract"
+)
+
+// RunTarget is the role `cyrange target mailserver`: it parses args, serves
+// until ctx is done, and writes the action log as JSON lines to stdout.
+func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mailserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "0.0.0.0", "host to bind")
+	smtpPort := fs.Int("smtp-port", 25, "SMTP port")
+	imapPort := fs.Int("imap-port", 143, "IMAP port")
+	httpPort := fs.Int("http-port", 80, "webmail port")
+	adminPort := fs.Int("admin-port", 8025, "admin console port")
+	accounts := fs.Int("accounts", 1200, fmt.Sprintf("number of mailboxes (at least %d)", MinAccounts))
+	seed := fs.Uint64("seed", 1, "seed of the generated province")
+	weak := fs.String("weaknesses", "all", `planted weaknesses: comma-separated names, "all" or "none"`)
+	adminAllow := fs.String("admin-allow", "", "source ranges (CIDR, comma-separated) allowed on the admin port; empty allows any")
+	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET)")
+	operator := fs.String("admin-password", "", "password of the console's operator account (default $CYRANGE_ADMIN_PASSWORD, else random)")
+	domain := fs.String("domain", DefaultDomain, "mail domain")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("mailserver: unexpected argument %q", fs.Arg(0))
+	}
+	weaknesses, err := contract.ParseWeaknesses(*weak)
+	if err != nil {
+		return fmt.Errorf("mailserver: --weaknesses: %w", err)
+	}
+	allow, err := parsePrefixes(*adminAllow)
+	if err != nil {
+		return fmt.Errorf("mailserver: --admin-allow: %w", err)
+	}
+	if *secret == "" {
+		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
+	}
+	if *operator == "" {
+		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")
+	}
+	srv, err := New(Config{
+		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
+		Accounts: *accounts, Seed: *seed, Domain: *domain, Weaknesses: weaknesses, AdminAllow: allow,
+		CheckerSecret: *secret, OperatorPassword: *operator,
+		Logger: slog.New(slog.NewJSONHandler(stdout, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	if *secret == "" {
+		fmt.Fprintln(stderr, "mailserver: warning: no checker secret, the checker cannot log in after a password reset")
+	}
+	if *operator == "" {
+		// Made up at start: stderr only, never the action log the defence
+		// console streams to everybody watching it.
+		fmt.Fprintf(stderr, "mailserver: admin console operator password: %s\n", srv.OperatorPassword())
+	}
+	<-ctx.Done()
+	if err := srv.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
