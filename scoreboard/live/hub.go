@@ -87,7 +87,8 @@ type Options struct {
 	// beyond it connections get 503. Default 16384.
 	MaxViewers int
 	// MaxEvents bounds the ticker items one flush carries; the rest are
-	// counted in "skipped". Default 256.
+	// counted in "skipped". Default 256. Public messages carry at most
+	// the newest 32 of them.
 	MaxEvents int
 	// AllowedOrigins lists the browser origins ("https://board.example")
 	// or hosts ("board.example:8443") allowed besides the server's own
@@ -106,6 +107,10 @@ const (
 	DefaultMaxViewers   = 16384
 	DefaultMaxEvents    = 256
 )
+
+// publicEvents bounds the ticker items of one public message; the rest
+// are counted in "skipped".
+const publicEvents = 32
 
 // readLimit bounds what a viewer may send: viewers only answer pings and
 // close, so anything larger is abuse.
@@ -438,7 +443,15 @@ func (h *Hub) flush() {
 	sent := false
 	for _, a := range h.auds {
 		nv := a.derive(views(a.key.kind))
-		f := a.frame(nv, h.itemsFor(a, nv, items), skipped)
+		its := h.itemsFor(a, nv, items)
+		sk := skipped
+		if a.key.kind == audPublic && len(its) > publicEvents {
+			// The audience's ticker is for reading: the newest items
+			// are enough, and every byte here goes to every viewer.
+			sk += len(its) - publicEvents
+			its = its[len(its)-publicEvents:]
+		}
+		f := a.frame(nv, its, sk)
 		a.setView(nv)
 		if f == nil {
 			continue

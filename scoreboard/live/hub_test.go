@@ -110,34 +110,46 @@ func TestFramesCarryOnlyChanges(t *testing.T) {
 func TestCoalescing(t *testing.T) {
 	src := newFakeSource()
 	e := newEnv(t, src, Options{Interval: 300 * time.Millisecond})
-	c := e.dial("/api/v1/live", nil)
-	snap := c.next()
+	pub := e.dial("/api/v1/live", nil)
+	adm := e.dial("/api/v1/admin/live", nil)
+	snaps := []Message{pub.next(), adm.next()}
 	const n = 50
 	for range n {
 		src.commit(scoreboard.Event{Kind: scoreboard.KindFlagCaptured}, points(0, 1), capture("alpha", "gamma", 1))
 	}
-	var events int
-	ms := c.until(func(m Message) bool {
-		events += len(m.Events)
-		return events == n
-	})
-	final := false
-	for _, m := range ms {
-		if s, ok := standingOf(m.Standings, 0); ok && s.Attack == n {
-			final = true
+	for i, c := range []*tclient{pub, adm} {
+		// The admin gets every item; the public at most the newest
+		// 32 per message, with the others counted.
+		var events, skipped int
+		ms := c.until(func(m Message) bool {
+			events += len(m.Events)
+			skipped += m.Skipped
+			if i == 0 && len(m.Events) > publicEvents {
+				t.Fatalf("a public message with %d items", len(m.Events))
+			}
+			return events+skipped == n
+		})
+		if i == 1 && skipped != 0 {
+			t.Fatalf("the organizer missed %d items", skipped)
 		}
-	}
-	if !final {
-		t.Fatalf("the last ticker item came before the last standing: %+v", ms)
-	}
-	// The first change may leave at once; all the others share the
-	// interval that follows it.
-	if len(ms) > 2 {
-		t.Fatalf("%d changes within one interval sent %d messages, want at most 2", n, len(ms))
-	}
-	for i, m := range ms {
-		if m.Seq != snap.Seq+uint64(i)+1 {
-			t.Fatalf("message %d has seq %d after snapshot %d", i, m.Seq, snap.Seq)
+		final := false
+		for _, m := range ms {
+			if s, ok := standingOf(m.Standings, 0); ok && s.Attack == n {
+				final = true
+			}
+		}
+		if !final {
+			t.Fatalf("the last ticker item came before the last standing: %+v", ms)
+		}
+		// The first change may leave at once; all the others share the
+		// interval that follows it.
+		if len(ms) > 2 {
+			t.Fatalf("%d changes within one interval sent %d messages, want at most 2", n, len(ms))
+		}
+		for j, m := range ms {
+			if m.Seq != snaps[i].Seq+uint64(j)+1 {
+				t.Fatalf("message %d has seq %d after snapshot %d", j, m.Seq, snaps[i].Seq)
+			}
 		}
 	}
 }
