@@ -51,7 +51,8 @@ const (
 // Network is one network of the plan: an attack team's, a replica's, or
 // the checkers'.
 type Network struct {
-	// Name is unique within the exercise, e.g. "team-a01".
+	// Name is unique on the host: "<exercise>-team-a01",
+	// "<exercise>-replica-d01", "<exercise>-checkers".
 	Name   string
 	Subnet netip.Prefix
 	// Team is the owning team's index in the scenario, or -1.

@@ -1,0 +1,469 @@
+// Package gateway is an attack team's way into the range: a SOCKS5 proxy
+// (github.com/armon/go-socks5) that authenticates the team, lets it reach
+// only its targets, dials them from the team's own source address so that
+// the targets can tell the team apart, and records every connection as
+// telemetry (the ground truth the game scores detections against).
+//
+// It runs as the role `cyrange gateway` inside a container or as a local
+// process. It must never import the range's domain package, the Docker SDK
+// or the scoreboard: a gateway knows only its own team.
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	socks5 "github.com/armon/go-socks5"
+)
+
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("gateway: closed")
+
+// Defaults for the Options left zero.
+const (
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultMaxConns         = 512
+)
+
+// Options configure one team's gateway.
+type Options struct {
+	// Team is the team's name: recorded in telemetry and accepted as the
+	// SOCKS user name.
+	Team string
+	// User is a second accepted user name, typically the team's short id
+	// ("a07"), which is easier to type than a name with spaces; optional.
+	User string
+	// Password is the team's token.
+	Password string
+	// Source is the address connections to targets are dialled from, so
+	// that targets see the team's range; zero lets the kernel choose.
+	Source netip.Addr
+	// Allow lists the destinations the team may reach; everything else is
+	// refused with "connection not allowed by ruleset".
+	Allow []Rule
+	// Resolve maps the names clients may ask for (curl --socks5-hostname)
+	// to addresses. Names not in it are refused; the gateway never asks
+	// DNS.
+	Resolve map[string]netip.Addr
+	// Record receives each connection's telemetry when it ends, and each
+	// refused attempt. It is called from the connections' goroutines, so it
+	// must be safe for concurrent use and quick.
+	Record func(Conn)
+	Logger *slog.Logger
+	Now    func() time.Time
+	// DialTimeout bounds each connection to a target, HandshakeTimeout the
+	// SOCKS negotiation, MaxConns the connections open at once (beyond it
+	// new ones are closed at once).
+	DialTimeout      time.Duration
+	HandshakeTimeout time.Duration
+	MaxConns         int
+}
+
+// Conn is the telemetry of one connection through the gateway.
+type Conn struct {
+	Team string `json:"team"`
+	// Client is where the SOCKS client connected from.
+	Client netip.AddrPort `json:"client"`
+	// Host is the name the client asked for, when it sent a name.
+	Host   string     `json:"host,omitempty"`
+	Target netip.Addr `json:"target"`
+	Port   uint16     `json:"port"`
+	Start  time.Time  `json:"start"`
+	End    time.Time  `json:"end"`
+	// BytesUp were sent by the client to the target, BytesDown by the
+	// target to the client.
+	BytesUp   int64 `json:"bytes_up"`
+	BytesDown int64 `json:"bytes_down"`
+	// Refused is set when the gateway refused the destination; Error when
+	// the target could not be reached.
+	Refused bool   `json:"refused,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Gateway is one team's SOCKS5 server.
+type Gateway struct {
+	o      Options
+	names  map[string]netip.Addr
+	logger *slog.Logger
+	sem    chan struct{}
+	// ctx is cancelled by Close; dials and Serve calls follow it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	serves sync.WaitGroup
+}
+
+// New checks the options and returns a gateway ready to Serve.
+func New(o Options) (*Gateway, error) {
+	if o.Team == "" {
+		return nil, errors.New("gateway: no team")
+	}
+	if o.Password == "" {
+		return nil, errors.New("gateway: no token: refusing to run an open proxy")
+	}
+	if len(o.Team) > 255 || len(o.User) > 255 || len(o.Password) > 255 {
+		return nil, errors.New("gateway: SOCKS5 user names and passwords are at most 255 bytes")
+	}
+	if o.Source.IsValid() && o.Source.Zone() != "" {
+		return nil, errors.New("gateway: source address with a zone")
+	}
+	for _, r := range o.Allow {
+		if !r.Prefix.IsValid() {
+			return nil, errors.New("gateway: allow rule without a prefix")
+		}
+	}
+	names := make(map[string]netip.Addr, len(o.Resolve))
+	for n, a := range o.Resolve {
+		k, err := normalizeName(n)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: resolve %q: %w", n, err)
+		}
+		names[k] = a.Unmap()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Record == nil {
+		o.Record = func(Conn) {}
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	o.Source = o.Source.Unmap()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Gateway{
+		o:      o,
+		names:  names,
+		logger: o.Logger.With("team", o.Team),
+		sem:    make(chan struct{}, o.MaxConns),
+		ctx:    ctx,
+		cancel: cancel,
+	}, nil
+}
+
+// Serve accepts SOCKS clients on ln until ctx is done or Close is called,
+// then closes ln and every connection it accepted, waits for them to end
+// (their telemetry is recorded) and returns nil. It returns the listener's
+// error if accepting fails for another reason.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	g.serves.Add(1)
+	defer g.serves.Done()
+	if g.ctx.Err() != nil {
+		ln.Close()
+		return ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(g.ctx, cancel)
+	defer stop()
+
+	s := &server{g: g, ctx: ctx, sessions: map[netip.AddrPort]*session{}}
+	srv, err := socks5.New(&socks5.Config{
+		Credentials: credentials{g},
+		Resolver:    s,
+		Rules:       s,
+		Dial:        s.dial,
+		Logger:      slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("gateway: %w", err)
+	}
+	closeLn := context.AfterFunc(ctx, func() { ln.Close() })
+	defer closeLn()
+	g.logger.Info("gateway: serving", "addr", ln.Addr().String(), "source", g.o.Source.String())
+
+	var handlers sync.WaitGroup
+	defer func() {
+		s.closeAll()
+		handlers.Wait()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				g.logger.Warn("gateway: accept", "err", err, "retry_in", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			return fmt.Errorf("gateway: accept: %w", err)
+		}
+		backoff = 0
+		select {
+		case g.sem <- struct{}{}:
+		default:
+			g.logger.Warn("gateway: too many connections, closing a new one", "client", c.RemoteAddr().String(), "max", g.o.MaxConns)
+			c.Close()
+			continue
+		}
+		handlers.Add(1)
+		go func() {
+			defer handlers.Done()
+			defer func() { <-g.sem }()
+			s.handle(srv, c)
+		}()
+	}
+}
+
+// Close stops every Serve call and waits for them to return.
+func (g *Gateway) Close() error {
+	g.cancel()
+	g.serves.Wait()
+	return nil
+}
+
+// credentials is the team's SOCKS5 credential check.
+type credentials struct{ g *Gateway }
+
+func (c credentials) Valid(user, password string) bool {
+	g := c.g
+	okUser := user == g.o.Team || (g.o.User != "" && user == g.o.User)
+	okPass := subtle.ConstantTimeCompare([]byte(password), []byte(g.o.Password)) == 1
+	if okUser && okPass {
+		return true
+	}
+	// The user name may be somebody's typo of a token: log its length only.
+	g.logger.Warn("gateway: authentication failed", "user_known", okUser, "user_len", len(user))
+	return false
+}
+
+// server is the state of one Serve call: the sessions it accepted, by
+// client address (unique among the live connections of one listener), so
+// that the rule set and dialler, which go-socks5 hands only the request,
+// can find the client connection.
+type server struct {
+	g   *Gateway
+	ctx context.Context
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[netip.AddrPort]*session
+}
+
+type session struct {
+	client net.Conn
+	target net.Conn
+}
+
+type ctxKey struct{}
+
+// attempt is what the rule set learnt about a request, passed to the
+// dialler through go-socks5's context.
+type attempt struct {
+	client netip.AddrPort
+	host   string
+	addr   netip.Addr
+	port   uint16
+}
+
+// unknownName marks, in the resolver's context, a name the gateway does
+// not know, so that the rule set refuses it like any other destination the
+// team may not reach.
+type unknownName struct{}
+
+func (s *server) handle(srv *socks5.Server, c net.Conn) {
+	ap := addrPortOf(c.RemoteAddr())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.sessions[ap] = &session{client: c}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ap)
+		s.mu.Unlock()
+	}()
+	// Until the target is dialled a client gets HandshakeTimeout to
+	// authenticate and ask; then the connection may idle as long as the
+	// client and target like.
+	c.SetDeadline(time.Now().Add(s.g.o.HandshakeTimeout))
+	if err := srv.ServeConn(c); err != nil {
+		// go-socks5 flattens its errors to text: nothing to tell apart.
+		s.g.logger.Debug("gateway: connection ended", "client", ap.String(), "err", err)
+	}
+}
+
+// closeAll closes every client and target connection so that their
+// handlers return.
+func (s *server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, ss := range s.sessions {
+		ss.client.Close()
+		if ss.target != nil {
+			ss.target.Close()
+		}
+	}
+}
+
+// Resolve answers names from the gateway's own table (socks5.NameResolver).
+func (s *server) Resolve(ctx context.Context, name string) (context.Context, net.IP, error) {
+	if a, err := netip.ParseAddr(name); err == nil && a.Zone() == "" {
+		return ctx, net.IP(a.Unmap().AsSlice()), nil
+	}
+	if n, err := normalizeName(name); err == nil {
+		if a, ok := s.g.names[n]; ok {
+			return ctx, net.IP(a.AsSlice()), nil
+		}
+	}
+	return context.WithValue(ctx, unknownName{}, true), nil, nil
+}
+
+// Allow is the team's rule set (socks5.RuleSet): CONNECT to an allowed
+// destination, nothing else. Refusals are recorded as telemetry.
+func (s *server) Allow(ctx context.Context, req *socks5.Request) (context.Context, bool) {
+	a := &attempt{host: req.DestAddr.FQDN, port: uint16(req.DestAddr.Port)}
+	if req.RemoteAddr != nil {
+		if ip, ok := netip.AddrFromSlice(req.RemoteAddr.IP); ok {
+			a.client = netip.AddrPortFrom(ip.Unmap(), uint16(req.RemoteAddr.Port))
+		}
+	}
+	if ip, ok := netip.AddrFromSlice(req.DestAddr.IP); ok {
+		a.addr = ip.Unmap()
+	}
+	reason := ""
+	switch {
+	case req.Command != socks5.ConnectCommand:
+		reason = "only CONNECT is supported"
+	case ctx.Value(unknownName{}) != nil:
+		reason = "unknown name"
+	case !a.addr.IsValid() || !s.allowed(a.addr, a.port):
+		reason = "destination not allowed"
+	}
+	if reason != "" {
+		now := s.g.o.Now()
+		s.g.logger.Info("gateway: refused", "client", a.client.String(), "host", a.host, "target", a.addr.String(), "port", a.port, "reason", reason)
+		s.g.o.Record(Conn{Team: s.g.o.Team, Client: a.client, Host: a.host, Target: a.addr, Port: a.port,
+			Start: now, End: now, Refused: true})
+		return ctx, false
+	}
+	return context.WithValue(ctx, ctxKey{}, a), true
+}
+
+func (s *server) allowed(addr netip.Addr, port uint16) bool {
+	for _, r := range s.g.o.Allow {
+		if r.Allows(addr, port) {
+			return true
+		}
+	}
+	return false
+}
+
+// dial connects to the destination the rule set allowed, from the team's
+// source address, and wraps the connection to count its bytes.
+func (s *server) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	a, ok := ctx.Value(ctxKey{}).(*attempt)
+	if !ok {
+		// go-socks5 dials only after Allow said yes; this is a bug.
+		return nil, errors.New("gateway: dial without an allowed request")
+	}
+	start := s.g.o.Now()
+	d := net.Dialer{Timeout: s.g.o.DialTimeout}
+	if s.g.o.Source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: s.g.o.Source.AsSlice()}
+	}
+	t, err := d.DialContext(s.ctx, "tcp", netip.AddrPortFrom(a.addr, a.port).String())
+	if err != nil {
+		s.g.logger.Info("gateway: target unreachable", "client", a.client.String(), "target", a.addr.String(), "port", a.port, "err", err)
+		s.g.o.Record(Conn{Team: s.g.o.Team, Client: a.client, Host: a.host, Target: a.addr, Port: a.port,
+			Start: start, End: s.g.o.Now(), Error: err.Error()})
+		return nil, err
+	}
+	cc := &countingConn{Conn: t, s: s, a: a, start: start}
+	s.mu.Lock()
+	ss := s.sessions[a.client]
+	if s.closed || ss == nil {
+		s.mu.Unlock()
+		cc.Close()
+		return nil, ErrClosed
+	}
+	ss.target = cc
+	ss.client.SetDeadline(time.Time{})
+	s.mu.Unlock()
+	s.g.logger.Debug("gateway: connected", "client", a.client.String(), "target", a.addr.String(), "port", a.port)
+	return cc, nil
+}
+
+// countingConn counts what crosses a target connection and records its
+// telemetry once, when go-socks5 closes it at the end of the connection.
+type countingConn struct {
+	net.Conn
+	s         *server
+	a         *attempt
+	start     time.Time
+	up, down  atomic.Int64
+	closeOnce sync.Once
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.down.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.up.Add(int64(n))
+	return n, err
+}
+
+// CloseWrite passes a client's half-close on to the target (go-socks5
+// looks for it), which tools like ncat rely on to end a request.
+func (c *countingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *countingConn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		g := c.s.g
+		g.o.Record(Conn{Team: g.o.Team, Client: c.a.client, Host: c.a.host, Target: c.a.addr, Port: c.a.port,
+			Start: c.start, End: g.o.Now(), BytesUp: c.up.Load(), BytesDown: c.down.Load()})
+	})
+	return err
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	var ap netip.AddrPort
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap = t.AddrPort()
+	} else {
+		ap, _ = netip.ParseAddrPort(a.String())
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

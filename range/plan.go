@@ -1,0 +1,784 @@
+package cyberrange
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cyrange/cyrange/scenarios"
+)
+
+// Drivers a plan can be made for.
+const (
+	DriverDocker = "docker"
+	DriverLocal  = "local"
+)
+
+// LabelNetwork says what a network is for: NetTeam, NetReplica or
+// NetCheckers.
+const LabelNetwork = "cyrange.network"
+
+// Network roles, the values of LabelNetwork.
+const (
+	NetTeam     = "team"
+	NetReplica  = "replica"
+	NetCheckers = "checkers"
+)
+
+// The fixed parts of the address plan. In every /24 of the plan, .1 is the
+// host's end (Docker's bridge; unused by the local driver). On an attack
+// team's network the gateway is .2 (every connection a team makes through
+// its gateway comes from there) and the attack box .3. Built-in checkers
+// are .2 to .9 of the checkers network, in the order their services are
+// listed. Targets start at .10:
+//
+//   - on a replica's network, the replica's target of service s (0-based)
+//     is .10+s;
+//   - on the checkers network and on every attack team's network, the
+//     target of service s in replica r (both 0-based) is .10+r*S+s, where S
+//     is the number of services. A target therefore has the same last
+//     octet on every network but its replica's.
+const (
+	HostGateway   = 2
+	HostAttackBox = 3
+	HostChecker   = 2
+	HostTarget    = 10
+	MaxCheckers   = HostTarget - HostChecker
+	maxHost       = 254
+)
+
+// Ports of the roles, as the scenario would number them; the local driver
+// adds LocalPortOffset to every port a role listens on, so that nothing
+// needs privileges.
+const (
+	// AdminPort is the admin console of a built-in target, which only the
+	// replica's own network and the checkers may reach (--admin-allow).
+	AdminPort = 8025
+	// CheckerPort is where a built-in checker serves enochecker v2.
+	CheckerPort = 8000
+	// GatewayPort is where a gateway listens inside its container.
+	GatewayPort = 1080
+	// DefaultGatewayPortBase: team number i (1-based, as in the address
+	// plan) has its gateway published on GatewayHost:(base+i).
+	DefaultGatewayPortBase = 1080
+	LocalPortOffset        = 10000
+)
+
+// Environment variables that carry secrets into roles: secrets are never
+// put on a command line, where ps and docker inspect show them to anyone.
+const (
+	EnvCheckerSecret = "CYRANGE_CHECKER_SECRET"
+	EnvGatewayToken  = "CYRANGE_GATEWAY_TOKEN"
+)
+
+// PortAdmin and PortSocks are the names of the ports the plan adds to
+// those of the scenario.
+const (
+	PortAdmin   = "admin"
+	PortChecker = "checker"
+	PortSocks   = "socks"
+)
+
+// PlanOptions are what a plan needs besides the scenario. Secrets are
+// passed in, not made up, so that a plan stays a pure function of its
+// inputs.
+type PlanOptions struct {
+	// Driver is DriverDocker or DriverLocal.
+	Driver string
+	// Version names the default images; "dev" when empty.
+	Version string
+	// Image is the image of every role (docker); "cyrange:"+Version when
+	// empty.
+	Image string
+	// AttackBoxImage is the attack box's image; "cyrange-attackbox:"+Version
+	// when empty.
+	AttackBoxImage string
+	// GatewayHost is the host address gateways are published on;
+	// 127.0.0.1 when empty.
+	GatewayHost string
+	// GatewayPortBase places team number i's gateway on port base+i; 0
+	// means DefaultGatewayPortBase and a negative base publishes every
+	// gateway on port 0, a port the engine chooses (read it from Status).
+	GatewayPortBase int
+	// TeamTokens are the teams' tokens, by index into Scenario.Teams:
+	// each attack team's gateway password.
+	TeamTokens []string
+	// CheckerSecret is shared by targets and checkers.
+	CheckerSecret string
+}
+
+// NewPlan computes the range of a scenario: a team network, a gateway
+// and, if the scenario asks for one, an attack box per attack team; a
+// replica network per defending team with a target per service on it;
+// the checkers' network with one checker per built-in checker. See the
+// Host* constants for the addresses.
+//
+// With DriverLocal every role is a process of the cyrange binary listening
+// on one loopback address: a target on its replica address, a checker on
+// its checkers address, a gateway on GatewayHost. Networks are address
+// ranges only, targets have one attachment (their replica's), ports are
+// the scenario's plus LocalPortOffset, and there are no attack boxes and
+// no external images.
+//
+// NewPlan returns an error wrapping ErrInvalid when the scenario does not
+// fit the address plan or an option is missing.
+func NewPlan(sc *scenarios.Scenario, o PlanOptions) (*Plan, error) {
+	b, err := newPlanBuilder(sc, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.build(); err != nil {
+		return nil, err
+	}
+	return b.p, nil
+}
+
+type planBuilder struct {
+	sc      *scenarios.Scenario
+	o       PlanOptions
+	addrs   scenarios.AddressPlan
+	local   bool
+	p       *Plan
+	attack  []int // indices into sc.Teams of attack-capable teams
+	defence []int // indices into sc.Teams of defending teams, replica order
+}
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("cyberrange: plan: %w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+func newPlanBuilder(sc *scenarios.Scenario, o PlanOptions) (*planBuilder, error) {
+	if sc == nil {
+		return nil, invalidf("no scenario")
+	}
+	b := &planBuilder{sc: sc, o: o}
+	switch o.Driver {
+	case DriverDocker:
+		b.addrs = sc.Network.Docker
+	case DriverLocal:
+		b.addrs = sc.Network.Local
+		b.local = true
+	default:
+		return nil, invalidf("driver must be %q or %q, not %q", DriverDocker, DriverLocal, o.Driver)
+	}
+	if b.o.Version == "" {
+		b.o.Version = "dev"
+	}
+	if b.o.Image == "" {
+		b.o.Image = "cyrange:" + b.o.Version
+	}
+	if b.o.AttackBoxImage == "" {
+		b.o.AttackBoxImage = "cyrange-attackbox:" + b.o.Version
+	}
+	if b.o.GatewayHost == "" {
+		b.o.GatewayHost = "127.0.0.1"
+	}
+	if _, err := netip.ParseAddr(b.o.GatewayHost); err != nil {
+		return nil, invalidf("gateway host %q is not an IP address", b.o.GatewayHost)
+	}
+	if b.o.GatewayPortBase == 0 {
+		b.o.GatewayPortBase = DefaultGatewayPortBase
+	}
+	if b.o.CheckerSecret == "" {
+		return nil, invalidf("no checker secret")
+	}
+	for i, t := range sc.Teams {
+		if t.Role.CanAttack() {
+			b.attack = append(b.attack, i)
+			if i >= len(o.TeamTokens) || o.TeamTokens[i] == "" {
+				return nil, invalidf("no token for team %q, which its gateway needs", t.Name)
+			}
+		}
+		if t.Role.CanDefend() {
+			b.defence = append(b.defence, i)
+		}
+	}
+	if n := HostTarget + len(b.defence)*len(sc.Services) - 1; n > maxHost {
+		return nil, invalidf("%d replicas of %d services do not fit in a /24 (targets would reach .%d)",
+			len(b.defence), len(sc.Services), n)
+	}
+	b.p = &Plan{Exercise: sc.Name, Driver: o.Driver}
+	return b, nil
+}
+
+func (b *planBuilder) build() error {
+	if err := b.networks(); err != nil {
+		return err
+	}
+	if err := b.targets(); err != nil {
+		return err
+	}
+	if err := b.checkers(); err != nil {
+		return err
+	}
+	if err := b.gateways(); err != nil {
+		return err
+	}
+	for i := range b.p.Networks {
+		n := &b.p.Networks[i]
+		n.Labels[LabelPlanHash] = NetworkHash(*n)
+	}
+	for i := range b.p.Containers {
+		c := &b.p.Containers[i]
+		c.Labels[LabelPlanHash] = ContainerHash(*c)
+	}
+	return nil
+}
+
+// teamNetName, replicaNetName and checkersNetName are host-unique, so that
+// two exercises can share a Docker engine.
+func (b *planBuilder) teamNetName(team int) string {
+	return b.sc.Name + "-team-" + b.sc.Teams[team].Short
+}
+
+func (b *planBuilder) replicaNetName(owner int) string {
+	return b.sc.Name + "-replica-" + b.sc.Teams[owner].Short
+}
+
+func (b *planBuilder) checkersNetName() string { return b.sc.Name + "-checkers" }
+
+func (b *planBuilder) labels(kind string, team int) map[string]string {
+	l := map[string]string{LabelExercise: b.sc.Name}
+	if kind != "" {
+		l[LabelKind] = kind
+	}
+	if team >= 0 {
+		l[LabelTeam] = b.sc.Teams[team].Short
+	}
+	return l
+}
+
+func (b *planBuilder) networks() error {
+	for _, i := range b.attack {
+		sub, ok := b.addrs.TeamSubnet(i + 1)
+		if !ok {
+			return invalidf("team %q (number %d) has no /24 in %s", b.sc.Teams[i].Name, i+1, b.addrs.Teams)
+		}
+		l := b.labels("", i)
+		l[LabelNetwork] = NetTeam
+		b.p.Networks = append(b.p.Networks, Network{Name: b.teamNetName(i), Subnet: sub, Team: i, Labels: l})
+	}
+	for j, i := range b.defence {
+		sub, ok := b.addrs.ReplicaSubnet(j + 1)
+		if !ok {
+			return invalidf("replica %d of team %q has no /24 in %s", j+1, b.sc.Teams[i].Name, b.addrs.Replicas)
+		}
+		l := b.labels("", i)
+		l[LabelNetwork] = NetReplica
+		b.p.Networks = append(b.p.Networks, Network{Name: b.replicaNetName(i), Subnet: sub, Team: i, Labels: l})
+	}
+	chk := b.addrs.Checkers.Masked()
+	if !chk.IsValid() || !chk.Addr().Is4() || chk.Bits() > 24 {
+		return invalidf("checkers network %s is not an IPv4 prefix of at least a /24", b.addrs.Checkers)
+	}
+	l := b.labels("", -1)
+	l[LabelNetwork] = NetCheckers
+	b.p.Networks = append(b.p.Networks, Network{Name: b.checkersNetName(), Subnet: netip.PrefixFrom(chk.Addr(), 24), Team: -1, Labels: l})
+	return nil
+}
+
+// host returns address .h of a /24.
+func host(p netip.Prefix, h int) netip.Addr {
+	a := p.Masked().Addr().As4()
+	a[3] = byte(h)
+	return netip.AddrFrom4(a)
+}
+
+func (b *planBuilder) network(name string) Network {
+	for _, n := range b.p.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	panic("cyberrange: plan: no network " + name)
+}
+
+// port maps a port of the scenario to the one a role listens on.
+func (b *planBuilder) port(n int) (int, error) {
+	if !b.local {
+		return n, nil
+	}
+	if n+LocalPortOffset > 65535 {
+		return 0, invalidf("port %d plus %d does not fit the local driver's port range", n, LocalPortOffset)
+	}
+	return n + LocalPortOffset, nil
+}
+
+// IsBuiltinImage reports whether a service's image is a role of the
+// cyrange binary (cyrange target IMAGE) rather than an image reference.
+func IsBuiltinImage(image string) bool {
+	if image == "" || len(image) > 32 {
+		return false
+	}
+	for _, c := range image {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *planBuilder) targets() error {
+	nsvc := len(b.sc.Services)
+	chk := b.network(b.checkersNetName())
+	for r, owner := range b.defence {
+		rnet := b.network(b.replicaNetName(owner))
+		for s, svc := range b.sc.Services {
+			builtin := IsBuiltinImage(svc.Image)
+			if b.local && !builtin {
+				return invalidf("service %q: image %q is not a built-in target, which is all the local driver runs", svc.Name, svc.Image)
+			}
+			c := Container{
+				Name:     fmt.Sprintf("cyrange-%s-%s-%s", b.sc.Name, svc.Name, b.sc.Teams[owner].Short),
+				Kind:     KindTarget,
+				Image:    b.o.Image,
+				Networks: []Attachment{{Network: rnet.Name, Address: host(rnet.Subnet, HostTarget+s)}},
+				Labels:   b.labels(string(KindTarget), owner),
+				Limits:   DefaultLimits(KindTarget),
+				ReadOnly: true,
+				Team:     owner,
+				Service:  s,
+			}
+			c.Labels[LabelService] = svc.Name
+			if !b.local {
+				shared := HostTarget + r*nsvc + s
+				c.Networks = append(c.Networks, Attachment{Network: chk.Name, Address: host(chk.Subnet, shared)})
+				for _, t := range b.attack {
+					tn := b.network(b.teamNetName(t))
+					c.Networks = append(c.Networks, Attachment{Network: tn.Name, Address: host(tn.Subnet, shared)})
+				}
+			}
+			for _, sp := range svc.Ports {
+				n, err := b.port(sp.Number)
+				if err != nil {
+					return fmt.Errorf("service %q: %w", svc.Name, err)
+				}
+				c.Ports = append(c.Ports, Port{Name: sp.Name, Number: n})
+			}
+			if !builtin {
+				c.Image = svc.Image
+				c.ReadOnly = false
+				b.p.Containers = append(b.p.Containers, c)
+				continue
+			}
+			admin, err := b.port(AdminPort)
+			if err != nil {
+				return err
+			}
+			c.Ports = append(c.Ports, Port{Name: PortAdmin, Number: admin})
+			listen := "0.0.0.0"
+			if b.local {
+				listen = c.Networks[0].Address.String()
+			}
+			c.Command = []string{"target", svc.Image, "--listen", listen}
+			for _, p := range c.Ports {
+				c.Command = append(c.Command, "--"+p.Name+"-port", strconv.Itoa(p.Number))
+			}
+			c.Command = append(c.Command, optionFlags(svc.Options)...)
+			c.Command = append(c.Command, "--admin-allow", rnet.Subnet.String()+","+chk.Subnet.String())
+			c.Env = map[string]string{EnvCheckerSecret: b.o.CheckerSecret}
+			b.p.Containers = append(b.p.Containers, c)
+		}
+	}
+	return nil
+}
+
+// optionFlags turns a service's options into flags, in key order: a
+// scalar becomes --key value, a list --key a,b and a mapping --key with
+// the comma-separated names of its keys whose value is true (how
+// weaknesses are switched on). Underscores in keys become dashes.
+func optionFlags(o scenarios.Options) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(o)) {
+		var v string
+		switch x := o[k].(type) {
+		case nil:
+			continue
+		case scenarios.Options:
+			var on []string
+			for _, name := range slices.Sorted(maps.Keys(x)) {
+				if b, ok := x[name].(bool); ok && b {
+					on = append(on, name)
+				}
+			}
+			v = strings.Join(on, ",")
+			if v == "" {
+				v = "none"
+			}
+		case []any:
+			parts := make([]string, 0, len(x))
+			for _, e := range x {
+				parts = append(parts, fmt.Sprint(e))
+			}
+			v = strings.Join(parts, ",")
+		case float64:
+			v = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			v = fmt.Sprint(x)
+		}
+		out = append(out, "--"+strings.ReplaceAll(k, "_", "-"), v)
+	}
+	return out
+}
+
+func (b *planBuilder) checkers() error {
+	chk := b.network(b.checkersNetName())
+	seen := map[string]bool{}
+	k := 0
+	for s, svc := range b.sc.Services {
+		name, ok := svc.IsBuiltinChecker()
+		if !ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if k >= MaxCheckers {
+			return invalidf("more than %d built-in checkers", MaxCheckers)
+		}
+		addr := host(chk.Subnet, HostChecker+k)
+		k++
+		port, err := b.port(CheckerPort)
+		if err != nil {
+			return err
+		}
+		listen := "0.0.0.0"
+		if b.local {
+			listen = addr.String()
+		}
+		c := Container{
+			Name:     fmt.Sprintf("cyrange-%s-checker-%s", b.sc.Name, name),
+			Kind:     KindChecker,
+			Image:    b.o.Image,
+			Command:  []string{"checker", name, "--listen", netip.AddrPortFrom(netip.MustParseAddr(listen), uint16(port)).String()},
+			Env:      map[string]string{EnvCheckerSecret: b.o.CheckerSecret},
+			Networks: []Attachment{{Network: chk.Name, Address: addr}},
+			Ports:    []Port{{Name: PortChecker, Number: port}},
+			Labels:   b.labels(string(KindChecker), -1),
+			Limits:   DefaultLimits(KindChecker),
+			ReadOnly: true,
+			Team:     -1,
+			Service:  s,
+		}
+		c.Labels[LabelService] = name
+		b.p.Containers = append(b.p.Containers, c)
+	}
+	return nil
+}
+
+func (b *planBuilder) gateways() error {
+	var boxes []Container
+	gwHost := netip.MustParseAddr(b.o.GatewayHost)
+	for _, t := range b.attack {
+		team := b.sc.Teams[t]
+		tn := b.network(b.teamNetName(t))
+		published := 0
+		if b.o.GatewayPortBase > 0 {
+			published = b.o.GatewayPortBase + t + 1
+			if published > 65535 {
+				return invalidf("gateway port base %d leaves no port for team %d", b.o.GatewayPortBase, t+1)
+			}
+		}
+		pub := netip.AddrPortFrom(gwHost, uint16(published))
+		source := host(tn.Subnet, HostGateway)
+		listen, port := "0.0.0.0:"+strconv.Itoa(GatewayPort), GatewayPort
+		if b.local {
+			listen, port = pub.String(), published
+		}
+		var allow []string
+		for _, c := range b.p.Containers {
+			if c.Kind != KindTarget || c.Team == t {
+				continue
+			}
+			ask, dial := b.p.targetAddrs(t, c)
+			for _, p := range c.Ports {
+				if p.Name == PortAdmin {
+					continue
+				}
+				rule := netip.AddrPortFrom(ask, uint16(p.Number)).String()
+				if dial != ask {
+					rule += "=" + netip.AddrPortFrom(dial, uint16(p.Number)).String()
+				}
+				allow = append(allow, rule)
+			}
+		}
+		cmd := []string{"gateway", "--team", team.Name, "--token-env", EnvGatewayToken,
+			"--listen", listen, "--source", source.String()}
+		if len(allow) > 0 {
+			cmd = append(cmd, "--allow", strings.Join(allow, ","))
+		}
+		c := Container{
+			Name:     fmt.Sprintf("cyrange-%s-gateway-%s", b.sc.Name, team.Short),
+			Kind:     KindGateway,
+			Image:    b.o.Image,
+			Command:  cmd,
+			Env:      map[string]string{EnvGatewayToken: b.o.TeamTokens[t]},
+			Networks: []Attachment{{Network: tn.Name, Address: source}},
+			Ports:    []Port{{Name: PortSocks, Number: port, Publish: pub.String()}},
+			Labels:   b.labels(string(KindGateway), t),
+			Limits:   DefaultLimits(KindGateway),
+			ReadOnly: true,
+			Team:     t,
+			Service:  -1,
+		}
+		b.p.Containers = append(b.p.Containers, c)
+		if b.sc.AttackBox && !b.local {
+			boxes = append(boxes, Container{
+				Name:     fmt.Sprintf("cyrange-%s-attackbox-%s", b.sc.Name, team.Short),
+				Kind:     KindAttackBox,
+				Image:    b.o.AttackBoxImage,
+				Networks: []Attachment{{Network: tn.Name, Address: host(tn.Subnet, HostAttackBox)}},
+				Labels:   b.labels(string(KindAttackBox), t),
+				Limits:   DefaultLimits(KindAttackBox),
+				Team:     t,
+				Service:  -1,
+			})
+		}
+	}
+	b.p.Containers = append(b.p.Containers, boxes...)
+	return nil
+}
+
+// DefaultLimits are the resources a container of each kind gets.
+func DefaultLimits(k Kind) Limits {
+	const mib = 1 << 20
+	switch k {
+	case KindTarget:
+		return Limits{MemoryBytes: 512 * mib, NanoCPUs: 1e9, Pids: 512}
+	case KindChecker:
+		return Limits{MemoryBytes: 256 * mib, NanoCPUs: 5e8, Pids: 256}
+	case KindGateway:
+		return Limits{MemoryBytes: 128 * mib, NanoCPUs: 5e8, Pids: 256}
+	default:
+		return Limits{MemoryBytes: 1024 * mib, NanoCPUs: 1e9, Pids: 512}
+	}
+}
+
+// ContainerHash is the LabelPlanHash of a container: a digest of its whole
+// spec but that label, so that any change to what it runs, where or how
+// makes the orchestrator recreate it.
+func ContainerHash(c Container) string {
+	c.Labels = maps.Clone(c.Labels)
+	delete(c.Labels, LabelPlanHash)
+	return hashOf(c)
+}
+
+// NetworkHash is the LabelPlanHash of a network.
+func NetworkHash(n Network) string {
+	return hashOf(struct {
+		Name   string
+		Subnet netip.Prefix
+	}{n.Name, n.Subnet})
+}
+
+func hashOf(v any) string {
+	// encoding/json sorts map keys, so equal specs hash equal.
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("cyberrange: hashing a plan: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// networkOf returns the network of role kind (NetTeam, NetReplica) owned
+// by team, or the checkers' network when team is -1.
+func (p *Plan) networkOf(role string, team int) (Network, bool) {
+	for _, n := range p.Networks {
+		if n.Labels[LabelNetwork] == role && n.Team == team {
+			return n, true
+		}
+	}
+	return Network{}, false
+}
+
+// Container returns the plan's container by name.
+func (p *Plan) Container(name string) (Container, bool) {
+	for _, c := range p.Containers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Container{}, false
+}
+
+func (p *Plan) target(owner, svc int) (Container, bool) {
+	for _, c := range p.Containers {
+		if c.Kind == KindTarget && c.Team == owner && c.Service == svc {
+			return c, true
+		}
+	}
+	return Container{}, false
+}
+
+// attachedTo returns c's address on the named network.
+func (c Container) attachedTo(network string) (netip.Addr, bool) {
+	for _, a := range c.Networks {
+		if a.Network == network {
+			return a.Address, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// replicaAddr is the target's address as checkers reach it: on the
+// checkers network, or its only one (local).
+func (p *Plan) replicaAddr(c Container) netip.Addr {
+	if n, ok := p.networkOf(NetCheckers, -1); ok {
+		if a, ok := c.attachedTo(n.Name); ok {
+			return a
+		}
+	}
+	return c.Networks[0].Address
+}
+
+// targetAddrs returns the address team asks its gateway for to reach
+// target c (the one every list shows: the checkers' view) and the address
+// the gateway dials (c's address on the team's network, where the team's
+// source address is, or the same when c has none there).
+func (p *Plan) targetAddrs(team int, c Container) (ask, dial netip.Addr) {
+	ask = p.replicaAddr(c)
+	dial = ask
+	if n, ok := p.networkOf(NetTeam, team); ok {
+		if a, ok := c.attachedTo(n.Name); ok {
+			dial = a
+		}
+	}
+	return ask, dial
+}
+
+// Placement tells the game where the range put things: each replica's
+// address as the checkers reach it (the same address teams ask their
+// gateway for) and each attack team's source network.
+func (p *Plan) Placement() scenarios.Placement {
+	return scenarios.Placement{
+		ReplicaAddress: func(owner, svc int) string {
+			c, ok := p.target(owner, svc)
+			if !ok {
+				return ""
+			}
+			return p.replicaAddr(c).String()
+		},
+		TeamNetwork: func(i int) string {
+			n, ok := p.networkOf(NetTeam, i)
+			if !ok {
+				return ""
+			}
+			return n.Subnet.String()
+		},
+	}
+}
+
+// ReplicaPorts returns the ports of the target of service svc owned by
+// team owner as checkers and teams reach them (the admin console's
+// included, which only checkers and the owner may reach), or nil.
+func (p *Plan) ReplicaPorts(owner, svc int) []Port {
+	c, ok := p.target(owner, svc)
+	if !ok {
+		return nil
+	}
+	return slices.Clone(c.Ports)
+}
+
+// TargetFor returns what team asks its gateway for to reach the target of
+// service svc owned by team owner: the address and the ports open to
+// teams (not the admin console). ok is false when there is no such target
+// or team has no gateway.
+func (p *Plan) TargetFor(team, owner, svc int) (addr netip.Addr, ports []Port, ok bool) {
+	c, ok := p.target(owner, svc)
+	if !ok {
+		return netip.Addr{}, nil, false
+	}
+	if _, ok := p.networkOf(NetTeam, team); !ok {
+		return netip.Addr{}, nil, false
+	}
+	addr, _ = p.targetAddrs(team, c)
+	for _, port := range c.Ports {
+		if port.Name != PortAdmin {
+			ports = append(ports, port)
+		}
+	}
+	return addr, ports, true
+}
+
+// TeamAddress returns the target's address on team's own network, which
+// the team's gateway dials (and an attack box reaches directly); with the
+// local driver it is the replica address.
+func (p *Plan) TeamAddress(team, owner, svc int) (netip.Addr, bool) {
+	c, ok := p.target(owner, svc)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	_, dial := p.targetAddrs(team, c)
+	return dial, true
+}
+
+// GatewayInfo is how a team reaches its targets.
+type GatewayInfo struct {
+	// Container is the gateway's container name.
+	Container string `json:"container"`
+	// Team is the team's name, the SOCKS5 user name; the password is the
+	// team's token.
+	Team string `json:"user"`
+	// Address is host:port of the SOCKS5 server; its port is 0 when the
+	// engine chooses it (see Report).
+	Address string `json:"socks5"`
+	// Source is the team's network, where its connections come from.
+	Source string `json:"source"`
+}
+
+// Gateway returns team's gateway, or false when the team has none.
+func (p *Plan) Gateway(team int) (GatewayInfo, bool) {
+	for _, c := range p.Containers {
+		if c.Kind != KindGateway || c.Team != team {
+			continue
+		}
+		gi := GatewayInfo{Container: c.Name, Team: commandFlag(c.Command, "--team")}
+		for _, port := range c.Ports {
+			if port.Name == PortSocks {
+				gi.Address = port.Publish
+			}
+		}
+		if n, ok := p.networkOf(NetTeam, team); ok {
+			gi.Source = n.Subnet.String()
+		}
+		return gi, true
+	}
+	return GatewayInfo{}, false
+}
+
+// CheckerURL returns the enochecker v2 URL of the built-in checker NAME
+// (a service's "builtin:NAME") when the plan runs it, or false.
+func (p *Plan) CheckerURL(name string) (string, bool) {
+	for _, c := range p.Containers {
+		if c.Kind != KindChecker || c.Labels[LabelService] != name || len(c.Networks) == 0 || len(c.Ports) == 0 {
+			continue
+		}
+		return "http://" + netip.AddrPortFrom(c.Networks[0].Address, uint16(c.Ports[0].Number)).String(), true
+	}
+	return "", false
+}
+
+func commandFlag(cmd []string, name string) string {
+	for i := 0; i+1 < len(cmd); i++ {
+		if cmd[i] == name {
+			return cmd[i+1]
+		}
+	}
+	return ""
+}
+
+// Names returns the plan's container names, sorted.
+func (p *Plan) Names() []string {
+	out := make([]string, 0, len(p.Containers))
+	for _, c := range p.Containers {
+		out = append(out, c.Name)
+	}
+	sort.Strings(out)
+	return out
+}

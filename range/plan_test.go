@@ -1,0 +1,283 @@
+package cyberrange_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/scenarios"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// fakeTokens are fixed so that golden files do not change run to run.
+func fakeTokens(sc *scenarios.Scenario) []string {
+	out := make([]string, len(sc.Teams))
+	for i, t := range sc.Teams {
+		out[i] = "token-" + t.Short
+	}
+	return out
+}
+
+func builtin(t *testing.T, name string) *scenarios.Scenario {
+	t.Helper()
+	sc, err := scenarios.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func planFor(t *testing.T, sc *scenarios.Scenario, driver string) *cyberrange.Plan {
+	t.Helper()
+	p, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: "test",
+		TeamTokens: fakeTokens(sc), CheckerSecret: "checker-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPlanGolden(t *testing.T) {
+	for _, name := range scenarios.Builtins() {
+		for _, driver := range []string{cyberrange.DriverDocker, cyberrange.DriverLocal} {
+			t.Run(name+"/"+driver, func(t *testing.T) {
+				p := planFor(t, builtin(t, name), driver)
+				got, err := json.MarshalIndent(p, "", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, '\n')
+				path := filepath.Join("testdata", fmt.Sprintf("plan-%s-%s.golden", name, driver))
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run with -update to create it)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("plan differs from %s (run with -update if the change is meant):\n%s", path, firstDiff(string(want), string(got)))
+				}
+			})
+		}
+	}
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, a, b)
+		}
+	}
+	return ""
+}
+
+func TestPlanIsPure(t *testing.T) {
+	sc := builtin(t, "tiengiang-2023")
+	a, b := planFor(t, sc, cyberrange.DriverDocker), planFor(t, sc.Clone(), cyberrange.DriverDocker)
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if !bytes.Equal(ja, jb) {
+		t.Fatal("two plans of the same scenario differ")
+	}
+}
+
+func TestPlanInvariants(t *testing.T) {
+	for _, name := range scenarios.Builtins() {
+		for _, driver := range []string{cyberrange.DriverDocker, cyberrange.DriverLocal} {
+			t.Run(name+"/"+driver, func(t *testing.T) {
+				sc := builtin(t, name)
+				p := planFor(t, sc, driver)
+				nets := map[string]cyberrange.Network{}
+				for _, n := range p.Networks {
+					if _, dup := nets[n.Name]; dup {
+						t.Errorf("network %s twice", n.Name)
+					}
+					nets[n.Name] = n
+					if n.Labels[cyberrange.LabelExercise] != sc.Name || n.Labels[cyberrange.LabelPlanHash] == "" {
+						t.Errorf("network %s labels %v", n.Name, n.Labels)
+					}
+				}
+				names := map[string]bool{}
+				addrs := map[netip.Addr]string{}
+				for _, c := range p.Containers {
+					if names[c.Name] {
+						t.Errorf("container %s twice", c.Name)
+					}
+					names[c.Name] = true
+					if c.Labels[cyberrange.LabelExercise] != sc.Name || c.Labels[cyberrange.LabelKind] != string(c.Kind) ||
+						c.Labels[cyberrange.LabelPlanHash] != cyberrange.ContainerHash(c) {
+						t.Errorf("container %s labels %v", c.Name, c.Labels)
+					}
+					for _, a := range c.Networks {
+						n, ok := nets[a.Network]
+						if !ok {
+							t.Errorf("%s attached to unknown network %s", c.Name, a.Network)
+							continue
+						}
+						if !n.Subnet.Contains(a.Address) || a.Address == n.Subnet.Addr() {
+							t.Errorf("%s: address %s outside %s", c.Name, a.Address, n.Subnet)
+						}
+						if other, dup := addrs[a.Address]; dup {
+							t.Errorf("%s and %s both have %s", c.Name, other, a.Address)
+						}
+						addrs[a.Address] = c.Name
+					}
+					for _, v := range c.Command {
+						for _, tok := range fakeTokens(sc) {
+							if strings.Contains(v, tok) || strings.Contains(v, "checker-secret") && !strings.HasPrefix(v, "--") {
+								t.Errorf("%s: secret on the command line: %q", c.Name, v)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestPlacementAndTargets(t *testing.T) {
+	sc := builtin(t, "tiengiang-2023")
+	def := len(sc.Teams) - 1 // the one defence team comes last
+	tests := []struct {
+		driver     string
+		replica    string
+		team7Net   string
+		team7Dial  string
+		ports      []int
+		gateway7   string
+		team7Src   string
+		checkerURL string
+	}{
+		{cyberrange.DriverDocker, "10.62.0.10", "10.60.7.0/24", "10.60.7.10", []int{25, 143, 80}, "127.0.0.1:1087", "10.60.7.0/24", "http://10.62.0.2:8000"},
+		{cyberrange.DriverLocal, "127.61.1.10", "127.60.7.0/24", "127.61.1.10", []int{10025, 10143, 10080}, "127.0.0.1:1087", "127.60.7.0/24", "http://127.62.0.2:18000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.driver, func(t *testing.T) {
+			p := planFor(t, sc, tt.driver)
+			pl := p.Placement()
+			if got := pl.ReplicaAddress(def, 0); got != tt.replica {
+				t.Errorf("replica address %q, want %q", got, tt.replica)
+			}
+			if got := pl.ReplicaAddress(0, 0); got != "" {
+				t.Errorf("attack team 0 has a replica at %q", got)
+			}
+			if got := pl.TeamNetwork(6); got != tt.team7Net {
+				t.Errorf("team 7 network %q, want %q", got, tt.team7Net)
+			}
+			if got := pl.TeamNetwork(def); got != "" {
+				t.Errorf("defence team has a source network %q", got)
+			}
+			addr, ports, ok := p.TargetFor(6, def, 0)
+			if !ok || addr.String() != tt.replica {
+				t.Errorf("TargetFor = %v %v, want %s", addr, ok, tt.replica)
+			}
+			var nums []int
+			for _, port := range ports {
+				nums = append(nums, port.Number)
+			}
+			if !slices.Equal(nums, tt.ports) {
+				t.Errorf("team ports %v, want %v", nums, tt.ports)
+			}
+			if rp := p.ReplicaPorts(def, 0); len(rp) != len(tt.ports)+1 || rp[len(rp)-1].Name != cyberrange.PortAdmin {
+				t.Errorf("replica ports %v", rp)
+			}
+			if dial, _ := p.TeamAddress(6, def, 0); dial.String() != tt.team7Dial {
+				t.Errorf("team address %s, want %s", dial, tt.team7Dial)
+			}
+			gw, ok := p.Gateway(6)
+			if !ok || gw.Address != tt.gateway7 || gw.Source != tt.team7Src || gw.Team != sc.Teams[6].Name {
+				t.Errorf("gateway %+v", gw)
+			}
+			if _, ok := p.Gateway(def); ok {
+				t.Error("the defence team has a gateway")
+			}
+			if u, ok := p.CheckerURL("mailserver"); !ok || u != tt.checkerURL {
+				t.Errorf("checker URL %q", u)
+			}
+			cfg := sc.GameConfig(pl)
+			if cfg.Replicas[0].Address != tt.replica || cfg.Teams[6].Network != tt.team7Net {
+				t.Errorf("game config: %+v %+v", cfg.Replicas[0], cfg.Teams[6])
+			}
+		})
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	sc := builtin(t, "demo")
+	ok := cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, TeamTokens: fakeTokens(sc), CheckerSecret: "s"}
+	many := sc.WithAttackTeams(3)
+	for i := 0; i < 300; i++ {
+		many.Teams = append(many.Teams, scenarios.Team{Name: fmt.Sprint("d", i), Role: scenarios.RoleDefence, Short: fmt.Sprintf("x%03d", i)})
+	}
+	external := sc.Clone()
+	external.Services[0].Image = "registry.example/mail:1"
+	tests := []struct {
+		desc string
+		sc   *scenarios.Scenario
+		edit func(o *cyberrange.PlanOptions)
+	}{
+		{"no scenario", nil, func(*cyberrange.PlanOptions) {}},
+		{"unknown driver", sc, func(o *cyberrange.PlanOptions) { o.Driver = "swarm" }},
+		{"no secret", sc, func(o *cyberrange.PlanOptions) { o.CheckerSecret = "" }},
+		{"missing token", sc, func(o *cyberrange.PlanOptions) { o.TeamTokens = o.TeamTokens[:1] }},
+		{"bad gateway host", sc, func(o *cyberrange.PlanOptions) { o.GatewayHost = "localhost" }},
+		{"too many replicas", many, func(o *cyberrange.PlanOptions) { o.TeamTokens = fakeTokens(many) }},
+		{"external image on local", external, func(o *cyberrange.PlanOptions) { o.Driver = cyberrange.DriverLocal }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			o := ok
+			o.TeamTokens = slices.Clone(ok.TeamTokens)
+			tt.edit(&o)
+			if _, err := cyberrange.NewPlan(tt.sc, o); !errors.Is(err, cyberrange.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	// An external image runs as it is on docker.
+	p, err := cyberrange.NewPlan(external, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Containers[0]; c.Image != "registry.example/mail:1" || c.Command != nil {
+		t.Errorf("external target %+v", c)
+	}
+}
+
+func TestPlanHashFollowsSpec(t *testing.T) {
+	sc := builtin(t, "demo")
+	a := planFor(t, sc, cyberrange.DriverDocker)
+	changed := sc.Clone()
+	changed.Services[0].Options["accounts"] = 301
+	b := planFor(t, changed, cyberrange.DriverDocker)
+	if a.Containers[0].Labels[cyberrange.LabelPlanHash] == b.Containers[0].Labels[cyberrange.LabelPlanHash] {
+		t.Error("a changed option left the target's hash alone")
+	}
+	// Gateways are unchanged: their spec does not depend on options.
+	ga, _ := a.Container(a.Containers[len(a.Containers)-1].Name)
+	gb, _ := b.Container(ga.Name)
+	if ga.Labels[cyberrange.LabelPlanHash] != gb.Labels[cyberrange.LabelPlanHash] {
+		t.Error("a gateway's hash changed with a target option")
+	}
+}
