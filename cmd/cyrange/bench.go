@@ -281,7 +281,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "bench live")
 	viewers := fs.Int("viewers", 10000, "websocket viewers")
 	dur := fs.Duration("duration", 10*time.Second, "how long to measure")
-	rate := fs.Int("changes", 20, "captures per second while measuring")
+	rate := fs.Int("changes", 4, "captures per second while measuring (above 10/s every change waits for the coalescing window)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
