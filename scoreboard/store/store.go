@@ -61,11 +61,11 @@ const (
 
 // Options configures Open. Only Path is required.
 type Options struct {
-	Path        string // the bbolt file, e.g. <data>/exercise.db
-	Logger      *slog.Logger
-	Now         func() time.Time
-	OpenTimeout time.Duration // how long to wait for the file lock, default 2s
-	MaxBatch    int           // max records per commit, default 8192
+	Path        string           // the bbolt file, e.g. <data>/exercise.db
+	Logger      *slog.Logger     // migrations, failed and slow commits
+	Now         func() time.Time // times commits, to report slow ones
+	OpenTimeout time.Duration    // how long to wait for the file lock, default 2s
+	MaxBatch    int              // max records per commit, default 8192
 
 	// MaxRecordSize bounds one record (default 1 MiB). It is checked in
 	// Append so that one oversized record cannot fail a whole group commit

@@ -651,3 +651,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// ObserveCommit hears every successful commit, and only those.
+func TestObserveCommit(t *testing.T) {
+	var commits, recs int
+	l := newLog(t, Options{MaxSize: 1 << 20, ObserveCommit: func(d time.Duration, n int) {
+		if d < 0 || n <= 0 {
+			t.Errorf("observed %s, %d records", d, n)
+		}
+		commits++
+		recs += n
+	}})
+	mustAppend(t, l, records("a", 3))
+	mustAppend(t, l, records("b", 2))
+	if _, err := l.Append(context.Background(), [][]byte{make([]byte, 600<<10), make([]byte, 600<<10)}, nil); !errors.Is(err, ErrFull) {
+		t.Fatalf("oversized commit: %v", err)
+	}
+	st := l.Stats()
+	if commits != 2 || recs != 5 || uint64(commits) != st.Commits || uint64(recs) != st.Records {
+		t.Errorf("observed %d commits of %d records; stats %+v", commits, recs, st)
+	}
+}
