@@ -349,6 +349,7 @@ func (s *Server) webDownload(w http.ResponseWriter, r *http.Request, sess *sessi
 	}
 	var data []byte
 	if s.sec.get().TraversalPatched {
+		ok = false
 		for _, a := range parseMessage(m.Raw).Attachments {
 			if a.Name == file {
 				data, ok = a.Data, true
