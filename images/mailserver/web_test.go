@@ -143,7 +143,6 @@ func TestWebmailUse(t *testing.T) {
 	}
 }
 
-
 func TestAdminConsole(t *testing.T) {
 	ts := startServer(t, contract.AdminDefaultPassword)
 	ctx := ctxT(t)
