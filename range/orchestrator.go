@@ -1,0 +1,748 @@
+package cyberrange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Event actions every driver reports in RangeEvent.Action (it may report
+// others, which the orchestrator ignores).
+const (
+	EventStart  = "start"
+	EventDie    = "die"
+	EventRemove = "remove"
+)
+
+// KindNetwork is the Kind of a Progress about a network.
+const KindNetwork Kind = "network"
+
+// Step is one phase of bringing a range up or down. Up runs StepRemove,
+// StepNetworks, StepTargets (targets and checkers) and StepGateways
+// (gateways and attack boxes) in this order, each only when it has
+// something to do; Down runs StepRemove; Watch reports StepWatch.
+type Step string
+
+// Steps.
+const (
+	StepRemove   Step = "remove"
+	StepNetworks Step = "networks"
+	StepTargets  Step = "targets"
+	StepGateways Step = "gateways"
+	StepWatch    Step = "watch"
+)
+
+// Action is what was done to one network or container.
+type Action string
+
+// Actions.
+const (
+	// ActionCreate made what was missing.
+	ActionCreate Action = "create"
+	// ActionStart started a container that existed but was not running.
+	ActionStart Action = "start"
+	// ActionAdopt found it as planned and left it alone.
+	ActionAdopt Action = "adopt"
+	// ActionRecreate replaced one whose spec had changed.
+	ActionRecreate Action = "recreate"
+	// ActionRemove removed one the plan does not have.
+	ActionRemove Action = "remove"
+	// ActionRestart started again a container that died (Watch).
+	ActionRestart Action = "restart"
+)
+
+// Progress is one network or container finished. Within one step, events
+// come one at a time, in the order the work finished, Done counting 1 to
+// Total.
+type Progress struct {
+	Step    Step
+	Total   int
+	Done    int
+	Name    string
+	Kind    Kind
+	Action  Action
+	Err     error
+	Elapsed time.Duration
+}
+
+// MarshalJSON writes the event as the CLI's --json prints it: times in
+// milliseconds, the error as its text.
+func (p Progress) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Step      Step    `json:"step"`
+		Total     int     `json:"total"`
+		Done      int     `json:"done"`
+		Name      string  `json:"name"`
+		Kind      Kind    `json:"kind"`
+		Action    Action  `json:"action"`
+		Error     string  `json:"error,omitempty"`
+		ElapsedMS float64 `json:"elapsed_ms"`
+	}
+	o := out{Step: p.Step, Total: p.Total, Done: p.Done, Name: p.Name, Kind: p.Kind, Action: p.Action,
+		ElapsedMS: float64(p.Elapsed.Microseconds()) / 1000}
+	if p.Err != nil {
+		o.Error = p.Err.Error()
+	}
+	return json.Marshal(o)
+}
+
+// OrchestratorOptions configure an Orchestrator. Driver is required.
+type OrchestratorOptions struct {
+	Driver Driver
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Parallel bounds how many driver calls run at once; 8 when zero.
+	Parallel int
+	// Progress receives every step's events, one call at a time; nil
+	// drops them.
+	Progress func(Progress)
+	// RestartBackoff is how long Watch waits before restarting a container
+	// that died, doubled at each death up to MaxRestartBackoff; 1s and 30s
+	// when zero. A container that ran for StableAfter (default 60s) starts
+	// over from RestartBackoff.
+	RestartBackoff    time.Duration
+	MaxRestartBackoff time.Duration
+	StableAfter       time.Duration
+}
+
+// Orchestrator reconciles a driver's actual state to a plan. It keeps no
+// state of its own about what exists: every call asks the driver, so a
+// new Orchestrator adopts what an earlier one made.
+type Orchestrator struct {
+	d        Driver
+	logger   *slog.Logger
+	now      func() time.Time
+	parallel int
+	backoff  time.Duration
+	maxBack  time.Duration
+	stable   time.Duration
+
+	progressMu sync.Mutex
+	progress   func(Progress)
+
+	// plan is the last plan Up, Status or Watch was given, which Health
+	// and Gateway report on.
+	plan atomic.Pointer[Plan]
+}
+
+// NewOrchestrator returns an Orchestrator on o.Driver.
+func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
+	x := &Orchestrator{d: o.Driver, logger: o.Logger, now: o.Now, parallel: o.Parallel, progress: o.Progress,
+		backoff: o.RestartBackoff, maxBack: o.MaxRestartBackoff, stable: o.StableAfter}
+	if x.logger == nil {
+		x.logger = slog.New(slog.DiscardHandler)
+	}
+	if x.now == nil {
+		x.now = time.Now
+	}
+	if x.parallel <= 0 {
+		x.parallel = 8
+	}
+	if x.backoff <= 0 {
+		x.backoff = time.Second
+	}
+	if x.maxBack <= 0 {
+		x.maxBack = 30 * time.Second
+	}
+	x.maxBack = max(x.maxBack, x.backoff)
+	if x.stable <= 0 {
+		x.stable = time.Minute
+	}
+	if o.Driver != nil {
+		x.logger = x.logger.With("driver", o.Driver.Name())
+	}
+	return x
+}
+
+// work is one thing a step does.
+type work struct {
+	name   string
+	kind   Kind
+	action Action
+	do     func(ctx context.Context) error
+}
+
+// step runs batches one after the other, the items of a batch with
+// bounded parallelism, and reports each item as it finishes (Total
+// counting every batch's items). A batch with a failed item ends the step
+// before the next batch. step returns every item's error, joined.
+func (o *Orchestrator) step(ctx context.Context, s Step, batches ...[]work) error {
+	total := 0
+	for _, b := range batches {
+		total += len(b)
+	}
+	done := 0
+	for _, b := range batches {
+		if err := o.batch(ctx, s, b, total, &done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Orchestrator) batch(ctx context.Context, s Step, items []work, total int, done *int) error {
+	if len(items) == 0 {
+		return nil
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	next := make(chan work)
+	for range min(o.parallel, len(items)) {
+		wg.Go(func() {
+			for w := range next {
+				start := o.now()
+				var err error
+				if w.do != nil {
+					err = w.do(ctx)
+				}
+				if err != nil {
+					err = fmt.Errorf("%s %s: %w", w.action, w.name, err)
+				}
+				elapsed := o.now().Sub(start)
+				mu.Lock()
+				*done++
+				if err != nil {
+					errs = append(errs, err)
+				}
+				// Reported under mu so that Done rises with each call.
+				o.report(Progress{Step: s, Total: total, Done: *done, Name: w.name, Kind: w.kind, Action: w.action, Err: err, Elapsed: elapsed})
+				mu.Unlock()
+				if err != nil {
+					o.logger.Warn("range step failed", "step", s, "name", w.name, "action", w.action, "err", err)
+				} else {
+					o.logger.Debug("range step", "step", s, "name", w.name, "action", w.action, "elapsed", elapsed)
+				}
+			}
+		})
+	}
+	var stopped error
+feed:
+	for _, w := range items {
+		select {
+		case next <- w:
+		case <-ctx.Done():
+			stopped = ctx.Err()
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if stopped != nil {
+		errs = append(errs, fmt.Errorf("cyberrange: %s: %w", s, stopped))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Orchestrator) report(p Progress) {
+	if o.progress == nil {
+		return
+	}
+	o.progressMu.Lock()
+	defer o.progressMu.Unlock()
+	o.progress(p)
+}
+
+// Up makes the driver's actual state match the plan: it removes the
+// exercise's containers and networks the plan does not have (or has with
+// another spec), creates missing networks, then creates, starts or
+// recreates targets and checkers, then gateways and attack boxes.
+// Containers already running as planned are adopted untouched, so Up on
+// an up-to-date range changes nothing. It goes on past a failed
+// container and returns every failure, joined; a failed network stops it
+// before any container.
+func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
+	if err := checkPlan(p); err != nil {
+		return err
+	}
+	o.plan.Store(p)
+	actual, err := o.d.List(ctx, p.Exercise)
+	if err != nil {
+		return fmt.Errorf("cyberrange: up %s: list: %w", p.Exercise, err)
+	}
+	actNets := map[string]NetworkStatus{}
+	for _, n := range actual.Networks {
+		actNets[n.Name] = n
+	}
+	actCons := map[string]ContainerStatus{}
+	for _, c := range actual.Containers {
+		actCons[c.Name] = c
+	}
+
+	// What goes: leftovers, and what must be remade before it can be
+	// made again (a network cannot change its subnet in place).
+	var removals []work
+	recreateNet := map[string]bool{}
+	planNets := map[string]bool{}
+	for _, n := range p.Networks {
+		planNets[n.Name] = true
+		if a, ok := actNets[n.Name]; ok && a.Labels[LabelPlanHash] != n.Labels[LabelPlanHash] {
+			recreateNet[n.Name] = true
+		}
+	}
+	for _, a := range actual.Containers {
+		c, inPlan := p.Container(a.Name)
+		switch {
+		case !inPlan:
+			removals = append(removals, o.removeContainer(a.Name, kindOf(a)))
+		case attachedToAny(c, recreateNet):
+			// Remove now, so the network can go; its own item recreates
+			// it below.
+			removals = append(removals, work{name: a.Name, kind: kindOf(a), action: ActionRemove,
+				do: func(ctx context.Context) error { return o.d.Remove(ctx, a.Name) }})
+		}
+	}
+	var netRemovals []work
+	for _, a := range actual.Networks {
+		if !planNets[a.Name] || recreateNet[a.Name] {
+			netRemovals = append(netRemovals, work{name: a.Name, kind: KindNetwork, action: ActionRemove,
+				do: func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, a.Name) }})
+		}
+	}
+	if err := o.step(ctx, StepRemove, removals, netRemovals); err != nil {
+		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
+	}
+
+	var nets []work
+	for _, n := range p.Networks {
+		w := work{name: n.Name, kind: KindNetwork, action: ActionCreate,
+			do: func(ctx context.Context) error { return o.d.EnsureNetwork(ctx, n) }}
+		if _, ok := actNets[n.Name]; ok {
+			if recreateNet[n.Name] {
+				w.action = ActionRecreate
+			} else {
+				w.action, w.do = ActionAdopt, nil
+			}
+		}
+		nets = append(nets, w)
+	}
+	if err := o.step(ctx, StepNetworks, nets); err != nil {
+		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
+	}
+
+	var targets, gateways []work
+	for _, c := range p.Containers {
+		w := o.containerWork(c, actCons)
+		if c.Kind == KindTarget || c.Kind == KindChecker {
+			targets = append(targets, w)
+		} else {
+			gateways = append(gateways, w)
+		}
+	}
+	errT := o.step(ctx, StepTargets, targets)
+	if ctx.Err() != nil {
+		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, errors.Join(errT, ctx.Err()))
+	}
+	errG := o.step(ctx, StepGateways, gateways)
+	if err := errors.Join(errT, errG); err != nil {
+		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
+	}
+	return nil
+}
+
+func (o *Orchestrator) removeContainer(name string, kind Kind) work {
+	return work{name: name, kind: kind, action: ActionRemove,
+		do: func(ctx context.Context) error { return o.d.Remove(ctx, name) }}
+}
+
+// containerWork decides what Up does to a planned container given what
+// exists.
+func (o *Orchestrator) containerWork(c Container, actual map[string]ContainerStatus) work {
+	start := func(ctx context.Context) error { return o.d.Start(ctx, c) }
+	a, ok := actual[c.Name]
+	switch {
+	case !ok:
+		return work{name: c.Name, kind: c.Kind, action: ActionCreate, do: start}
+	case a.Labels[LabelPlanHash] != c.Labels[LabelPlanHash]:
+		return work{name: c.Name, kind: c.Kind, action: ActionRecreate, do: func(ctx context.Context) error {
+			if err := o.d.Remove(ctx, c.Name); err != nil {
+				return err
+			}
+			return o.d.Start(ctx, c)
+		}}
+	case a.State != StateRunning:
+		return work{name: c.Name, kind: c.Kind, action: ActionStart, do: start}
+	default:
+		return work{name: c.Name, kind: c.Kind, action: ActionAdopt}
+	}
+}
+
+// kindOf is a container's kind, from its label when the driver left Kind
+// out.
+func kindOf(c ContainerStatus) Kind {
+	if c.Kind != "" {
+		return c.Kind
+	}
+	return Kind(c.Labels[LabelKind])
+}
+
+func attachedToAny(c Container, nets map[string]bool) bool {
+	for _, a := range c.Networks {
+		if nets[a.Network] {
+			return true
+		}
+	}
+	return false
+}
+
+func checkPlan(p *Plan) error {
+	if p == nil || p.Exercise == "" {
+		return fmt.Errorf("cyberrange: %w: a plan needs an exercise", ErrInvalid)
+	}
+	return nil
+}
+
+// Down removes every container, then every network, that carries the
+// exercise's label, and nothing else. It fails if anything is left.
+func (o *Orchestrator) Down(ctx context.Context, exercise string) error {
+	if exercise == "" {
+		return fmt.Errorf("cyberrange: down: %w: no exercise", ErrInvalid)
+	}
+	actual, err := o.d.List(ctx, exercise)
+	if err != nil {
+		return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
+	}
+	var cons, nets []work
+	for _, c := range actual.Containers {
+		if c.Labels[LabelExercise] != exercise {
+			continue // a driver's List should never return it; never remove it
+		}
+		cons = append(cons, o.removeContainer(c.Name, kindOf(c)))
+	}
+	for _, n := range actual.Networks {
+		if n.Labels[LabelExercise] != exercise {
+			continue
+		}
+		nets = append(nets, work{name: n.Name, kind: KindNetwork, action: ActionRemove,
+			do: func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, n.Name) }})
+	}
+	if err := o.step(ctx, StepRemove, cons, nets); err != nil {
+		return fmt.Errorf("cyberrange: down %s: %w", exercise, err)
+	}
+	left, err := o.d.List(ctx, exercise)
+	if err != nil {
+		return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
+	}
+	if n := len(left.Containers) + len(left.Networks); n > 0 {
+		return fmt.Errorf("cyberrange: down %s: %d containers and networks still there", exercise, n)
+	}
+	return nil
+}
+
+// Report is a plan against what actually runs.
+type Report struct {
+	Exercise   string            `json:"exercise"`
+	Driver     string            `json:"driver"`
+	Healthy    bool              `json:"healthy"`
+	Running    int               `json:"running"`
+	Total      int               `json:"total"`
+	Networks   []NetworkReport   `json:"networks"`
+	Containers []ContainerReport `json:"containers"`
+	// Leftovers are the exercise's containers and networks the plan does
+	// not have; Up removes them.
+	Leftovers []string `json:"leftovers,omitempty"`
+}
+
+// NetworkReport is one planned network.
+type NetworkReport struct {
+	Name   string `json:"name"`
+	Subnet string `json:"subnet"`
+	// Present is false when the network is missing.
+	Present bool `json:"present"`
+	// Changed is true when it exists with another spec.
+	Changed bool `json:"changed,omitempty"`
+}
+
+// ContainerReport is one planned container.
+type ContainerReport struct {
+	Name    string `json:"name"`
+	Kind    Kind   `json:"kind"`
+	Team    string `json:"team,omitempty"`
+	Service string `json:"service,omitempty"`
+	State   State  `json:"state"`
+	// Changed is true when it runs another spec than the plan's.
+	Changed  bool      `json:"changed,omitempty"`
+	Restarts int       `json:"restarts"`
+	Started  time.Time `json:"started,omitzero"`
+	ExitCode int       `json:"exit_code,omitempty"`
+	// Ports maps a published port's name to its host address.
+	Ports map[string]string `json:"ports,omitempty"`
+}
+
+// Status compares the plan with what runs. A range is healthy when every
+// planned network exists, every planned container runs its planned spec
+// and nothing else carries the exercise's label.
+func (o *Orchestrator) Status(ctx context.Context, p *Plan) (Report, error) {
+	if err := checkPlan(p); err != nil {
+		return Report{}, err
+	}
+	o.plan.Store(p)
+	actual, err := o.d.List(ctx, p.Exercise)
+	if err != nil {
+		return Report{}, fmt.Errorf("cyberrange: status %s: list: %w", p.Exercise, err)
+	}
+	return buildReport(p, o.d.Name(), actual), nil
+}
+
+func buildReport(p *Plan, driver string, actual Actual) Report {
+	r := Report{Exercise: p.Exercise, Driver: driver, Total: len(p.Containers), Healthy: true,
+		Networks: []NetworkReport{}, Containers: []ContainerReport{}}
+	actNets := map[string]NetworkStatus{}
+	for _, n := range actual.Networks {
+		actNets[n.Name] = n
+	}
+	actCons := map[string]ContainerStatus{}
+	for _, c := range actual.Containers {
+		actCons[c.Name] = c
+	}
+	planned := map[string]bool{}
+	for _, n := range p.Networks {
+		planned[n.Name] = true
+		a, ok := actNets[n.Name]
+		nr := NetworkReport{Name: n.Name, Subnet: n.Subnet.String(), Present: ok,
+			Changed: ok && a.Labels[LabelPlanHash] != n.Labels[LabelPlanHash]}
+		if !nr.Present || nr.Changed {
+			r.Healthy = false
+		}
+		r.Networks = append(r.Networks, nr)
+	}
+	for _, c := range p.Containers {
+		planned[c.Name] = true
+		cr := ContainerReport{Name: c.Name, Kind: c.Kind, Team: c.Labels[LabelTeam], Service: c.Labels[LabelService], State: StateMissing}
+		if a, ok := actCons[c.Name]; ok {
+			cr.State, cr.Restarts, cr.Started, cr.ExitCode, cr.Ports = a.State, a.Restarts, a.Started, a.ExitCode, a.Ports
+			cr.Changed = a.Labels[LabelPlanHash] != c.Labels[LabelPlanHash]
+		}
+		if cr.State == StateRunning {
+			r.Running++
+		}
+		if cr.State != StateRunning || cr.Changed {
+			r.Healthy = false
+		}
+		r.Containers = append(r.Containers, cr)
+	}
+	for _, c := range actual.Containers {
+		if !planned[c.Name] {
+			r.Leftovers = append(r.Leftovers, c.Name)
+		}
+	}
+	for _, n := range actual.Networks {
+		if !planned[n.Name] {
+			r.Leftovers = append(r.Leftovers, n.Name)
+		}
+	}
+	slices.Sort(r.Leftovers)
+	if len(r.Leftovers) > 0 {
+		r.Healthy = false
+	}
+	return r
+}
+
+// noPlan is what Health reports before the orchestrator has seen a plan.
+type noPlan struct {
+	Driver string `json:"driver"`
+	Plan   any    `json:"plan"`
+}
+
+// Health reports the status of the last plan Up, Status or Watch was
+// given, for the organizer's range endpoint.
+func (o *Orchestrator) Health(ctx context.Context) (any, error) {
+	p := o.plan.Load()
+	if p == nil {
+		return noPlan{Driver: o.d.Name()}, nil
+	}
+	return o.Status(ctx, p)
+}
+
+// Gateway tells team how it reaches its targets: its gateway's SOCKS5
+// address (as published, when the engine chose the port), user name and
+// source network. It returns ErrNotFound when the team has no gateway or
+// there is no plan yet.
+func (o *Orchestrator) Gateway(ctx context.Context, team int) (any, error) {
+	p := o.plan.Load()
+	if p == nil {
+		return nil, fmt.Errorf("cyberrange: gateway of team %d: %w: no plan", team, ErrNotFound)
+	}
+	gi, ok := p.Gateway(team)
+	if !ok {
+		return nil, fmt.Errorf("cyberrange: gateway of team %d: %w", team, ErrNotFound)
+	}
+	if publishedPortZero(gi.Address) {
+		actual, err := o.d.List(ctx, p.Exercise)
+		if err != nil {
+			return nil, fmt.Errorf("cyberrange: gateway of team %d: %w", team, err)
+		}
+		for _, c := range actual.Containers {
+			if addr := c.Ports[PortSocks]; c.Name == gi.Container && addr != "" {
+				gi.Address = addr
+			}
+		}
+	}
+	return gi, nil
+}
+
+func publishedPortZero(addr string) bool {
+	return len(addr) >= 2 && addr[len(addr)-2:] == ":0"
+}
+
+// restarter is Watch's memory of one container's deaths.
+type restarter struct {
+	attempts int
+	pending  bool
+	started  time.Time
+}
+
+// Watch follows the driver's events until ctx is done and starts again
+// every planned container that dies, after a backoff that doubles with
+// each death (StepWatch events report each restart). It also restarts
+// what it finds dead when it (re)subscribes, so deaths missed while not
+// subscribed are caught. A container that was removed is not recreated:
+// that is Up's job, and Down's removals must stay removed.
+func (o *Orchestrator) Watch(ctx context.Context, p *Plan) error {
+	if err := checkPlan(p); err != nil {
+		return err
+	}
+	o.plan.Store(p)
+	var (
+		mu       sync.Mutex
+		state    = map[string]*restarter{}
+		wg       sync.WaitGroup
+		restarts int
+	)
+	defer wg.Wait()
+	var schedule func(name string)
+	schedule = func(name string) {
+		c, ok := p.Container(name)
+		if !ok {
+			return
+		}
+		mu.Lock()
+		st := state[name]
+		if st == nil {
+			st = &restarter{}
+			state[name] = st
+		}
+		if st.pending {
+			mu.Unlock()
+			return
+		}
+		if !st.started.IsZero() && o.now().Sub(st.started) >= o.stable {
+			st.attempts = 0
+		}
+		wait := o.backoff << min(st.attempts, 20)
+		wait = min(wait, o.maxBack)
+		st.attempts++
+		st.pending = true
+		mu.Unlock()
+		o.logger.Info("range container died, restarting", "name", name, "in", wait)
+		wg.Go(func() {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			start := o.now()
+			started, err := o.restart(ctx, p, c)
+			mu.Lock()
+			st.pending = false
+			if started {
+				st.started = o.now()
+			}
+			if started || err != nil {
+				restarts++
+			}
+			n := restarts
+			mu.Unlock()
+			if !started && err == nil {
+				return
+			}
+			if err != nil && ctx.Err() != nil {
+				return
+			}
+			o.report(Progress{Step: StepWatch, Done: n, Name: name, Kind: c.Kind, Action: ActionRestart, Err: err, Elapsed: o.now().Sub(start)})
+			if err != nil {
+				// Try again, later each time, until it works or the
+				// watch ends.
+				o.logger.Warn("range restart failed", "name", name, "err", err)
+				schedule(name)
+			}
+		})
+	}
+	for wait := o.backoff; ; wait = min(2*wait, o.maxBack) {
+		events, err := o.d.Events(ctx, p.Exercise)
+		if err == nil {
+			wait = o.backoff
+			o.sweep(ctx, p, schedule)
+			o.follow(ctx, events, schedule)
+		} else if ctx.Err() == nil {
+			o.logger.Warn("range events unavailable", "err", err, "retry_in", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// follow reads events until the channel closes or ctx is done.
+func (o *Orchestrator) follow(ctx context.Context, events <-chan RangeEvent, schedule func(string)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			o.logger.Debug("range event", "name", ev.Container, "action", ev.Action, "exit_code", ev.ExitCode)
+			if ev.Action == EventDie {
+				schedule(ev.Container)
+			}
+		}
+	}
+}
+
+// sweep schedules a restart of every planned container found dead.
+func (o *Orchestrator) sweep(ctx context.Context, p *Plan, schedule func(string)) {
+	actual, err := o.d.List(ctx, p.Exercise)
+	if err != nil {
+		o.logger.Warn("range list failed", "err", err)
+		return
+	}
+	for _, c := range actual.Containers {
+		if c.State == StateExited {
+			schedule(c.Name)
+		}
+	}
+}
+
+// restart starts c again if it still exists and is not running, and
+// reports whether it did.
+func (o *Orchestrator) restart(ctx context.Context, p *Plan, c Container) (bool, error) {
+	actual, err := o.d.List(ctx, p.Exercise)
+	if err != nil {
+		return false, fmt.Errorf("cyberrange: restart %s: list: %w", c.Name, err)
+	}
+	i := slices.IndexFunc(actual.Containers, func(a ContainerStatus) bool { return a.Name == c.Name })
+	if i < 0 || actual.Containers[i].State == StateRunning {
+		// Removed since (by Down, which must win) or already back.
+		return false, nil
+	}
+	if err := o.d.Start(ctx, c); err != nil {
+		return false, fmt.Errorf("cyberrange: restart %s: %w", c.Name, err)
+	}
+	return true, nil
+}
