@@ -74,12 +74,16 @@ type Conn struct {
 	Team string `json:"team"`
 	// Client is where the SOCKS client connected from.
 	Client netip.AddrPort `json:"client"`
-	// Host is the name the client asked for, when it sent a name.
+	// Host is the name the client asked for, when it sent a name; Target
+	// and Port the destination it asked for (or its name resolved to).
 	Host   string     `json:"host,omitempty"`
 	Target netip.Addr `json:"target"`
 	Port   uint16     `json:"port"`
-	Start  time.Time  `json:"start"`
-	End    time.Time  `json:"end"`
+	// Dialed is where the gateway connected when a rule sent the
+	// connection elsewhere (Rule.Dial), else zero.
+	Dialed netip.AddrPort `json:"dialed,omitzero"`
+	Start  time.Time      `json:"start"`
+	End    time.Time      `json:"end"`
 	// BytesUp were sent by the client to the target, BytesDown by the
 	// target to the client.
 	BytesUp   int64 `json:"bytes_up"`
@@ -117,8 +121,8 @@ func New(o Options) (*Gateway, error) {
 		return nil, errors.New("gateway: source address with a zone")
 	}
 	for _, r := range o.Allow {
-		if !r.Prefix.IsValid() {
-			return nil, errors.New("gateway: allow rule without a prefix")
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("gateway: allow %s: %w", r, err)
 		}
 	}
 	names := make(map[string]netip.Addr, len(o.Resolve))
@@ -275,6 +279,15 @@ type session struct {
 
 type ctxKey struct{}
 
+// conn starts the attempt's telemetry record.
+func (a *attempt) conn(team string) Conn {
+	c := Conn{Team: team, Client: a.client, Host: a.host, Target: a.addr, Port: a.port}
+	if a.dial.IsValid() && a.dial != netip.AddrPortFrom(a.addr, a.port) {
+		c.Dialed = a.dial
+	}
+	return c
+}
+
 // attempt is what the rule set learnt about a request, passed to the
 // dialler through go-socks5's context.
 type attempt struct {
@@ -282,6 +295,8 @@ type attempt struct {
 	host   string
 	addr   netip.Addr
 	port   uint16
+	// dial is where the connection goes.
+	dial netip.AddrPort
 }
 
 // unknownName marks, in the resolver's context, a name the gateway does
@@ -359,26 +374,34 @@ func (s *server) Allow(ctx context.Context, req *socks5.Request) (context.Contex
 		reason = "only CONNECT is supported"
 	case ctx.Value(unknownName{}) != nil:
 		reason = "unknown name"
-	case !a.addr.IsValid() || !s.allowed(a.addr, a.port):
-		reason = "destination not allowed"
+	case !a.addr.IsValid():
+		reason = "no address"
+	default:
+		if r, ok := s.rule(a.addr, a.port); ok {
+			a.dial = r.Destination(a.addr, a.port)
+		} else {
+			reason = "destination not allowed"
+		}
 	}
 	if reason != "" {
 		now := s.g.o.Now()
 		s.g.logger.Info("gateway: refused", "client", a.client.String(), "host", a.host, "target", a.addr.String(), "port", a.port, "reason", reason)
-		s.g.o.Record(Conn{Team: s.g.o.Team, Client: a.client, Host: a.host, Target: a.addr, Port: a.port,
-			Start: now, End: now, Refused: true})
+		rec := a.conn(s.g.o.Team)
+		rec.Start, rec.End, rec.Refused = now, now, true
+		s.g.o.Record(rec)
 		return ctx, false
 	}
 	return context.WithValue(ctx, ctxKey{}, a), true
 }
 
-func (s *server) allowed(addr netip.Addr, port uint16) bool {
+// rule returns the first rule that allows addr:port.
+func (s *server) rule(addr netip.Addr, port uint16) (Rule, bool) {
 	for _, r := range s.g.o.Allow {
 		if r.Allows(addr, port) {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return Rule{}, false
 }
 
 // dial connects to the destination the rule set allowed, from the team's
@@ -394,11 +417,12 @@ func (s *server) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if s.g.o.Source.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: s.g.o.Source.AsSlice()}
 	}
-	t, err := d.DialContext(s.ctx, "tcp", netip.AddrPortFrom(a.addr, a.port).String())
+	t, err := d.DialContext(s.ctx, "tcp", a.dial.String())
 	if err != nil {
-		s.g.logger.Info("gateway: target unreachable", "client", a.client.String(), "target", a.addr.String(), "port", a.port, "err", err)
-		s.g.o.Record(Conn{Team: s.g.o.Team, Client: a.client, Host: a.host, Target: a.addr, Port: a.port,
-			Start: start, End: s.g.o.Now(), Error: err.Error()})
+		s.g.logger.Info("gateway: target unreachable", "client", a.client.String(), "target", a.dial.String(), "err", err)
+		rec := a.conn(s.g.o.Team)
+		rec.Start, rec.End, rec.Error = start, s.g.o.Now(), err.Error()
+		s.g.o.Record(rec)
 		return nil, err
 	}
 	cc := &countingConn{Conn: t, s: s, a: a, start: start}
@@ -412,7 +436,7 @@ func (s *server) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	ss.target = cc
 	ss.client.SetDeadline(time.Time{})
 	s.mu.Unlock()
-	s.g.logger.Debug("gateway: connected", "client", a.client.String(), "target", a.addr.String(), "port", a.port)
+	s.g.logger.Debug("gateway: connected", "client", a.client.String(), "target", a.addr.String(), "port", a.port, "dialed", a.dial.String())
 	return cc, nil
 }
 
@@ -452,8 +476,9 @@ func (c *countingConn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
 		g := c.s.g
-		g.o.Record(Conn{Team: g.o.Team, Client: c.a.client, Host: c.a.host, Target: c.a.addr, Port: c.a.port,
-			Start: c.start, End: g.o.Now(), BytesUp: c.up.Load(), BytesDown: c.down.Load()})
+		rec := c.a.conn(g.o.Team)
+		rec.Start, rec.End, rec.BytesUp, rec.BytesDown = c.start, g.o.Now(), c.up.Load(), c.down.Load()
+		g.o.Record(rec)
 	})
 	return err
 }

@@ -218,6 +218,37 @@ func TestAllowedReachedFromTeamSourceWithExactBytes(t *testing.T) {
 	}
 }
 
+func TestRewrittenDestination(t *testing.T) {
+	x := startExactTarget(t, 10)
+	// The team asks for the replica address; the gateway dials the
+	// target's address on the team's network (here the test's listener).
+	asked := netip.MustParseAddrPort("127.61.1.10:10025")
+	f := startGateway(t, Options{Allow: []Rule{{Prefix: netip.PrefixFrom(asked.Addr(), 32), FirstPort: asked.Port(), LastPort: asked.Port(),
+		Dial: x.addr().Addr(), DialPort: x.addr().Port()}}})
+	c, err := f.dialer(t, team, token).Dial("tcp", asked.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(t, c, 3); got != 10 {
+		t.Errorf("read %d", got)
+	}
+	if s := <-x.seen; s.remote.Addr() != team7Source {
+		t.Errorf("target saw %v", s.remote)
+	}
+	tel := f.rec.next(t)
+	if tel.Target != asked.Addr() || tel.Port != asked.Port() || tel.Dialed != x.addr() || tel.BytesUp != 3 || tel.BytesDown != 10 {
+		t.Errorf("telemetry %+v", tel)
+	}
+	// The address it really goes to is not itself allowed.
+	if c, err := f.dialer(t, team, token).Dial("tcp", x.addr().String()); err == nil {
+		c.Close()
+		t.Fatal("the dial address is reachable directly")
+	}
+	if tel := f.rec.next(t); !tel.Refused {
+		t.Errorf("telemetry %+v", tel)
+	}
+}
+
 func TestAuthFailure(t *testing.T) {
 	x := startExactTarget(t, 1)
 	f := startGateway(t, Options{Allow: []Rule{AllowAddrPort(x.addr())}})

@@ -11,9 +11,18 @@ import (
 
 // Rule allows a team to reach the addresses of Prefix on the ports
 // FirstPort through LastPort. Both ports zero means every port.
+//
+// A rule may also say where the connection really goes: a team asks for a
+// target by the address everybody knows it by (its replica address, which
+// the checkers and the game use too), and the gateway dials Dial instead,
+// e.g. the target's address on the team's own network so that the source
+// of the connection tells the team. Dial needs a single address; DialPort
+// (zero: the port asked for) needs a single port.
 type Rule struct {
 	Prefix              netip.Prefix
 	FirstPort, LastPort uint16
+	Dial                netip.Addr
+	DialPort            uint16
 }
 
 // AllowAddrPort returns the rule that allows exactly one address and port.
@@ -33,6 +42,18 @@ func (r Rule) Allows(addr netip.Addr, port uint16) bool {
 	return port >= r.FirstPort && port <= r.LastPort
 }
 
+// Destination returns where a connection the rule allows to addr:port
+// is dialled.
+func (r Rule) Destination(addr netip.Addr, port uint16) netip.AddrPort {
+	if r.Dial.IsValid() {
+		addr = r.Dial
+	}
+	if r.DialPort != 0 {
+		port = r.DialPort
+	}
+	return netip.AddrPortFrom(addr.Unmap(), port)
+}
+
 // String formats the rule in the syntax ParseRules reads.
 func (r Rule) String() string {
 	host := r.Prefix.String()
@@ -42,14 +63,48 @@ func (r Rule) String() string {
 	if r.Prefix.Addr().Is6() {
 		host = "[" + host + "]"
 	}
+	var s string
 	switch {
 	case r.FirstPort == 0 && r.LastPort == 0:
-		return host + ":*"
+		s = host + ":*"
 	case r.FirstPort == r.LastPort:
-		return host + ":" + strconv.Itoa(int(r.FirstPort))
+		s = host + ":" + strconv.Itoa(int(r.FirstPort))
 	default:
-		return fmt.Sprintf("%s:%d-%d", host, r.FirstPort, r.LastPort)
+		s = fmt.Sprintf("%s:%d-%d", host, r.FirstPort, r.LastPort)
 	}
+	switch {
+	case r.Dial.IsValid() && r.DialPort != 0:
+		s += "=" + netip.AddrPortFrom(r.Dial, r.DialPort).String()
+	case r.Dial.IsValid():
+		s += "=" + r.Dial.String()
+	}
+	return s
+}
+
+// validate checks what the syntax cannot: a rewrite needs one address
+// (and one port to change the port).
+func (r Rule) validate() error {
+	if !r.Prefix.IsValid() {
+		return errors.New("no prefix")
+	}
+	if r.LastPort < r.FirstPort {
+		return errors.New("port range runs backwards")
+	}
+	if r.DialPort != 0 && !r.Dial.IsValid() {
+		return errors.New("a dial port without a dial address")
+	}
+	if r.Dial.IsValid() {
+		if !r.Prefix.IsSingleIP() {
+			return errors.New("a rewritten destination must be a single address")
+		}
+		if r.Dial.Zone() != "" || r.Dial.Is4In6() {
+			return errors.New("dial address with a zone or IPv4-mapped")
+		}
+	}
+	if r.DialPort != 0 && (r.FirstPort == 0 || r.FirstPort != r.LastPort) {
+		return errors.New("a rewritten port must come from a single port")
+	}
+	return nil
 }
 
 // FormatRules is the inverse of ParseRules.
@@ -62,11 +117,14 @@ func FormatRules(rules []Rule) string {
 }
 
 // ParseRules reads a comma-separated list of destinations, each
-// HOST:PORTS where HOST is an address or a CIDR prefix (IPv6 in brackets)
-// and PORTS is a port, a range "LO-HI" or "*" for every port. A HOST
-// without ":PORTS" allows every port. Blank items are ignored.
+// HOST:PORTS[=DIAL] where HOST is an address or a CIDR prefix (IPv6 in
+// brackets) and PORTS is a port, a range "LO-HI" or "*" for every port. A
+// HOST without ":PORTS" allows every port. DIAL, an address or
+// address:port, is where the gateway really connects (see Rule). Blank
+// items are ignored.
 //
 //	127.61.1.2:10025,127.61.1.2:10143-10144,10.61.0.0/16:*,[fd00::1]:25
+//	10.61.1.10:25=10.60.7.10:25
 func ParseRules(s string) ([]Rule, error) {
 	var out []Rule
 	for item := range strings.SplitSeq(s, ",") {
@@ -84,6 +142,28 @@ func ParseRules(s string) ([]Rule, error) {
 }
 
 func parseRule(item string) (Rule, error) {
+	item, dial, rewrite := strings.Cut(item, "=")
+	r, err := parseAllow(item)
+	if err != nil {
+		return Rule{}, err
+	}
+	if rewrite {
+		if ap, err := netip.ParseAddrPort(dial); err == nil {
+			if ap.Port() == 0 {
+				return Rule{}, errors.New("dial port 0")
+			}
+			r.Dial, r.DialPort = ap.Addr(), ap.Port()
+		} else if r.Dial, err = netip.ParseAddr(dial); err != nil {
+			return Rule{}, fmt.Errorf("dial address: %w", err)
+		}
+	}
+	if err := r.validate(); err != nil {
+		return Rule{}, err
+	}
+	return r, nil
+}
+
+func parseAllow(item string) (Rule, error) {
 	var host, ports string
 	switch {
 	case strings.HasPrefix(item, "["):
@@ -124,9 +204,6 @@ func parseRule(item string) (Rule, error) {
 	if isRange {
 		if r.LastPort, err = parsePort(hi); err != nil {
 			return Rule{}, err
-		}
-		if r.LastPort < r.FirstPort {
-			return Rule{}, fmt.Errorf("port range %s runs backwards", ports)
 		}
 	}
 	return r, nil
