@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 )
 
 // maxMessageBytes bounds one message, as a mail server's message_size_limit.
@@ -334,7 +336,7 @@ func (s *Server) verify(verb, arg, src string) string {
 	}
 	var lines []string
 	for _, a := range accts {
-		lines = append(lines, formatAddress(a.Name(), a.Addr))
+		lines = append(lines, mailmsg.FormatAddress(a.Name(), a.Addr))
 		if verb == "EXPN" && a.Forward != "" {
 			lines = append(lines, "<"+a.Forward+">")
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
+	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 )
 
 // traffic generates each mailbox's past mail, deterministically from the
@@ -74,7 +75,7 @@ func (t *traffic) mailbox(acct *Account, start time.Time) []genMessage {
 		date := start.Add(-time.Duration(r.Int64N(int64(120 * 24 * time.Hour)))).Truncate(time.Second)
 		peer := t.correspondent(r, acct)
 		topic := corpus.Topic(r)
-		d := draft{
+		d := mailmsg.Message{
 			Subject:   corpus.Subject(r),
 			Date:      date,
 			MessageID: fmt.Sprintf("%d.%x@%s", date.UnixMilli(), r.Uint64()&0xffffffffffff, t.dir.Domain),
@@ -84,41 +85,41 @@ func (t *traffic) mailbox(acct *Account, start time.Time) []genMessage {
 		flags := map[imap.Flag]bool{}
 		switch x := r.IntN(100); {
 		case x < 74:
-			d.From = formatAddress(peer.Name(), peer.Addr)
-			d.To = []string{formatAddress(acct.Name(), acct.Addr)}
+			d.From = mailmsg.FormatAddress(peer.Name(), peer.Addr)
+			d.To = []string{mailmsg.FormatAddress(acct.Name(), acct.Addr)}
 			d.Text = corpus.Body(r, acct.Person, peer.Signature(), topic)
 			if start.Sub(date) > 72*time.Hour || r.IntN(3) == 0 {
 				flags[imap.FlagSeen] = true
 			}
 		case x < 90:
 			folderName = "Sent"
-			d.From = formatAddress(acct.Name(), acct.Addr)
-			d.To = []string{formatAddress(peer.Name(), peer.Addr)}
+			d.From = mailmsg.FormatAddress(acct.Name(), acct.Addr)
+			d.To = []string{mailmsg.FormatAddress(peer.Name(), peer.Addr)}
 			d.Text = corpus.Body(r, peer.Person, acct.Signature(), topic)
 			flags[imap.FlagSeen] = true
 		case x < 95:
 			folderName = "Drafts"
-			d.From = formatAddress(acct.Name(), acct.Addr)
-			d.To = []string{formatAddress(peer.Name(), peer.Addr)}
+			d.From = mailmsg.FormatAddress(acct.Name(), acct.Addr)
+			d.To = []string{mailmsg.FormatAddress(peer.Name(), peer.Addr)}
 			body := corpus.Body(r, peer.Person, acct.Signature(), topic)
 			d.Text = body[:len(body)/2]
 			flags[imap.FlagSeen] = true
 			flags[imap.FlagDraft] = true
 		default:
 			folderName = "Trash"
-			d.From = formatAddress(peer.Name(), peer.Addr)
-			d.To = []string{formatAddress(acct.Name(), acct.Addr)}
+			d.From = mailmsg.FormatAddress(peer.Name(), peer.Addr)
+			d.To = []string{mailmsg.FormatAddress(acct.Name(), acct.Addr)}
 			d.Text = corpus.Body(r, acct.Person, peer.Signature(), topic)
 			flags[imap.FlagSeen] = true
 		}
 		if r.IntN(4) == 0 {
 			name := corpus.AttachmentName(r, peer.Agency.Short)
-			d.Attachments = []attachment{{Name: name, Data: fakeDocument(r, name)}}
+			d.Attachments = []mailmsg.Attachment{{Name: name, Data: fakeDocument(r, name)}}
 		}
 		out = append(out, genMessage{
 			id:     genBase + int64(acct.Index)*genPerAccount + int64(k),
 			folder: folderName,
-			raw:    d.render(),
+			raw:    d.Render(),
 			date:   date,
 			flags:  flags,
 		})

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 )
 
 // readFile is the file system the webmail's attachment download reads. It
@@ -48,7 +50,7 @@ func (s *Server) readFile(p string) ([]byte, bool) {
 		if !found {
 			return nil, false
 		}
-		for _, a := range parseMessage(m.Raw).Attachments {
+		for _, a := range mailmsg.Parse(m.Raw).Attachments {
 			if a.Name == name {
 				return a.Data, true
 			}

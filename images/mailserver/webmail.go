@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
+	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 )
 
 // The webmail's storage paths, as its configuration file shows them: the
@@ -290,7 +291,7 @@ type attachmentView struct {
 }
 
 func viewOf(m stored) messageView {
-	p := parseMessage(m.Raw)
+	p := mailmsg.Parse(m.Raw)
 	v := messageView{ID: m.ID, Folder: m.Folder, From: p.From, To: p.To, Cc: p.Cc, Subject: p.Subject, Date: m.Date, MessageID: p.MessageID, Text: p.Text, Attachments: []attachmentView{}}
 	for _, a := range p.Attachments {
 		v.Attachments = append(v.Attachments, attachmentView{
@@ -350,7 +351,7 @@ func (s *Server) webDownload(w http.ResponseWriter, r *http.Request, sess *sessi
 	var data []byte
 	if s.sec.get().TraversalPatched {
 		ok = false
-		for _, a := range parseMessage(m.Raw).Attachments {
+		for _, a := range mailmsg.Parse(m.Raw).Attachments {
 			if a.Name == file {
 				data, ok = a.Data, true
 				break
@@ -379,12 +380,12 @@ func (s *Server) webDownload(w http.ResponseWriter, r *http.Request, sess *sessi
 
 // composed is a message written in the webmail.
 type composed struct {
-	To          []string     `json:"to"`
-	Cc          []string     `json:"cc"`
-	Subject     string       `json:"subject"`
-	Text        string       `json:"text"`
-	Draft       bool         `json:"draft"`
-	Attachments []attachment `json:"-"`
+	To          []string             `json:"to"`
+	Cc          []string             `json:"cc"`
+	Subject     string               `json:"subject"`
+	Text        string               `json:"text"`
+	Draft       bool                 `json:"draft"`
+	Attachments []mailmsg.Attachment `json:"-"`
 }
 
 var errNoRecipient = errors.New("no valid recipient")
@@ -397,18 +398,18 @@ func (s *Server) submit(r *http.Request, acct *Account, c composed) (int64, stri
 		return 0, "", errNoRecipient
 	}
 	now := s.now()
-	d := draft{
-		From:        formatAddress(acct.Name(), acct.Addr),
+	d := mailmsg.Message{
+		From:        mailmsg.FormatAddress(acct.Name(), acct.Addr),
 		To:          to,
 		Cc:          cc,
 		Subject:     c.Subject,
 		Date:        now,
-		MessageID:   newMessageID(s.dir.Domain, now),
+		MessageID:   mailmsg.NewMessageID(s.dir.Domain, now),
 		Mailer:      "VNMail Webmail 3.2",
 		Text:        c.Text,
 		Attachments: c.Attachments,
 	}
-	raw := d.render()
+	raw := d.Render()
 	if c.Draft {
 		id, err := s.store.deliver(acct, "Drafts", raw, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
 		if err == nil {
@@ -464,7 +465,7 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request, sess *session) 
 			jsonError(w, http.StatusBadRequest, "attachment "+strconv.Quote(a.Name)+": name and base64 data required")
 			return
 		}
-		c.Attachments = append(c.Attachments, attachment{Name: a.Name, ContentType: a.ContentType, Data: data})
+		c.Attachments = append(c.Attachments, mailmsg.Attachment{Name: a.Name, ContentType: a.ContentType, Data: data})
 	}
 	id, msgID, err := s.submit(r, sess.acct, c)
 	if err != nil {
@@ -510,7 +511,7 @@ func parseCompose(r *http.Request) (composed, error) {
 			if name == "." || name == "/" {
 				name = "tailieu.bin"
 			}
-			c.Attachments = append(c.Attachments, attachment{Name: name, ContentType: fh.Header.Get("Content-Type"), Data: data})
+			c.Attachments = append(c.Attachments, mailmsg.Attachment{Name: name, ContentType: fh.Header.Get("Content-Type"), Data: data})
 		}
 	}
 	return c, nil

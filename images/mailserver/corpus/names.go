@@ -11,6 +11,7 @@ package corpus
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -113,4 +114,30 @@ func Fold(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// ParsePerson reads a written full name back into its parts, guessing the
+// person's sex from the middle or given name, as a reader of a signature
+// would.
+func ParsePerson(full string) Person {
+	f := strings.Fields(full)
+	var p Person
+	switch len(f) {
+	case 0:
+		return p
+	case 1:
+		p.Given = f[0]
+	case 2:
+		p.Family, p.Given = f[0], f[1]
+	default:
+		p.Family, p.Middle, p.Given = f[0], strings.Join(f[1:len(f)-1], " "), f[len(f)-1]
+	}
+	switch {
+	case p.Middle == "Thị" || strings.HasPrefix(p.Middle, "Thị "):
+		p.Female = true
+	case slices.Contains(maleGiven, p.Given):
+	case slices.Contains(femaleGiven, p.Given):
+		p.Female = true
+	}
+	return p
 }

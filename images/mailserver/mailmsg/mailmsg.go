@@ -1,4 +1,10 @@
-package mailserver
+// Package mailmsg writes and reads RFC 5322 messages with MIME parts: the
+// target's webmail, the checker and the exploits all need to build a
+// message with attachments and to get the text and files back out of one.
+//
+// It uses the standard library only and must never import the target, the
+// checker or the exploits.
+package mailmsg
 
 import (
 	"bytes"
@@ -16,8 +22,8 @@ import (
 	"time"
 )
 
-// draft is a message to be written out as RFC 5322 text.
-type draft struct {
+// Message is a message to be written out as RFC 5322 text.
+type Message struct {
 	From        string // "Name <addr>"
 	To, Cc      []string
 	Subject     string
@@ -25,35 +31,36 @@ type draft struct {
 	MessageID   string // without angle brackets; generated when empty
 	InReplyTo   string
 	Mailer      string
+	Extra       [][2]string // further header fields, in order
 	Text        string
-	Attachments []attachment
+	Attachments []Attachment
 }
 
-// attachment is one attached file.
-type attachment struct {
+// Attachment is one attached file.
+type Attachment struct {
 	Name        string
 	ContentType string
 	Data        []byte
 }
 
-// formatAddress writes "Name <addr>" with the name encoded when it is not
+// FormatAddress writes "Name <addr>" with the name encoded when it is not
 // ASCII, as mail clients do.
-func formatAddress(name, addr string) string {
+func FormatAddress(name, addr string) string {
 	if name == "" {
 		return addr
 	}
 	return (&mail.Address{Name: name, Address: addr}).String()
 }
 
-// newMessageID makes a Message-ID in the style of the webmail.
-func newMessageID(domain string, now time.Time) string {
+// NewMessageID makes a Message-ID in the style of the webmail.
+func NewMessageID(domain string, now time.Time) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%d.%s@%s", now.UnixMilli(), hex.EncodeToString(b[:]), domain)
 }
 
-// render writes the message as CRLF-terminated MIME text.
-func (d draft) render() []byte {
+// Render writes the message as CRLF-terminated MIME text.
+func (d Message) Render() []byte {
 	var buf bytes.Buffer
 	h := func(k, v string) {
 		if v != "" {
@@ -70,6 +77,9 @@ func (d draft) render() []byte {
 	}
 	h("Subject", mime.BEncoding.Encode("utf-8", d.Subject))
 	h("X-Mailer", d.Mailer)
+	for _, kv := range d.Extra {
+		h(kv[0], kv[1])
+	}
 	h("MIME-Version", "1.0")
 	if len(d.Attachments) == 0 {
 		buf.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
@@ -87,7 +97,7 @@ func (d draft) render() []byte {
 		ah := textproto.MIMEHeader{}
 		ct := a.ContentType
 		if ct == "" {
-			ct = contentTypeFor(a.Name)
+			ct = ContentTypeFor(a.Name)
 		}
 		ah.Set("Content-Type", mime.FormatMediaType(ct, map[string]string{"name": a.Name}))
 		ah.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
@@ -115,7 +125,8 @@ func writeBase64Lines(w io.Writer, data []byte) {
 	_, _ = io.WriteString(w, enc+"\r\n")
 }
 
-func contentTypeFor(name string) string {
+// ContentTypeFor guesses a file's MIME type from its name.
+func ContentTypeFor(name string) string {
 	lower := strings.ToLower(name)
 	switch {
 	case strings.HasSuffix(lower, ".pdf"):
@@ -132,26 +143,26 @@ func contentTypeFor(name string) string {
 	return "application/octet-stream"
 }
 
-// parsed is what the webmail shows of a message.
-type parsed struct {
+// Parsed is what a reader gets out of a message.
+type Parsed struct {
 	From, To, Cc string
 	Subject      string
 	Date         time.Time
 	MessageID    string
 	Text         string
-	Attachments  []attachment
+	Attachments  []Attachment
 }
 
 // maxMIMEDepth bounds nested multiparts: mail from outside is untrusted.
 const maxMIMEDepth = 8
 
-// parseMessage reads what the webmail needs from raw RFC 5322 text. It
-// never fails outright: a message it cannot read shows as its raw text, as a
-// webmail would.
-func parseMessage(raw []byte) parsed {
+// Parse reads the headers, the text and the attachments of raw RFC 5322
+// text. It never fails outright: a message it cannot read comes back as its
+// raw text, as a webmail would show it.
+func Parse(raw []byte) Parsed {
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
-		return parsed{Text: string(raw)}
+		return Parsed{Text: string(raw)}
 	}
 	dec := new(mime.WordDecoder)
 	decode := func(s string) string {
@@ -160,7 +171,7 @@ func parseMessage(raw []byte) parsed {
 		}
 		return s
 	}
-	p := parsed{
+	p := Parsed{
 		From:      decode(m.Header.Get("From")),
 		To:        decode(m.Header.Get("To")),
 		Cc:        decode(m.Header.Get("Cc")),
@@ -174,7 +185,7 @@ func parseMessage(raw []byte) parsed {
 	return p
 }
 
-func walkPart(p *parsed, h textproto.MIMEHeader, body io.Reader, depth int) {
+func walkPart(p *Parsed, h textproto.MIMEHeader, body io.Reader, depth int) {
 	ct := h.Get("Content-Type")
 	if ct == "" {
 		ct = "text/plain"
@@ -211,7 +222,7 @@ func walkPart(p *parsed, h textproto.MIMEHeader, body io.Reader, depth int) {
 		}
 		name = fmt.Sprintf("part%d.bin", len(p.Attachments)+1)
 	}
-	p.Attachments = append(p.Attachments, attachment{Name: name, ContentType: mediaType, Data: data})
+	p.Attachments = append(p.Attachments, Attachment{Name: name, ContentType: mediaType, Data: data})
 }
 
 func decodeTransfer(enc string, r io.Reader) io.Reader {
@@ -241,4 +252,35 @@ func (s *newlineStripper) Read(p []byte) (int, error) {
 			return j, err
 		}
 	}
+}
+
+// SplitMbox cuts an mbox file into its messages, undoing the ">From "
+// quoting of lines that began with "From ".
+func SplitMbox(data []byte) [][]byte {
+	var out [][]byte
+	var cur []byte
+	started := false
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line = data[:i+1]
+		}
+		data = data[len(line):]
+		switch {
+		case bytes.HasPrefix(line, []byte("From ")):
+			if started {
+				out = append(out, cur)
+			}
+			cur, started = nil, true
+		case started:
+			if bytes.HasPrefix(line, []byte(">From ")) {
+				line = line[1:]
+			}
+			cur = append(cur, line...)
+		}
+	}
+	if started {
+		out = append(out, cur)
+	}
+	return out
 }
