@@ -490,12 +490,13 @@ func (b *planBuilder) gateways() error {
 		if b.local {
 			listen, port = pub.String(), published
 		}
-		var allow []string
+		var allow, names []string
 		for _, c := range b.p.Containers {
 			if c.Kind != KindTarget || c.Team == t {
 				continue
 			}
 			ask, dial := b.p.targetAddrs(t, c)
+			names = append(names, TargetName(c.Labels[LabelService], c.Labels[LabelTeam])+"="+ask.String())
 			for _, p := range c.Ports {
 				if p.Name == PortAdmin {
 					continue
@@ -507,10 +508,10 @@ func (b *planBuilder) gateways() error {
 				allow = append(allow, rule)
 			}
 		}
-		cmd := []string{"gateway", "--team", team.Name, "--token-env", EnvGatewayToken,
+		cmd := []string{"gateway", "--team", team.Name, "--user", team.Short, "--token-env", EnvGatewayToken,
 			"--listen", listen, "--source", source.String()}
 		if len(allow) > 0 {
-			cmd = append(cmd, "--allow", strings.Join(allow, ","))
+			cmd = append(cmd, "--allow", strings.Join(allow, ","), "--resolve", strings.Join(names, ","))
 		}
 		c := Container{
 			Name:     fmt.Sprintf("cyrange-%s-gateway-%s", b.sc.Name, team.Short),
@@ -718,13 +719,20 @@ func (p *Plan) TeamAddress(team, owner, svc int) (netip.Addr, bool) {
 	return dial, true
 }
 
+// TargetName is the name a team may ask its gateway for instead of a
+// target's address (curl --socks5-hostname): "<service>.<owner's short>",
+// e.g. "mail.d01".
+func TargetName(service, ownerShort string) string { return service + "." + ownerShort }
+
 // GatewayInfo is how a team reaches its targets.
 type GatewayInfo struct {
 	// Container is the gateway's container name.
 	Container string `json:"container"`
-	// Team is the team's name, the SOCKS5 user name; the password is the
-	// team's token.
+	// Team is the team's name, the SOCKS5 user name (its short id is
+	// accepted too); the password is the team's token.
 	Team string `json:"user"`
+	// Short is the team's short id.
+	Short string `json:"short"`
 	// Address is host:port of the SOCKS5 server; its port is 0 when the
 	// engine chooses it (see Report).
 	Address string `json:"socks5"`
@@ -738,7 +746,7 @@ func (p *Plan) Gateway(team int) (GatewayInfo, bool) {
 		if c.Kind != KindGateway || c.Team != team {
 			continue
 		}
-		gi := GatewayInfo{Container: c.Name, Team: commandFlag(c.Command, "--team")}
+		gi := GatewayInfo{Container: c.Name, Team: commandFlag(c.Command, "--team"), Short: c.Labels[LabelTeam]}
 		for _, port := range c.Ports {
 			if port.Name == PortSocks {
 				gi.Address = port.Publish

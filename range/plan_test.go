@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
 )
 
@@ -279,5 +281,55 @@ func TestPlanHashFollowsSpec(t *testing.T) {
 	gb, _ := b.Container(ga.Name)
 	if ga.Labels[cyberrange.LabelPlanHash] != gb.Labels[cyberrange.LabelPlanHash] {
 		t.Error("a gateway's hash changed with a target option")
+	}
+}
+
+// TestGatewayCommandsParse checks the plan's gateway command lines with the
+// gateway's own parser: each reads back to the same line, and what a team
+// asks for is allowed and dialled on its own network.
+func TestGatewayCommandsParse(t *testing.T) {
+	for _, name := range scenarios.Builtins() {
+		for _, driver := range []string{cyberrange.DriverDocker, cyberrange.DriverLocal} {
+			t.Run(name+"/"+driver, func(t *testing.T) {
+				sc := builtin(t, name)
+				p := planFor(t, sc, driver)
+				def := len(sc.Teams) - 1
+				for _, c := range p.Containers {
+					if c.Kind != cyberrange.KindGateway {
+						continue
+					}
+					cmd, err := gateway.ParseCommand(c.Command[1:], io.Discard)
+					if err != nil {
+						t.Fatalf("%s: %v", c.Name, err)
+					}
+					if got := cmd.Args(); !slices.Equal(got, c.Command) {
+						t.Errorf("%s: reads back as\n%q\nnot\n%q", c.Name, got, c.Command)
+					}
+					ask, ports, ok := p.TargetFor(c.Team, def, 0)
+					dial, _ := p.TeamAddress(c.Team, def, 0)
+					if !ok {
+						t.Fatalf("%s: no target", c.Name)
+					}
+					if got := cmd.Resolve[cyberrange.TargetName(sc.Services[0].Name, sc.Teams[def].Short)]; got != ask {
+						t.Errorf("%s: name resolves to %s, want %s", c.Name, got, ask)
+					}
+					for _, port := range ports {
+						i := slices.IndexFunc(cmd.Allow, func(r gateway.Rule) bool { return r.Allows(ask, uint16(port.Number)) })
+						if i < 0 {
+							t.Errorf("%s: %s:%d not allowed", c.Name, ask, port.Number)
+							continue
+						}
+						if d := cmd.Allow[i].Destination(ask, uint16(port.Number)); d.Addr() != dial || int(d.Port()) != port.Number {
+							t.Errorf("%s: %s:%d dialled as %s, want %s", c.Name, ask, port.Number, d, dial)
+						}
+					}
+					rp := p.ReplicaPorts(def, 0)
+					admin := rp[slices.IndexFunc(rp, func(p cyberrange.Port) bool { return p.Name == cyberrange.PortAdmin })]
+					if slices.ContainsFunc(cmd.Allow, func(r gateway.Rule) bool { return r.Allows(ask, uint16(admin.Number)) }) {
+						t.Errorf("%s: the admin console is open to teams", c.Name)
+					}
+				}
+			})
+		}
 	}
 }
