@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"target":  {"run a target role (inside a container or as a local process)", runTarget},
 		"checker": {"run a checker role over the enochecker v2 protocol", runChecker},
 		"gateway": {"run an attack team's SOCKS5 gateway role (telemetry as JSON lines on stdout)", runGateway},
+		"range":   {"the range alone: range up, range down, range status SCENARIO", runRange},
 		"version": {"print the version", func(_ context.Context, e *env, _ []string) error {
 			fmt.Fprintln(e.stdout, "cyrange", version)
 			return nil

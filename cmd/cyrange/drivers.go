@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+)
+
+// driverOptions is what a range driver is built from.
+type driverOptions struct {
+	// DataDir is the exercise's data directory; StateDir (inside it) is
+	// where a driver keeps what it must remember between runs.
+	DataDir  string
+	StateDir string
+	// Version names the image (docker).
+	Version string
+	Logger  *slog.Logger
+}
+
+// newDriver builds the named driver; the returned func releases it.
+func newDriver(ctx context.Context, name string, o driverOptions) (cyberrange.Driver, func() error, error) {
+	switch name {
+	case cyberrange.DriverLocal, cyberrange.DriverDocker:
+		return nil, nil, fmt.Errorf("driver %q is not built into this cyrange", name)
+	default:
+		return nil, nil, usagef("--driver must be local or docker, not %q", name)
+	}
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/tokens"
+)
+
+// Files of the data directory the range uses besides tokens.json.
+const (
+	// checkerSecretFile holds the secret targets and checkers share.
+	checkerSecretFile = "checker-secret"
+	// rangeStateDir is where a driver keeps its records.
+	rangeStateDir = "range"
+)
+
+// driverFactory builds a driver; tests put a fake in its place.
+type driverFactory func(ctx context.Context, name string, o driverOptions) (cyberrange.Driver, func() error, error)
+
+func runRange(ctx context.Context, e *env, args []string) error {
+	return rangeCommand(ctx, e, args, newDriver)
+}
+
+func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) error {
+	const usage = "usage: cyrange range up|down|status SCENARIO [--driver local|docker] [--json] [--data DIR]"
+	if len(args) == 0 {
+		return usagef("%s", usage)
+	}
+	sub := args[0]
+	if sub != "up" && sub != "down" && sub != "status" {
+		return usagef("unknown range command %q; %s", sub, usage)
+	}
+	fs := newFlagSet(e, "range "+sub)
+	driver := fs.String("driver", cyberrange.DriverDocker, "where the range runs: local (processes on 127.x addresses) or docker")
+	asJSON := fs.Bool("json", false, "print progress and status as JSON lines")
+	data := fs.String("data", "", "data directory holding tokens.json (default ./cyrange-data/SCENARIO)")
+	gatewayHost := fs.String("gateway-host", "127.0.0.1", "host address the teams' gateways listen on")
+	parallel := fs.Int("parallel", 8, "how many containers to start at once")
+	verbose := fs.Bool("v", false, "log debug messages")
+	pos, err := parsePositional(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("%s (SCENARIO: a file or one of %s)", usage, strings.Join(scenarios.Builtins(), ", "))
+	}
+	if *driver != cyberrange.DriverLocal && *driver != cyberrange.DriverDocker {
+		return usagef("--driver must be local or docker, not %q", *driver)
+	}
+	if *parallel < 1 {
+		return usagef("--parallel must be at least 1")
+	}
+	sc, err := scenarios.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = filepath.Join("cyrange-data", sc.Name)
+	}
+	logger := newLogger(e.stderr, *verbose)
+	d, release, err := mk(ctx, *driver, driverOptions{DataDir: *data, StateDir: filepath.Join(*data, rangeStateDir),
+		Version: version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer release()
+	pr := newProgressPrinter(e.stdout, *asJSON)
+	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Parallel: *parallel, Progress: pr.print})
+
+	if sub == "down" {
+		start := time.Now()
+		if err := o.Down(ctx, sc.Name); err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintf(e.stdout, "range %q is down (%s)\n", sc.Name, time.Since(start).Round(time.Millisecond))
+		}
+		return nil
+	}
+
+	plan, err := rangePlan(sc, *data, *driver, *gatewayHost, sub == "up")
+	if err != nil {
+		return err
+	}
+	if sub == "up" {
+		start := time.Now()
+		if err := o.Up(ctx, plan); err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	rep, err := o.Status(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		pr.json(rep)
+	} else {
+		printReport(e.stdout, sc, plan, rep, *data)
+	}
+	if !rep.Healthy {
+		return fmt.Errorf("range %q is not healthy: %d of %d containers running", sc.Name, rep.Running, rep.Total)
+	}
+	return nil
+}
+
+// rangePlan computes the plan with the exercise's secrets from the data
+// directory, creating them when create is set.
+func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create bool) (*cyberrange.Plan, error) {
+	if !create {
+		if _, err := os.Stat(filepath.Join(data, tokens.FileName)); err != nil {
+			return nil, fmt.Errorf("no range of %q in %s (bring it up with cyrange range up, or give --data): %w", sc.Name, data, err)
+		}
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", data, err)
+	}
+	toks, err := tokens.LoadOrCreate(data, sc.GameConfig(scenarios.Placement{}).Teams)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := loadOrCreateCheckerSecret(data)
+	if err != nil {
+		return nil, err
+	}
+	teamTokens := make([]string, len(sc.Teams))
+	for i := range sc.Teams {
+		teamTokens[i] = toks.TeamToken(i)
+	}
+	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: version, GatewayHost: gatewayHost,
+		TeamTokens: teamTokens, CheckerSecret: secret})
+}
+
+// loadOrCreateCheckerSecret reads <data>/checker-secret, or makes it.
+func loadOrCreateCheckerSecret(dir string) (string, error) {
+	path := filepath.Join(dir, checkerSecretFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("%s is empty", path)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("generating the checker secret: %w", err)
+	}
+	s := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// progressPrinter draws progress events: on a terminal, one line per
+// finished network or container with a bar and a counter of its step; with
+// --json, one JSON object per line.
+type progressPrinter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	asJSON bool
+	enc    *json.Encoder
+}
+
+func newProgressPrinter(w io.Writer, asJSON bool) *progressPrinter {
+	return &progressPrinter{w: w, asJSON: asJSON, enc: json.NewEncoder(w)}
+}
+
+// barWidth is how many cells a step's bar has.
+const barWidth = 20
+
+func (p *progressPrinter) print(e cyberrange.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.asJSON {
+		p.enc.Encode(e)
+		return
+	}
+	fmt.Fprintln(p.w, progressLine(e))
+}
+
+func (p *progressPrinter) json(v any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.enc.Encode(v)
+}
+
+// progressLine renders one event:
+//
+//	targets  [##########..........]  9/18 create    cyrange-x-mail-d01  412ms
+func progressLine(e cyberrange.Progress) string {
+	if e.Step == cyberrange.StepWatch {
+		line := fmt.Sprintf("%-8s %-9s %s", e.Step, e.Action, e.Name)
+		if e.Err != nil {
+			line += "  FAILED: " + e.Err.Error()
+		}
+		return line
+	}
+	filled := 0
+	if e.Total > 0 {
+		filled = e.Done * barWidth / e.Total
+	}
+	width := len(fmt.Sprint(e.Total))
+	line := fmt.Sprintf("%-8s [%s%s] %*d/%d %-8s %s", e.Step, strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled),
+		width, e.Done, e.Total, e.Action, e.Name)
+	if e.Err != nil {
+		return line + "  FAILED: " + e.Err.Error()
+	}
+	if e.Action != cyberrange.ActionAdopt {
+		line += "  " + e.Elapsed.Round(time.Millisecond).String()
+	}
+	return line
+}
+
+// printReport shows the range's status and how teams get in.
+func printReport(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report, data string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tKIND\tTEAM\tSERVICE\tSTATE\tRESTARTS\tPUBLISHED")
+	for _, c := range rep.Containers {
+		state := string(c.State)
+		if c.Changed {
+			state += " (changed)"
+		}
+		var pub []string
+		for name, addr := range c.Ports {
+			pub = append(pub, name+"="+addr)
+		}
+		sort.Strings(pub)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Name, c.Kind, dash(c.Team), dash(c.Service), state, c.Restarts, dash(strings.Join(pub, " ")))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETWORK\tSUBNET\tSTATE")
+	for _, n := range rep.Networks {
+		state := "present"
+		switch {
+		case !n.Present:
+			state = "missing"
+		case n.Changed:
+			state = "changed"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Name, n.Subnet, state)
+	}
+	tw.Flush()
+	if len(rep.Leftovers) > 0 {
+		fmt.Fprintf(w, "\nnot in the plan (range up removes them): %s\n", strings.Join(rep.Leftovers, ", "))
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK")
+	for i, t := range sc.Teams {
+		gi, ok := plan.Gateway(i)
+		if !ok {
+			continue
+		}
+		for _, c := range rep.Containers {
+			if c.Name == gi.Container && c.Ports[cyberrange.PortSocks] != "" {
+				gi.Address = c.Ports[cyberrange.PortSocks]
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, gi.Address, gi.Short, gi.Source)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nGateway passwords are the team tokens in %s.\n", filepath.Join(data, tokens.FileName))
+	fmt.Fprintf(w, "%d of %d containers running; healthy: %v\n", rep.Running, rep.Total, rep.Healthy)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
