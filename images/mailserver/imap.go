@@ -728,10 +728,3 @@ func (s *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest st
 func (s *imapSession) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
 }
-
-// imapLogger sends the IMAP library's own error messages to the log.
-type imapLogger struct{ srv *Server }
-
-func (l imapLogger) Printf(format string, args ...any) {
-	l.srv.log.Warn(fmt.Sprintf(format, args...), "proto", "imap", "action", "error")
-}

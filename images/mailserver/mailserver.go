@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -258,16 +259,16 @@ func (s *Server) Start(ctx context.Context) error {
 	s.smtpSrv.MaxRecipients = 100
 	s.smtpSrv.ReadTimeout = 5 * time.Minute
 	s.smtpSrv.WriteTimeout = time.Minute
-	s.smtpSrv.ErrorLog = smtpLogger{srv: s}
+	s.smtpSrv.ErrorLog = s.libLog("smtp")
 
 	s.imapSrv = imapserver.New(&imapserver.Options{
 		NewSession:   s.newIMAPSession,
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-		Logger:       imapLogger{srv: s},
+		Logger:       s.libLog("imap"),
 		InsecureAuth: true,
 	})
-	web := &http.Server{Handler: s.webmailHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	admin := &http.Server{Handler: s.adminHandler(true), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	web := &http.Server{Handler: s.webmailHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: s.libLog("http")}
+	admin := &http.Server{Handler: s.adminHandler(true), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: s.libLog("admin")}
 	s.httpSrv = []*http.Server{web, admin}
 
 	serve := func(f func() error) {
@@ -372,15 +373,20 @@ func (s *Server) warn(proto, action, src, user, msg string, attrs ...any) {
 	s.log.Warn(msg, append([]any{"proto", proto, "src", src, "user", user, "action", action}, attrs...)...)
 }
 
-// smtpLogger sends go-smtp's own messages to the log.
-type smtpLogger struct{ srv *Server }
-
-func (l smtpLogger) Printf(format string, v ...any) {
-	l.srv.log.Warn(fmt.Sprintf(format, v...), "proto", "smtp", "action", "error")
+// logWriter turns the libraries' own log lines (go-smtp, go-imap,
+// net/http) into action log lines.
+type logWriter struct {
+	srv   *Server
+	proto string
 }
 
-func (l smtpLogger) Println(v ...any) {
-	l.srv.log.Warn(strings.TrimSpace(fmt.Sprintln(v...)), "proto", "smtp", "action", "error")
+func (w logWriter) Write(p []byte) (int, error) {
+	w.srv.warn(w.proto, "error", "", "", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (s *Server) libLog(proto string) *log.Logger {
+	return log.New(logWriter{srv: s, proto: proto}, "", 0)
 }
 
 // aliases are the distribution lists the province keeps.

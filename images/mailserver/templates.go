@@ -124,7 +124,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 	}
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
-		s.log.Error("template failed", "proto", "http", "action", "render", "page", name, "error", err.Error())
+		s.log.Error("template failed", "proto", "http", "src", "", "user", "", "action", "render", "page", name, "error", err.Error())
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -115,6 +115,7 @@ func (t *traffic) mailbox(acct *Account, start time.Time) []genMessage {
 		if r.IntN(4) == 0 {
 			name := corpus.AttachmentName(r, peer.Agency.Short)
 			d.Attachments = []mailmsg.Attachment{{Name: name, Data: fakeDocument(r, name)}}
+			d.Boundary = fmt.Sprintf("----=_NextPart_%016x", r.Uint64())
 		}
 		out = append(out, genMessage{
 			id:     genBase + int64(acct.Index)*genPerAccount + int64(k),

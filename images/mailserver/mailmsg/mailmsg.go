@@ -32,6 +32,7 @@ type Message struct {
 	InReplyTo   string
 	Mailer      string
 	Extra       [][2]string // further header fields, in order
+	Boundary    string      // multipart boundary; random when empty
 	Text        string
 	Attachments []Attachment
 }
@@ -87,6 +88,9 @@ func (d Message) Render() []byte {
 		return buf.Bytes()
 	}
 	mw := multipart.NewWriter(&buf)
+	if d.Boundary != "" {
+		_ = mw.SetBoundary(d.Boundary)
+	}
 	fmt.Fprintf(&buf, "Content-Type: multipart/mixed; boundary=%q\r\n\r\nThis is a multi-part message in MIME format.\r\n", mw.Boundary())
 	th := textproto.MIMEHeader{}
 	th.Set("Content-Type", "text/plain; charset=utf-8")
