@@ -21,6 +21,7 @@ func (s *Scenario) GameConfig(p Placement) *scoreboard.Config {
 	c := &scoreboard.Config{
 		Name:             s.Name,
 		Title:            s.Title,
+		Locale:           s.Locale,
 		Tick:             s.Tick,
 		FlagLifetime:     s.FlagLifetime,
 		GetflagDepth:     s.GetflagDepth,

@@ -92,6 +92,7 @@ func DefaultScoring() Scoring {
 type Config struct {
 	Name         string        `json:"name"`
 	Title        string        `json:"title"`
+	Locale       string        `json:"locale,omitempty"` // the web UI's default language: "vi" or "en"
 	Teams        []Team        `json:"teams"`
 	Services     []Service     `json:"services"`
 	Replicas     []Replica     `json:"replicas"`

@@ -25,6 +25,16 @@
 //   - PUT /flags and POST /api/v1/flags are forwarded unchanged to the flag
 //     submission handler, except that X-Team-Token is set to the caller's
 //     token, so a browser session or a Bearer header works as well.
+//   - GET /api/v1/history folds the event log (Options.Events) with the
+//     game's own fold, so the charts and status strips a page draws for the
+//     past are what the board showed then. While the board is frozen it
+//     stops at the freeze, like every other public surface.
+//   - GET /api/v1/team/replicas gives a defending team its replicas'
+//     statuses, never frozen, but not the checker's messages: those may
+//     quote what the checker planted, and stay in the organizer's log.
+//   - GET /api/v1/admin/events streams the decoded event log as JSON lines
+//     as it reads it; a log that cannot be read part way cuts the body
+//     short (there is no status left to change) and is logged.
 //   - Unsafe methods and websocket upgrades that carry an Origin header
 //     are refused (403) unless it is this server's own origin or one of
 //     Options.AllowedOrigins; the session cookie is SameSite=Strict besides.

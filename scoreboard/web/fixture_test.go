@@ -17,61 +17,9 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
-
-// memLog is an in-memory scoreboard.Log: Append "commits" at once and
-// calls applied in sequence order, one Append at a time.
-type memLog struct {
-	mu      sync.Mutex
-	recs    [][]byte
-	snapSeq uint64
-	snap    []byte
-}
-
-func (l *memLog) Append(_ context.Context, recs [][]byte, applied func(uint64)) (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	first := uint64(len(l.recs)) + 1
-	for _, r := range recs {
-		l.recs = append(l.recs, append([]byte(nil), r...))
-	}
-	if applied != nil {
-		applied(first)
-	}
-	return first, nil
-}
-
-func (l *memLog) Iterate(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
-	l.mu.Lock()
-	recs := l.recs
-	l.mu.Unlock()
-	if from == 0 {
-		from = 1
-	}
-	for i := from; i <= uint64(len(recs)); i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(i, recs[i-1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l *memLog) PutSnapshot(_ context.Context, seq uint64, data []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.snapSeq, l.snap = seq, append([]byte(nil), data...)
-	return nil
-}
-
-func (l *memLog) LatestSnapshot() (uint64, []byte, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.snapSeq, l.snap, l.snap != nil, nil
-}
 
 // okChecker plants every flag and finds every service up.
 type okChecker struct{}
@@ -168,6 +116,10 @@ func (r fakeRange) Gateway(_ context.Context, team int) (any, error) {
 	return map[string]any{"socks5": fmt.Sprintf("127.0.10.%d:1080", team+1), "user": "team"}, nil
 }
 
+func (r fakeRange) ConsoleURL(_ context.Context, owner, service int) (string, error) {
+	return fmt.Sprintf("http://127.0.20.%d:8025/", 2+owner-teamCanTho+service), nil
+}
+
 // Teams of the test scenario: every role is present.
 const (
 	teamHaNoi  = 0 // attack
@@ -217,6 +169,7 @@ type fixture struct {
 	flags *fakeFlags
 	det   *fakeDetections
 	logs  *syncBuffer
+	log   *scoreboardtest.MemLog
 }
 
 // fixedTokens makes tokens.json deterministic so responses can be golden.
@@ -246,7 +199,8 @@ func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	cfg := testConfig()
 	fx := &fixture{t: t, cfg: cfg, now: testStart}
 	clock := fx.clock
-	g, err := scoreboard.NewGame(context.Background(), scoreboard.Options{Config: cfg, Log: &memLog{},
+	fx.log = &scoreboardtest.MemLog{}
+	g, err := scoreboard.NewGame(context.Background(), scoreboard.Options{Config: cfg, Log: fx.log,
 		Key: []byte("khoá bí mật của cuộc diễn tập thử"), Checker: okChecker{}, Now: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +208,7 @@ func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	fx.game, fx.toks, fx.live = g, fixedTokens(t, cfg), &fakeLive{}
 	fx.flags, fx.det, fx.logs = &fakeFlags{}, &fakeDetections{}, &syncBuffer{}
 	o := Options{Game: g, Auth: fx.toks, Live: fx.live, Flags: fx.flags, Detections: fx.det,
-		Range: fakeRange{}, Now: clock, Logger: slog.New(slog.NewTextHandler(fx.logs, nil))}
+		Range: fakeRange{}, Events: fx.log, Now: clock, Logger: slog.New(slog.NewTextHandler(fx.logs, nil))}
 	for _, f := range opts {
 		f(&o)
 	}

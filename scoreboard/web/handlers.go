@@ -216,8 +216,17 @@ func (s *Server) phase(c echo.Context) error {
 	return c.JSON(http.StatusOK, phaseBody{Phase: p.String(), Frozen: frozen, Seq: s.game.LastSeq()})
 }
 
+// adminTeams lists the teams and tokens as JSON, or with ?format=csv as
+// the sheet handed out to the teams.
 func (s *Server) adminTeams(c echo.Context) error {
-	return c.JSON(http.StatusOK, s.auth.File())
+	switch f := c.QueryParam("format"); f {
+	case "", "json":
+		return c.JSON(http.StatusOK, s.auth.File())
+	case "csv":
+		return s.adminTeamsCSV(c)
+	default:
+		return errorf(http.StatusBadRequest, "format must be json or csv, got %q", f)
+	}
 }
 
 // adminFlags lists a tick's flags; no tick (or 0) means the current one.

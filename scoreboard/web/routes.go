@@ -35,6 +35,8 @@ func (s *Server) routes() []route {
 
 		{method: http.MethodGet, path: "/api/v1/scoreboard", roles: everyone, handler: s.scoreboard},
 		{method: http.MethodGet, path: "/api/v1/export/ctftime", roles: everyone, handler: s.ctftime},
+		{method: http.MethodGet, path: "/api/v1/scoring", roles: everyone, handler: s.scoring},
+		{method: http.MethodGet, path: "/api/v1/history", roles: everyone, handler: s.history},
 		{method: http.MethodGet, path: "/api/v1/live", roles: everyone, handler: s.livePublic, websocket: true},
 		{method: http.MethodPost, path: "/api/v1/login", roles: everyone, handler: s.login, bodyLimit: 4 << 10},
 		{method: http.MethodPost, path: "/api/v1/logout", roles: everyone, handler: s.logout},
@@ -46,6 +48,7 @@ func (s *Server) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/flags", roles: attackers, handler: s.submitFlags, bodyLimit: flagsBodyLimit},
 		{method: http.MethodPost, path: "/api/v1/detections", roles: defenders, handler: s.reportDetection},
 		{method: http.MethodGet, path: "/api/v1/detections", roles: defenders, handler: s.listDetections},
+		{method: http.MethodGet, path: "/api/v1/team/replicas", roles: defenders, handler: s.teamReplicas},
 
 		{method: http.MethodGet, path: "/api/v1/admin/live", roles: organizer, handler: s.liveAdmin, websocket: true},
 		{method: http.MethodGet, path: "/api/v1/admin/scoreboard", roles: organizer, handler: s.adminScoreboard},
@@ -53,6 +56,8 @@ func (s *Server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/admin/teams", roles: organizer, handler: s.adminTeams},
 		{method: http.MethodGet, path: "/api/v1/admin/flags", roles: organizer, handler: s.adminFlags},
 		{method: http.MethodGet, path: "/api/v1/admin/range", roles: organizer, handler: s.adminRange},
+		{method: http.MethodGet, path: "/api/v1/admin/export", roles: organizer, handler: s.adminExport},
+		{method: http.MethodGet, path: "/api/v1/admin/events", roles: organizer, handler: s.adminEvents},
 
 		{method: http.MethodGet, path: "/*", roles: everyone, handler: s.static},
 	}

@@ -43,8 +43,9 @@ type Game interface {
 
 // The game and the tokens are what the server is built for.
 var (
-	_ Game = (*scoreboard.Game)(nil)
-	_ Auth = (*tokens.Set)(nil)
+	_ Game     = (*scoreboard.Game)(nil)
+	_ EventLog = scoreboard.Log(nil)
+	_ Auth     = (*tokens.Set)(nil)
 )
 
 // Auth knows the exercise's tokens. *tokens.Set implements it.
@@ -74,6 +75,24 @@ type Gateways interface {
 	Gateway(ctx context.Context, team int) (any, error)
 }
 
+// Consoles is optionally implemented by a Range that knows where a
+// defending team reaches the admin console of its own replicas; the
+// defence console links it.
+type Consoles interface {
+	// ConsoleURL returns the console of owner's replica of service, or
+	// "" when it has none.
+	ConsoleURL(ctx context.Context, owner, service int) (string, error)
+}
+
+// EventLog reads the game's event log in order. The store's log (any
+// scoreboard.Log) implements it. The server folds it for the board's
+// history and streams it to the organizer.
+type EventLog interface {
+	// Iterate calls fn for each record with seq >= from, in order; rec is
+	// valid only during the call.
+	Iterate(ctx context.Context, from uint64, fn func(seq uint64, rec []byte) error) error
+}
+
 // Detections records and lists the defence's detection reports
 // (PROTOCOLS.md §7). Report receives a JSON object the web layer has
 // already size-checked and parsed once; it validates the fields itself and
@@ -96,6 +115,9 @@ type Options struct {
 	Range Range
 	// Detections handles detection reports; nil answers 501.
 	Detections Detections
+	// Events is the game's event log, for the board's history and the
+	// organizer's event export; nil answers 501 on those routes.
+	Events EventLog
 	// Metrics is where the server and the other components' hooks count;
 	// nil creates one.
 	Metrics *Metrics
@@ -120,6 +142,8 @@ type Server struct {
 	flags    http.Handler
 	rng      Range
 	det      Detections
+	hist     *history
+	events   EventLog
 	metrics  *Metrics
 	logger   *slog.Logger
 	now      func() time.Time
@@ -140,10 +164,13 @@ func New(o Options) *Server {
 		panic("web: Options.Game and Options.Auth are required")
 	}
 	s := &Server{game: o.Game, auth: o.Auth, live: o.Live, flags: o.Flags, rng: o.Range,
-		det: o.Detections, metrics: o.Metrics, logger: o.Logger, now: o.Now,
+		det: o.Detections, events: o.Events, metrics: o.Metrics, logger: o.Logger, now: o.Now,
 		secure: o.SecureCookies, known: map[string]bool{}}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
+	}
+	if o.Events != nil {
+		s.hist = newHistory(o.Events, o.Game.Config())
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
