@@ -300,13 +300,14 @@ func (b *planBuilder) network(name string) Network {
 	panic("cyberrange: plan: no network " + name)
 }
 
-// port maps a port of the scenario to the one a role listens on.
-func (b *planBuilder) port(n int) (int, error) {
+// port maps a port of the scenario to the one a role listens on; what
+// names the role for the error.
+func (b *planBuilder) port(n int, what string) (int, error) {
 	if !b.local {
 		return n, nil
 	}
 	if n+LocalPortOffset > 65535 {
-		return 0, invalidf("port %d plus %d does not fit the local driver's port range", n, LocalPortOffset)
+		return 0, invalidf("%s: port %d plus %d is past the last port", what, n, LocalPortOffset)
 	}
 	return n + LocalPortOffset, nil
 }
@@ -356,9 +357,9 @@ func (b *planBuilder) targets() error {
 				}
 			}
 			for _, sp := range svc.Ports {
-				n, err := b.port(sp.Number)
+				n, err := b.port(sp.Number, "service "+svc.Name)
 				if err != nil {
-					return fmt.Errorf("service %q: %w", svc.Name, err)
+					return err
 				}
 				c.Ports = append(c.Ports, Port{Name: sp.Name, Number: n})
 			}
@@ -368,7 +369,7 @@ func (b *planBuilder) targets() error {
 				b.p.Containers = append(b.p.Containers, c)
 				continue
 			}
-			admin, err := b.port(AdminPort)
+			admin, err := b.port(AdminPort, "service "+svc.Name)
 			if err != nil {
 				return err
 			}
@@ -443,7 +444,7 @@ func (b *planBuilder) checkers() error {
 		}
 		addr := host(chk.Subnet, HostChecker+k)
 		k++
-		port, err := b.port(CheckerPort)
+		port, err := b.port(CheckerPort, "checker "+name)
 		if err != nil {
 			return err
 		}
