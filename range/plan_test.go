@@ -2,6 +2,7 @@ package cyberrange_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cyrange/cyrange/images/mailserver"
+	mschecker "github.com/cyrange/cyrange/images/mailserver/checker"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
@@ -327,6 +330,37 @@ func TestGatewayCommandsParse(t *testing.T) {
 					admin := rp[slices.IndexFunc(rp, func(p cyberrange.Port) bool { return p.Name == cyberrange.PortAdmin })]
 					if slices.ContainsFunc(cmd.Allow, func(r gateway.Rule) bool { return r.Allows(ask, uint16(admin.Number)) }) {
 						t.Errorf("%s: the admin console is open to teams", c.Name)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRoleCommandsParse hands the plan's target and checker command lines
+// to the mail server's own flag parsing, followed by -h: it stops there
+// with flag.ErrHelp only if every flag before it is one the role knows.
+func TestRoleCommandsParse(t *testing.T) {
+	roles := map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+		"target mailserver":  mailserver.RunTarget,
+		"checker mailserver": mschecker.RunChecker,
+	}
+	for _, name := range scenarios.Builtins() {
+		for _, driver := range []string{cyberrange.DriverDocker, cyberrange.DriverLocal} {
+			t.Run(name+"/"+driver, func(t *testing.T) {
+				p := planFor(t, builtin(t, name), driver)
+				for _, c := range p.Containers {
+					if c.Kind != cyberrange.KindTarget && c.Kind != cyberrange.KindChecker {
+						continue
+					}
+					run, ok := roles[strings.Join(c.Command[:2], " ")]
+					if !ok {
+						t.Fatalf("%s: no role %q", c.Name, c.Command[:2])
+					}
+					var stderr bytes.Buffer
+					err := run(context.Background(), append(slices.Clone(c.Command[2:]), "-h"), io.Discard, &stderr)
+					if !errors.Is(err, flag.ErrHelp) {
+						t.Errorf("%s: %v\n%s", c.Name, err, stderr.String())
 					}
 				}
 			})
