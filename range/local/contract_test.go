@@ -1,0 +1,68 @@
+package local
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/rangetest"
+	"github.com/cyrange/cyrange/scenarios"
+)
+
+// localPlan is the real local plan of a built-in scenario, moved to
+// loopback ranges no other range on this machine uses, with each
+// container's command swapped for the test binary's fake role listening
+// where the real role would.
+func localPlan(t *testing.T, name string) (*cyberrange.Plan, *scenarios.Scenario) {
+	t.Helper()
+	sc, err := scenarios.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Network.Local.Replicas = netip.MustParsePrefix("127.71.0.0/16")
+	sc.Network.Local.Checkers = netip.MustParsePrefix("127.72.0.0/24")
+	tokens := make([]string, len(sc.Teams))
+	for i := range tokens {
+		tokens[i] = fmt.Sprintf("token-%02d", i+1)
+	}
+	p, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverLocal, Version: "test",
+		TeamTokens: tokens, CheckerSecret: "checker-secret", GatewayPortBase: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sc
+}
+
+// fakeCommands makes every container of p run the fake role on its
+// first port: a target or checker on its attachment's address, a gateway
+// on its published address (port 0, which the driver fills in).
+func fakeCommands(t *testing.T, p *cyberrange.Plan) {
+	t.Helper()
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		if len(c.Ports) == 0 || len(c.Networks) == 0 {
+			t.Fatalf("%s: no port or network to listen on", c.Name)
+		}
+		listen := c.Ports[0].Publish
+		if listen == "" {
+			listen = netip.AddrPortFrom(c.Networks[0].Address, uint16(c.Ports[0].Number)).String()
+		}
+		c.Command = []string{"fake", "--listen", listen}
+		c.Env = fakeEnv()
+	}
+}
+
+func TestContract(t *testing.T) {
+	dir := t.TempDir()
+	rangetest.Contract(t,
+		func(t *testing.T) cyberrange.Driver {
+			return newDriver(t, dir, Options{StopGrace: 2 * time.Second})
+		},
+		func(t *testing.T) *cyberrange.Plan {
+			p, _ := localPlan(t, "demo")
+			fakeCommands(t, p)
+			return p
+		})
+}
