@@ -252,8 +252,8 @@ func (c *smtpConn) Read(p []byte) (int, error) {
 		c.observe(line, full)
 		n := copy(p, line)
 		c.pending = append(c.pending[:0], line[n:]...)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			err = nil
+		if errors.Is(err, bufio.ErrBufferFull) || len(c.pending) > 0 {
+			err = nil // the rest comes with the next Read
 		}
 		return n, err
 	}
