@@ -416,6 +416,7 @@ func (s *server) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	d := net.Dialer{Timeout: s.g.o.DialTimeout}
 	if s.g.o.Source.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: s.g.o.Source.AsSlice()}
+		d.Control = bindNoPort
 	}
 	t, err := d.DialContext(s.ctx, "tcp", a.dial.String())
 	if err != nil {
