@@ -102,4 +102,3 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*2*chunk/time.Since(start).Seconds()/1e6, "MB/s")
 }
-
