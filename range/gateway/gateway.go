@@ -103,6 +103,8 @@ type Gateway struct {
 	// ctx is cancelled by Close; dials and Serve calls follow it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool
 	serves sync.WaitGroup
 }
 
@@ -168,12 +170,15 @@ func New(o Options) (*Gateway, error) {
 // (their telemetry is recorded) and returns nil. It returns the listener's
 // error if accepting fails for another reason.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
-	g.serves.Add(1)
-	defer g.serves.Done()
-	if g.ctx.Err() != nil {
-		ln.Close()
+	defer ln.Close()
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
 		return ErrClosed
 	}
+	g.serves.Add(1)
+	g.mu.Unlock()
+	defer g.serves.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(g.ctx, cancel)
@@ -188,7 +193,6 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		Logger:      slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
 	})
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("gateway: %w", err)
 	}
 	closeLn := context.AfterFunc(ctx, func() { ln.Close() })
@@ -239,6 +243,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops every Serve call and waits for them to return.
 func (g *Gateway) Close() error {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 	g.cancel()
 	g.serves.Wait()
 	return nil
