@@ -54,6 +54,8 @@ func fakeCommands(t *testing.T, p *cyberrange.Plan) {
 	}
 }
 
+var _ rangetest.Killer = (*Driver)(nil)
+
 func TestContract(t *testing.T) {
 	dir := t.TempDir()
 	rangetest.Contract(t,
