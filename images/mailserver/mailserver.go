@@ -50,6 +50,7 @@ type Config struct {
 	Accounts   int    // size of the directory (default 1200)
 	Seed       uint64 // the same seed gives the same province
 	Domain     string // default DefaultDomain
+	Province   string // the province's written name; default from the domain
 	Weaknesses map[string]bool
 
 	// AdminAllow lists the sources allowed on the admin port; empty allows
@@ -118,6 +119,10 @@ func New(cfg Config) (*Server, error) {
 	dir, err := newDirectory(rand.New(rand.NewPCG(cfg.Seed, 0x6469726563746f72)), cfg.Domain, cfg.Accounts)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Province != "" {
+		dir.Province = cfg.Province
+		dir.Agencies[0].Name = "UBND tỉnh " + cfg.Province
 	}
 	s := &Server{
 		cfg:           cfg,

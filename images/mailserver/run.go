@@ -29,6 +29,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET)")
 	operator := fs.String("admin-password", "", "password of the console's operator account (default $CYRANGE_ADMIN_PASSWORD, else random)")
 	domain := fs.String("domain", DefaultDomain, "mail domain")
+	province := fs.String("province", "", `the province's written name ("Tiền Giang"); default from the domain`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	srv, err := New(Config{
 		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
-		Accounts: *accounts, Seed: *seed, Domain: *domain, Weaknesses: weaknesses, AdminAllow: allow,
+		Accounts: *accounts, Seed: *seed, Domain: *domain, Province: *province, Weaknesses: weaknesses, AdminAllow: allow,
 		CheckerSecret: *secret, OperatorPassword: *operator,
 		Logger: slog.New(slog.NewJSONHandler(stdout, nil)),
 	})

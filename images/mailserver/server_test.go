@@ -267,6 +267,10 @@ func TestVRFYAndEXPN(t *testing.T) {
 			if on && code != 550 {
 				t.Errorf("VRFY unknown: %d", code)
 			}
+			code, msg = c.cmd("EXPN lanhdao")
+			if on && (code != 250 || strings.Count(msg, "@") != 8) || !on && code != 502 {
+				t.Errorf("EXPN of the leaders' list: %d %q", code, msg)
+			}
 			// A message whose body has a VRFY line is still delivered whole.
 			c.cmd("MAIL FROM:<someone@example.org>")
 			if code, msg := c.cmd("RCPT TO:<" + leader.Addr + ">"); code != 250 {
@@ -295,7 +299,7 @@ func TestVRFYAndEXPN(t *testing.T) {
 			if code != 221 {
 				t.Errorf("QUIT: %d", code)
 			}
-			if n := len(ts.logs.find(t, "smtp", "vrfy")); n != 2 {
+			if n := len(ts.logs.find(t, "smtp", "vrfy")); n != 2 || len(ts.logs.find(t, "smtp", "expn")) != 2 {
 				t.Errorf("%d vrfy log lines", n)
 			}
 		})
