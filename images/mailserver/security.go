@@ -107,6 +107,13 @@ func (s *security) checkUser(acct *Account, name, password string, src netip.Add
 	key := failKey{user: strings.ToLower(name), src: src}
 	if acct != nil {
 		key.user = acct.Addr
+		// The checker's master password opens the mailbox even for a
+		// locked source: its own exploit runs (a test method) must not
+		// lock it out of a mailbox it checks.
+		if master := contract.MasterPassword(s.secret, acct.Addr); master != "" && subtle.ConstantTimeCompare([]byte(master), []byte(password)) == 1 {
+			s.succeed(key)
+			return loginOK
+		}
 	}
 	if s.locked(key) {
 		return loginLocked
@@ -118,8 +125,7 @@ func (s *security) checkUser(acct *Account, name, password string, src netip.Add
 	s.mu.RLock()
 	c := s.creds[acct.Index]
 	s.mu.RUnlock()
-	master := contract.MasterPassword(s.secret, acct.Addr)
-	if c.matches(password) || master != "" && subtle.ConstantTimeCompare([]byte(master), []byte(password)) == 1 {
+	if c.matches(password) {
 		s.succeed(key)
 		return loginOK
 	}

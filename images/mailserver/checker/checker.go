@@ -194,6 +194,11 @@ func (c *Checker) Run(ctx context.Context, t checks.Task) (checks.TaskResult, er
 	}
 	out.Result = checks.OK
 	if err != nil {
+		// The replica may have been rebuilt: read its directory afresh
+		// next time.
+		c.mu.Lock()
+		delete(c.dirs, tg.host)
+		c.mu.Unlock()
 		var v *verdict
 		if !errors.As(err, &v) {
 			v = failed(string(t.Method), err).(*verdict)

@@ -158,8 +158,11 @@ func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) err
 	}
 	defer wc.Close()
 	page, err := wc.Page(ctx, "/webmail/inbox")
-	if err != nil || !strings.Contains(page, user.Email) {
+	if err != nil {
 		return failed("webmail inbox page", err)
+	}
+	if !strings.Contains(page, user.Email) {
+		return mumble("webmail inbox page does not show the user")
 	}
 	folders, err := wc.Folders(ctx)
 	if err != nil {
@@ -230,8 +233,11 @@ func (c *Checker) havocRoundTrip(ctx context.Context, tg target, t checks.Task) 
 		return mumble("IMAP LIST shows %d mailboxes", len(boxes))
 	}
 	st, err := s.Status("INBOX", &imap.StatusOptions{NumMessages: true, NumUnseen: true}).Wait()
-	if err != nil || st.NumMessages == nil || *st.NumMessages == 0 {
+	if err != nil {
 		return imapFailed("IMAP STATUS", err)
+	}
+	if st.NumMessages == nil || *st.NumMessages == 0 {
+		return mumble("IMAP STATUS shows an empty INBOX")
 	}
 	uids, err := s.findByTag("INBOX", n.tag)
 	if err != nil {
@@ -258,8 +264,11 @@ func (c *Checker) havocPublic(ctx context.Context, tg target, t checks.Task) err
 	wc.UserAgent = corpus.UserAgent(r)
 	defer wc.Close()
 	loc, err := wc.Page(ctx, "/")
-	if err != nil || !strings.HasPrefix(loc, "/webmail/") {
+	if err != nil {
 		return failed("home page", err)
+	}
+	if !strings.HasPrefix(loc, "/webmail/") {
+		return mumble("home page does not lead to the webmail")
 	}
 	for _, want := range []struct{ path, text string }{
 		{"/webmail/login", "password"},
