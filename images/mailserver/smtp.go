@@ -242,10 +242,7 @@ func (c *smtpConn) Read(p []byte) (int, error) {
 		if len(line) == 0 {
 			return 0, err
 		}
-		full := err == nil
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-			full = false
-		}
+		full := err == nil // a whole line, ending in LF
 		if !c.inData && !c.midLine && full && c.intercept(line) {
 			continue
 		}
