@@ -452,11 +452,21 @@ func (b *planBuilder) checkers() error {
 		if b.local {
 			listen = addr.String()
 		}
+		cmd := []string{"checker", name, "--listen", netip.AddrPortFrom(netip.MustParseAddr(listen), uint16(port)).String()}
+		// The checker reaches the targets on the ports they listen on,
+		// which the local driver shifts.
+		for _, p := range svc.Ports {
+			n, err := b.port(p.Number, fmt.Sprintf("service %s port %s", svc.Name, p.Name))
+			if err != nil {
+				return err
+			}
+			cmd = append(cmd, "--"+p.Name+"-port", fmt.Sprint(n))
+		}
 		c := Container{
 			Name:     fmt.Sprintf("cyrange-%s-checker-%s", b.sc.Name, name),
 			Kind:     KindChecker,
 			Image:    b.o.Image,
-			Command:  []string{"checker", name, "--listen", netip.AddrPortFrom(netip.MustParseAddr(listen), uint16(port)).String()},
+			Command:  cmd,
 			Env:      map[string]string{EnvCheckerSecret: b.o.CheckerSecret},
 			Networks: []Attachment{{Network: chk.Name, Address: addr}},
 			Ports:    []Port{{Name: PortChecker, Number: port}},

@@ -33,6 +33,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return benchViewers(ctx, e, args[1:])
 	case "replay":
 		return benchReplay(ctx, e, args[1:])
+	case "range":
+		return benchRange(ctx, e, args[1:])
 	}
 	return usagef("unknown benchmark %q: want submit, live or replay", args[0])
 }

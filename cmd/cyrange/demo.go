@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 )
 
@@ -41,23 +42,36 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	logger := newLogger(e.stderr, *verbose)
-	d := &demo{sc: sc, seed: *seed, bots: !*noBots, logger: logger}
-	placement, checkers, stop, err := d.startTargets(ctx)
+	if d := sc.Services[0].Options; d != nil && *seed != 1 {
+		d["seed"] = int(*seed)
+	}
+	rg, err := startRange(ctx, e, sc, *data, cyberrange.DriverLocal, logger)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer rg.release()
+	// The demo's range is throwaway: take it down however the demo ends.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := rg.orch.Down(dctx, sc.Name); err != nil {
+			logger.Error("taking the demo's range down", "err", err)
+		}
+	}()
 	x, err := newExercise(ctx, exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr,
-		SubmitAddr: *submitAddr, Placement: placement, Checkers: checkers, Logger: logger, AutoStart: true})
+		SubmitAddr: *submitAddr, Placement: rg.plan.Placement(), Checkers: rg.checkers, Range: rg.orch,
+		Logger: logger, AutoStart: true})
 	if err != nil {
 		return err
 	}
 	defer x.Close()
+	go rg.watch(ctx)
 	printWhere(e.stdout, x, *data)
+	rg.printGateways(e.stdout, ctx)
 	fmt.Fprintf(e.stdout, "Replay later with: cyrange replay --data %s\n\n", filepath.Clean(*data))
-	if d.bots {
-		go d.runBots(ctx, x)
+	if !*noBots {
+		d := &demo{sc: sc, seed: *seed, bots: true, logger: logger}
+		d.runBots(ctx, x, rg)
 	}
-	_ = time.Second
 	return x.Run(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/local"
 )
 
 // driverOptions is what a range driver is built from.
@@ -22,7 +23,13 @@ type driverOptions struct {
 // newDriver builds the named driver; the returned func releases it.
 func newDriver(ctx context.Context, name string, o driverOptions) (cyberrange.Driver, func() error, error) {
 	switch name {
-	case cyberrange.DriverLocal, cyberrange.DriverDocker:
+	case cyberrange.DriverLocal:
+		d, err := local.New(local.Options{StateDir: o.StateDir, Logger: o.Logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, func() error { return nil }, nil
+	case cyberrange.DriverDocker:
 		return nil, nil, fmt.Errorf("driver %q is not built into this cyrange", name)
 	default:
 		return nil, nil, usagef("--driver must be local or docker, not %q", name)

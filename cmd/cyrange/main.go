@@ -49,6 +49,8 @@ func commands() map[string]command {
 		"checker": {"run a checker role over the enochecker v2 protocol", runChecker},
 		"gateway": {"run an attack team's SOCKS5 gateway role (telemetry as JSON lines on stdout)", runGateway},
 		"range":   {"the range alone: range up, range down, range status SCENARIO", runRange},
+		"images":  {"build the range's images into the local Docker engine: images build [--attackbox]", runImages},
+		"probe":   {"test helper inside range containers: probe tcp ADDR (exit 0 if it connects), probe listen ADDR...", runProbe},
 		"version": {"print the version", func(_ context.Context, e *env, _ []string) error {
 			fmt.Fprintln(e.stdout, "cyrange", version)
 			return nil

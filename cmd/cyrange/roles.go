@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cyrange/cyrange/images/mailserver"
+	"github.com/cyrange/cyrange/images/mailserver/checker"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
@@ -15,14 +17,39 @@ import (
 type role func(ctx context.Context, args []string, e *env) error
 
 // targetRoles are the built-in targets, by image name.
-func targetRoles() map[string]role { return map[string]role{} }
+func targetRoles() map[string]role {
+	return map[string]role{
+		"mailserver": func(ctx context.Context, args []string, e *env) error {
+			return mailserver.RunTarget(ctx, args, e.stdout, e.stderr)
+		},
+	}
+}
 
 // checkerRoles are the built-in checkers served over HTTP, by name.
-func checkerRoles() map[string]role { return map[string]role{} }
+func checkerRoles() map[string]role {
+	return map[string]role{
+		"mailserver": func(ctx context.Context, args []string, e *env) error {
+			return checker.RunChecker(ctx, args, e.stdout, e.stderr)
+		},
+	}
+}
+
+// checkerSetup is what an in-process built-in checker needs: the target's
+// ports as it reaches them and the secret shared with the target.
+type checkerSetup struct {
+	Ports  map[string]int
+	Secret string
+	Logger *slog.Logger
+}
 
 // builtinCheckers are the built-in checkers run in-process, by name.
-func builtinCheckers() map[string]func(svc scenarios.Service, logger *slog.Logger) (checks.Checker, error) {
-	return map[string]func(scenarios.Service, *slog.Logger) (checks.Checker, error){}
+func builtinCheckers() map[string]func(svc scenarios.Service, o checkerSetup) (checks.Checker, error) {
+	return map[string]func(scenarios.Service, checkerSetup) (checks.Checker, error){
+		"mailserver": func(_ scenarios.Service, o checkerSetup) (checks.Checker, error) {
+			return checker.New(checker.Config{Secret: o.Secret, SMTPPort: o.Ports["smtp"], IMAPPort: o.Ports["imap"],
+				HTTPPort: o.Ports["http"], Logger: o.Logger}), nil
+		},
+	}
 }
 
 func runTarget(ctx context.Context, e *env, args []string) error {

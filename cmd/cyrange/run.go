@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
@@ -39,30 +40,136 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	switch *driver {
-	case "none":
-	case "local", "docker":
-		return fmt.Errorf("driver %q: this build runs exercises only with --driver none (targets managed elsewhere)", *driver)
+	case "none", cyberrange.DriverLocal, cyberrange.DriverDocker:
 	default:
 		return usagef("--driver must be none, local or docker, not %q", *driver)
 	}
-	_ = down
 	if *data == "" {
 		*data = filepath.Join("cyrange-data", sc.Name)
 	}
 	logger := newLogger(e.stderr, *verbose)
-	placement := scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
-	chk, err := checkersFor(sc, logger)
-	if err != nil {
+	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
-	x, err := newExercise(ctx, exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr,
-		SubmitAddr: *submitAddr, Placement: placement, Checkers: chk, Logger: logger})
+	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
+	var rg *exerciseRange
+	if *driver == "none" {
+		secret, err := loadOrCreateCheckerSecret(*data)
+		if err != nil {
+			return err
+		}
+		o.Placement = scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
+		if o.Checkers, err = checkersFor(sc, secret, logger); err != nil {
+			return err
+		}
+	} else {
+		rg, err = startRange(ctx, e, sc, *data, *driver, logger)
+		if err != nil {
+			return err
+		}
+		defer rg.release()
+		o.Placement, o.Checkers, o.Range = rg.plan.Placement(), rg.checkers, rg.orch
+	}
+	x, err := newExercise(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
+	if rg != nil {
+		go rg.watch(ctx)
+	}
 	printWhere(e.stdout, x, *data)
-	return x.Run(ctx)
+	if rg != nil {
+		rg.printGateways(e.stdout, ctx)
+	}
+	err = x.Run(ctx)
+	if rg != nil && *down {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if derr := rg.orch.Down(dctx, sc.Name); derr != nil && err == nil {
+			err = derr
+		}
+		fmt.Fprintf(e.stdout, "range %q is down\n", sc.Name)
+	} else if rg != nil {
+		fmt.Fprintf(e.stdout, "The range stays up: cyrange range down %s --driver %s --data %s\n", pos[0], *driver, *data)
+	}
+	return err
+}
+
+// exerciseRange is a range brought up for an exercise.
+type exerciseRange struct {
+	plan     *cyberrange.Plan
+	orch     *cyberrange.Orchestrator
+	checkers map[int]checks.Checker
+	release  func() error
+	logger   *slog.Logger
+}
+
+// startRange brings the scenario's range up (adopting what already runs)
+// and points the game's checkers at the range's checker processes.
+func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, logger *slog.Logger) (*exerciseRange, error) {
+	d, release, err := newDriver(ctx, driver, driverOptions{DataDir: data, StateDir: filepath.Join(data, rangeStateDir),
+		Version: version, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := rangePlan(sc, data, driver, "127.0.0.1", true)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	pr := newProgressPrinter(e.stdout, false)
+	orch := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Progress: pr.print})
+	start := time.Now()
+	if err := orch.Up(ctx, plan); err != nil {
+		release()
+		return nil, fmt.Errorf("bringing the range up: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))
+	chk := map[int]checks.Checker{}
+	for i, svc := range sc.Services {
+		url := svc.Checker
+		if name, ok := svc.IsBuiltinChecker(); ok {
+			if url, ok = plan.CheckerURL(name); !ok {
+				release()
+				return nil, fmt.Errorf("service %q: the plan has no checker %q", svc.Name, name)
+			}
+		}
+		chk[i] = checks.NewClient(url, &http.Client{})
+	}
+	return &exerciseRange{plan: plan, orch: orch, checkers: chk, release: release, logger: logger}, nil
+}
+
+// watch restarts what dies until ctx is done.
+func (r *exerciseRange) watch(ctx context.Context) {
+	if err := r.orch.Watch(ctx, r.plan); err != nil && ctx.Err() == nil {
+		r.logger.Error("range watch stopped", "err", err)
+	}
+}
+
+func (r *exerciseRange) printGateways(w io.Writer, ctx context.Context) {
+	rep, err := r.orch.Status(ctx, r.plan)
+	if err != nil {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK")
+	for team := 0; team < 256; team++ {
+		g, ok := r.plan.Gateway(team)
+		if !ok {
+			continue
+		}
+		addr := g.Address
+		for _, c := range rep.Containers {
+			if c.Name == g.Container && c.Ports["socks"] != "" {
+				addr = c.Ports["socks"]
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", g.Team, addr, g.Short, g.Source)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  (gateway password: the team's token)")
+	fmt.Fprintln(w)
 }
 
 // parsePositional parses flags that may come before or after the
@@ -84,7 +191,7 @@ func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // checkersFor builds the checker of every service: a built-in one run in
 // this process, or a remote enochecker v2 checker over HTTP.
-func checkersFor(sc *scenarios.Scenario, logger *slog.Logger) (map[int]checks.Checker, error) {
+func checkersFor(sc *scenarios.Scenario, secret string, logger *slog.Logger) (map[int]checks.Checker, error) {
 	out := map[int]checks.Checker{}
 	for i, svc := range sc.Services {
 		if name, ok := svc.IsBuiltinChecker(); ok {
@@ -92,7 +199,11 @@ func checkersFor(sc *scenarios.Scenario, logger *slog.Logger) (map[int]checks.Ch
 			if !ok {
 				return nil, fmt.Errorf("service %q: no built-in checker %q in this build", svc.Name, name)
 			}
-			c, err := mk(svc, logger)
+			ports := map[string]int{}
+			for _, p := range svc.Ports {
+				ports[p.Name] = p.Number
+			}
+			c, err := mk(svc, checkerSetup{Ports: ports, Secret: secret, Logger: logger.With("checker", name)})
 			if err != nil {
 				return nil, fmt.Errorf("service %q: checker: %w", svc.Name, err)
 			}
