@@ -102,6 +102,13 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 		x.httpLn.Close()
 		return nil, fmt.Errorf("submission listener: %w", err)
 	}
+	// Written as soon as the addresses are known, so that `cyrange game
+	// --data DIR` finds the server even before Run has started.
+	if err := writeServerInfo(o.DataDir, serverInfo{HTTP: x.HTTPAddr(), Submit: x.SubmitAddr(), PID: os.Getpid()}); err != nil {
+		x.httpLn.Close()
+		x.tcpLn.Close()
+		return nil, err
+	}
 	return x, nil
 }
 
@@ -131,9 +138,6 @@ func (x *exercise) SubmitAddr() string { return x.tcpLn.Addr().String() }
 // Run serves until ctx is done, then stops everything in order and takes
 // a last snapshot so the next start folds nothing.
 func (x *exercise) Run(ctx context.Context) error {
-	if err := writeServerInfo(x.o.DataDir, serverInfo{HTTP: x.HTTPAddr(), Submit: x.SubmitAddr(), PID: os.Getpid()}); err != nil {
-		return err
-	}
 	if x.o.AutoStart {
 		if p, _ := x.game.Phase(); p == scoreboard.PhaseSetup {
 			if err := x.game.Act(ctx, scoreboard.ActStart); err != nil {

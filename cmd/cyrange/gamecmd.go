@@ -40,8 +40,13 @@ func runGameCmd(ctx context.Context, e *env, args []string) error {
 		return usagef("give --data DIR or --url URL")
 	}
 	if *url == "" {
-		if si, ok := readServerInfo(*data); ok && reachable(ctx, "http://"+si.HTTP) {
-			*url = "http://" + si.HTTP
+		if si, ok := readServerInfo(*data); ok {
+			// A server that just started may take a moment to answer.
+			for i := 0; i < 5 && *url == ""; i++ {
+				if reachable(ctx, "http://"+si.HTTP) {
+					*url = "http://" + si.HTTP
+				}
+			}
 		}
 	}
 	if *url != "" {
