@@ -1,0 +1,31 @@
+// Package docker runs a range on a Docker engine: it implements
+// cyberrange.Driver on the Engine API, builds the range's images from the
+// running cyrange binary (FROM scratch, no registry) and imports the
+// attack box image made with debootstrap.
+//
+// It is the only package of the project that imports the Docker SDK
+// (github.com/moby/moby/client and .../api). It speaks cyberrange's types
+// to its callers; nothing of the SDK appears in its exported API.
+//
+// How the networks keep teams apart and targets away from the host:
+//
+//   - Every network of the plan is an internal bridge (no NAT, no route
+//     out) whose bridge has no IP address (the bridge option
+//     com.docker.network.bridge.inhibit_ipv4). An internal bridge alone
+//     is not enough: the host's end of it (.1) is an address of the host,
+//     so a target could reach every service the host runs on 0.0.0.0.
+//     Without that address, a target can reach nothing but the other
+//     containers of the networks it is attached to.
+//   - A container the host must reach — one that publishes a port (the
+//     gateways) or a checker, which the game calls over HTTP — is also
+//     attached to the exercise's ingress network, a bridge the driver
+//     makes by itself ("cyrange-<exercise>-ingress"): not internal, so
+//     ports can be published on it, but without NAT to the outside and
+//     with inter-container traffic off (enable_icc=false), so gateways of
+//     different teams cannot reach one another through it. List does not
+//     report it (it is not the plan's); removing its last container
+//     removes it.
+//
+// This package must never import the game (scoreboard), the web server or
+// bbolt.
+package docker

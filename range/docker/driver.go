@@ -1,0 +1,627 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+)
+
+// Name is the driver's name, as cyberrange.Plan.Driver spells it.
+const Name = "docker"
+
+// Defaults of Options.
+const (
+	DefaultCallTimeout  = 30 * time.Second
+	DefaultBuildTimeout = 15 * time.Minute
+	defaultParallel     = 8
+)
+
+// Options configure a Driver. Every field may be left zero.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// CallTimeout bounds each Engine API call (DefaultCallTimeout when
+	// zero). A stream (Logs, Events) is bounded only until it opens.
+	CallTimeout time.Duration
+	// BuildTimeout bounds an image build or import (DefaultBuildTimeout).
+	BuildTimeout time.Duration
+	// Host is the engine's address (unix:///var/run/docker.sock,
+	// tcp://...); empty means DOCKER_HOST or the default socket.
+	Host string
+	// IngressSubnet is the subnet of the ingress networks; empty lets the
+	// engine choose one from its pools.
+	IngressSubnet netip.Prefix
+	// Parallel bounds the inspections List makes at once (8 when zero).
+	Parallel int
+	// BuildOutput receives the engine's output of image builds and
+	// imports; nil drops it.
+	BuildOutput io.Writer
+}
+
+// Driver runs plans on a Docker engine. It is safe for concurrent use.
+type Driver struct {
+	e             engine
+	log           *slog.Logger
+	now           func() time.Time
+	timeout       time.Duration
+	buildTimeout  time.Duration
+	ingressSubnet netip.Prefix
+	parallel      int
+	out           io.Writer
+	apiVersion    string
+
+	// ingressMu serialises making ingress networks: the engine accepts
+	// two networks of one name, and an ingress network has no explicit
+	// subnet that would make the second one fail.
+	ingressMu sync.Mutex
+}
+
+var _ cyberrange.Driver = (*Driver)(nil)
+
+// New connects to the engine, negotiates the API version and checks that
+// the engine answers. It returns an error wrapping
+// cyberrange.ErrUnavailable when no engine is reachable or when it speaks
+// an API older than the client supports.
+func New(ctx context.Context, o Options) (*Driver, error) {
+	opts := []client.Opt{client.FromEnv}
+	if o.Host != "" {
+		opts = append(opts, client.WithHost(o.Host))
+	}
+	c, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w: %w", cyberrange.ErrUnavailable, err)
+	}
+	d := newDriver(c, o)
+	pctx, cancel := d.call(ctx)
+	defer cancel()
+	ping, err := c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("docker: engine at %s: %w: %w", c.DaemonHost(), cyberrange.ErrUnavailable, err)
+	}
+	d.apiVersion = c.ClientVersion()
+	d.log.Debug("docker engine", "host", c.DaemonHost(), "engine_api", ping.APIVersion, "api", d.apiVersion)
+	return d, nil
+}
+
+// newDriver wraps an engine; tests give it a fake.
+func newDriver(e engine, o Options) *Driver {
+	d := &Driver{e: e, log: o.Logger, now: o.Now, timeout: o.CallTimeout, buildTimeout: o.BuildTimeout,
+		ingressSubnet: o.IngressSubnet, parallel: o.Parallel, out: o.BuildOutput}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.timeout <= 0 {
+		d.timeout = DefaultCallTimeout
+	}
+	if d.buildTimeout <= 0 {
+		d.buildTimeout = DefaultBuildTimeout
+	}
+	if d.parallel <= 0 {
+		d.parallel = defaultParallel
+	}
+	if d.out == nil {
+		d.out = io.Discard
+	}
+	d.log = d.log.With("driver", Name)
+	return d
+}
+
+// Close releases the connection to the engine.
+func (d *Driver) Close() error { return d.e.Close() }
+
+// Name is "docker".
+func (d *Driver) Name() string { return Name }
+
+// APIVersion is the Engine API version the driver speaks, as negotiated
+// with the engine.
+func (d *Driver) APIVersion() string { return d.apiVersion }
+
+// call bounds one API call.
+func (d *Driver) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d.timeout)
+}
+
+// fail wraps an engine error with what was being done and the range's
+// sentinel for it, if any.
+func fail(op, name string, err error) error {
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return fmt.Errorf("docker: %s %s: %w: %w", op, name, cyberrange.ErrNotFound, err)
+	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err):
+		return fmt.Errorf("docker: %s %s: %w: %w", op, name, cyberrange.ErrUnavailable, err)
+	case cerrdefs.IsInvalidArgument(err):
+		return fmt.Errorf("docker: %s %s: %w: %w", op, name, cyberrange.ErrInvalid, err)
+	}
+	return fmt.Errorf("docker: %s %s: %w", op, name, err)
+}
+
+// List returns the exercise's networks and containers (not its ingress
+// network, which is the driver's own).
+func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, error) {
+	var a cyberrange.Actual
+	if exercise == "" {
+		return a, fmt.Errorf("docker: list: %w: no exercise", cyberrange.ErrInvalid)
+	}
+	label := cyberrange.LabelExercise + "=" + exercise
+	cctx, cancel := d.call(ctx)
+	nets, err := d.e.NetworkList(cctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", label)})
+	cancel()
+	if err != nil {
+		return a, fail("list networks of", exercise, err)
+	}
+	for _, n := range nets.Items {
+		if n.Labels[labelIngress] != "" || n.Labels[cyberrange.LabelExercise] != exercise {
+			continue
+		}
+		ns := cyberrange.NetworkStatus{Name: n.Name, Labels: n.Labels}
+		if len(n.IPAM.Config) > 0 {
+			ns.Subnet = n.IPAM.Config[0].Subnet
+		}
+		a.Networks = append(a.Networks, ns)
+	}
+	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return compare(x.Name, y.Name) })
+
+	cctx, cancel = d.call(ctx)
+	cons, err := d.e.ContainerList(cctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", label)})
+	cancel()
+	if err != nil {
+		return a, fail("list containers of", exercise, err)
+	}
+	// The list lacks start times and exit codes: inspect each, a few at a
+	// time.
+	statuses := make([]*cyberrange.ContainerStatus, len(cons.Items))
+	errs := make([]error, len(cons.Items))
+	sem := make(chan struct{}, d.parallel)
+	var wg sync.WaitGroup
+	for i, s := range cons.Items {
+		if s.Labels[cyberrange.LabelExercise] != exercise {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			info, found, err := d.inspect(ctx, s.ID)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if found { // else removed since it was listed
+				st := containerStatus(info)
+				statuses[i] = &st
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return a, err
+	}
+	for _, st := range statuses {
+		if st != nil {
+			a.Containers = append(a.Containers, *st)
+		}
+	}
+	slices.SortFunc(a.Containers, func(x, y cyberrange.ContainerStatus) int { return compare(x.Name, y.Name) })
+	return a, nil
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// containerStatus turns an inspection into the range's view of it.
+func containerStatus(info container.InspectResponse) cyberrange.ContainerStatus {
+	st := cyberrange.ContainerStatus{Name: trimSlash(info.Name), State: cyberrange.StateExited, Restarts: info.RestartCount}
+	if info.Config != nil {
+		st.Labels = maps.Clone(info.Config.Labels)
+		delete(st.Labels, labelPorts)
+		st.Kind = cyberrange.Kind(info.Config.Labels[cyberrange.LabelKind])
+	}
+	if s := info.State; s != nil {
+		st.State = state(string(s.Status))
+		st.ExitCode = s.ExitCode
+		if t, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil && t.Year() > 1 {
+			st.Started = t
+		}
+	}
+	if st.State == cyberrange.StateRunning && info.Config != nil && info.NetworkSettings != nil {
+		st.Ports = reachable(info.Config.Labels, info.NetworkSettings)
+	}
+	return st
+}
+
+// reachable maps a running container's named ports to where the host
+// reaches them: the published address, or, for a checker's ports, its
+// address on the ingress network.
+func reachable(labels map[string]string, ns *container.NetworkSettings) map[string]string {
+	names := parsePorts(labels[labelPorts])
+	if len(names) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for port, bindings := range ns.Ports {
+		name, ok := names[int(port.Num())]
+		if !ok || port.Proto() != network.TCP {
+			continue
+		}
+		for _, b := range bindings {
+			hp, err := strconv.ParseUint(b.HostPort, 10, 16)
+			if err != nil || hp == 0 {
+				continue
+			}
+			host := b.HostIP
+			if !host.IsValid() || host.IsUnspecified() {
+				host = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+			}
+			out[name] = netip.AddrPortFrom(host, uint16(hp)).String()
+			break
+		}
+	}
+	if labels[cyberrange.LabelKind] == string(cyberrange.KindChecker) && labels[cyberrange.LabelExercise] != "" {
+		if ep := ns.Networks[ingressName(labels[cyberrange.LabelExercise])]; ep != nil && ep.IPAddress.IsValid() {
+			for port, name := range names {
+				if out[name] == "" {
+					out[name] = netip.AddrPortFrom(ep.IPAddress.Unmap(), uint16(port)).String()
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func trimSlash(name string) string {
+	if len(name) > 0 && name[0] == '/' {
+		return name[1:]
+	}
+	return name
+}
+
+// inspect returns a container's inspection, or found false when there is
+// no such container.
+func (d *Driver) inspect(ctx context.Context, name string) (container.InspectResponse, bool, error) {
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	res, err := d.e.ContainerInspect(cctx, name, client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return container.InspectResponse{}, false, nil
+	}
+	if err != nil {
+		return container.InspectResponse{}, false, fail("inspect", name, err)
+	}
+	return res.Container, true, nil
+}
+
+func (d *Driver) inspectNetwork(ctx context.Context, name string) (network.Inspect, bool, error) {
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	res, err := d.e.NetworkInspect(cctx, name, client.NetworkInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return network.Inspect{}, false, nil
+	}
+	if err != nil {
+		return network.Inspect{}, false, fail("inspect network", name, err)
+	}
+	return res.Network, true, nil
+}
+
+// EnsureNetwork makes the network if it is missing. A network of that
+// name that exists with another subnet, another exercise's label or
+// without the isolation the driver gives its networks is an error
+// wrapping cyberrange.ErrInvalid (take the range down first).
+func (d *Driver) EnsureNetwork(ctx context.Context, n cyberrange.Network) error {
+	if err := validNetwork(n); err != nil {
+		return fmt.Errorf("docker: network: %w", err)
+	}
+	ok, err := d.hasNetwork(ctx, n)
+	if err != nil || ok {
+		return err
+	}
+	cctx, cancel := d.call(ctx)
+	_, cerr := d.e.NetworkCreate(cctx, n.Name, networkOptions(n))
+	cancel()
+	if cerr == nil {
+		d.log.Debug("network created", "name", n.Name, "subnet", n.Subnet)
+		return nil
+	}
+	// Made meanwhile by someone else (the engine then refuses the
+	// overlapping subnet), or a real failure.
+	if ok, err := d.hasNetwork(ctx, n); err == nil && ok {
+		return nil
+	}
+	return fail("create network", n.Name, cerr)
+}
+
+// hasNetwork reports whether n exists as planned.
+func (d *Driver) hasNetwork(ctx context.Context, n cyberrange.Network) (bool, error) {
+	got, found, err := d.inspectNetwork(ctx, n.Name)
+	if err != nil || !found {
+		return false, err
+	}
+	ex := n.Labels[cyberrange.LabelExercise]
+	if got.Labels[cyberrange.LabelExercise] != ex {
+		return false, fmt.Errorf("docker: network %s: %w: it exists and is not exercise %q's", n.Name, cyberrange.ErrInvalid, ex)
+	}
+	var sub netip.Prefix
+	if len(got.IPAM.Config) > 0 {
+		sub = got.IPAM.Config[0].Subnet
+	}
+	if sub != n.Subnet.Masked() {
+		return false, fmt.Errorf("docker: network %s: %w: it exists with subnet %s, the plan has %s", n.Name, cyberrange.ErrInvalid, sub, n.Subnet)
+	}
+	if !got.Internal || got.Options[optInhibitIPv4] != "true" {
+		return false, fmt.Errorf("docker: network %s: %w: it exists without the range's isolation (internal, no host address)", n.Name, cyberrange.ErrInvalid)
+	}
+	return true, nil
+}
+
+// RemoveNetwork removes one of an exercise's networks; a missing one is
+// not an error. It refuses a network without an exercise label, which is
+// not the range's. The exercise's ingress network is removed only when
+// no container uses it any more.
+func (d *Driver) RemoveNetwork(ctx context.Context, name string) error {
+	got, found, err := d.inspectNetwork(ctx, name)
+	if err != nil || !found {
+		return err
+	}
+	ex := got.Labels[cyberrange.LabelExercise]
+	if ex == "" {
+		return fmt.Errorf("docker: remove network %s: %w: it has no %s label", name, cyberrange.ErrInvalid, cyberrange.LabelExercise)
+	}
+	if got.Labels[labelIngress] != "" && len(got.Containers) > 0 {
+		return nil
+	}
+	cctx, cancel := d.call(ctx)
+	_, err = d.e.NetworkRemove(cctx, got.ID, client.NetworkRemoveOptions{})
+	cancel()
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fail("remove network", name, err)
+	}
+	if got.Labels[labelIngress] == "" {
+		d.dropIngressIfUnused(ctx, ex)
+	}
+	return nil
+}
+
+// ensureIngress makes the exercise's ingress network if it is missing.
+func (d *Driver) ensureIngress(ctx context.Context, exercise string) error {
+	d.ingressMu.Lock()
+	defer d.ingressMu.Unlock()
+	name := ingressName(exercise)
+	got, found, err := d.inspectNetwork(ctx, name)
+	if err != nil {
+		return err
+	}
+	if found {
+		if got.Labels[cyberrange.LabelExercise] != exercise || got.Labels[labelIngress] == "" {
+			return fmt.Errorf("docker: network %s: %w: it exists and is not exercise %q's ingress", name, cyberrange.ErrInvalid, exercise)
+		}
+		return nil
+	}
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	if _, err := d.e.NetworkCreate(cctx, name, ingressOptions(exercise, d.ingressSubnet)); err != nil {
+		return fail("create network", name, err)
+	}
+	d.log.Debug("ingress network created", "name", name)
+	return nil
+}
+
+// dropIngressIfUnused removes the exercise's ingress network once no
+// container is attached to it. Failing here only leaves a network behind
+// for the next removal to take, so it is logged, not returned.
+func (d *Driver) dropIngressIfUnused(ctx context.Context, exercise string) {
+	name := ingressName(exercise)
+	got, found, err := d.inspectNetwork(ctx, name)
+	if err != nil || !found || len(got.Containers) > 0 || got.Labels[labelIngress] == "" {
+		return
+	}
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	if _, err := d.e.NetworkRemove(cctx, got.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		d.log.Warn("ingress network not removed", "name", name, "err", err)
+	}
+}
+
+// Start creates the container if it is missing, replaces it if it runs
+// another image or plan spec (its cyrange.plan-hash label), connects the
+// networks it lacks and starts it unless it runs. A container of that
+// name that is not the exercise's is an error wrapping ErrInvalid; a
+// missing image one wrapping ErrNotFound.
+func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
+	if err := validContainer(c); err != nil {
+		return fmt.Errorf("docker: start: %w", err)
+	}
+	info, found, err := d.inspect(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if found {
+		ex := c.Labels[cyberrange.LabelExercise]
+		if info.Config == nil || info.Config.Labels[cyberrange.LabelExercise] != ex {
+			return fmt.Errorf("docker: start %s: %w: a container of that name exists and is not exercise %q's", c.Name, cyberrange.ErrInvalid, ex)
+		}
+		if differs(info, c) {
+			d.log.Info("container changed, replacing it", "name", c.Name)
+			if err := d.remove(ctx, c.Name); err != nil {
+				return err
+			}
+			found = false
+		}
+	}
+	if !found {
+		if info, err = d.create(ctx, c); err != nil {
+			return err
+		}
+	}
+	if info.State != nil && info.State.Running && !info.State.Paused {
+		return nil
+	}
+	if err := d.attach(ctx, c, info); err != nil {
+		return err
+	}
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	if info.State != nil && info.State.Paused {
+		if _, err := d.e.ContainerUnpause(cctx, c.Name, client.ContainerUnpauseOptions{}); err != nil {
+			return fail("unpause", c.Name, err)
+		}
+		return nil
+	}
+	if _, err := d.e.ContainerStart(cctx, c.Name, client.ContainerStartOptions{}); err != nil {
+		return fail("start", c.Name, err)
+	}
+	return nil
+}
+
+// differs reports whether an existing container is not the one planned.
+func differs(info container.InspectResponse, c cyberrange.Container) bool {
+	if info.Config == nil || info.Config.Image != c.Image {
+		return true
+	}
+	want := c.Labels[cyberrange.LabelPlanHash]
+	return want != "" && info.Config.Labels[cyberrange.LabelPlanHash] != want
+}
+
+// create makes the container on its first network and returns its
+// inspection.
+func (d *Driver) create(ctx context.Context, c cyberrange.Container) (container.InspectResponse, error) {
+	cctx, cancel := d.call(ctx)
+	_, err := d.e.ContainerCreate(cctx, createOptions(c))
+	cancel()
+	switch {
+	case err == nil:
+	case cerrdefs.IsConflict(err):
+		// Made meanwhile (a restart racing an up): use that one.
+	case cerrdefs.IsNotFound(err):
+		return container.InspectResponse{}, fmt.Errorf("docker: create %s: %w: image %s (build it with: cyrange images build): %w",
+			c.Name, cyberrange.ErrNotFound, c.Image, err)
+	default:
+		return container.InspectResponse{}, fail("create", c.Name, err)
+	}
+	info, found, err := d.inspect(ctx, c.Name)
+	if err != nil {
+		return info, err
+	}
+	if !found {
+		return info, fmt.Errorf("docker: create %s: %w: gone right after it was made", c.Name, cyberrange.ErrNotFound)
+	}
+	return info, nil
+}
+
+// attach connects a container that is not running to every network it
+// lacks, at its planned address, and to the ingress network if the host
+// must reach it.
+func (d *Driver) attach(ctx context.Context, c cyberrange.Container, info container.InspectResponse) error {
+	have := map[string]bool{}
+	if info.NetworkSettings != nil {
+		for name := range info.NetworkSettings.Networks {
+			have[name] = true
+		}
+	}
+	for _, a := range c.Networks {
+		if have[a.Network] {
+			continue
+		}
+		cctx, cancel := d.call(ctx)
+		_, err := d.e.NetworkConnect(cctx, a.Network, client.NetworkConnectOptions{Container: c.Name, EndpointConfig: endpoint(a.Address)})
+		cancel()
+		if err != nil {
+			return fail("connect "+c.Name+" to", a.Network, err)
+		}
+	}
+	if !needsIngress(c) {
+		return nil
+	}
+	ex := c.Labels[cyberrange.LabelExercise]
+	ingress := ingressName(ex)
+	if have[ingress] {
+		return nil
+	}
+	var err error
+	for range 2 { // the ingress network may go between its check and the connect
+		if err = d.ensureIngress(ctx, ex); err != nil {
+			return err
+		}
+		cctx, cancel := d.call(ctx)
+		_, err = d.e.NetworkConnect(cctx, ingress, client.NetworkConnectOptions{Container: c.Name, EndpointConfig: &network.EndpointSettings{}})
+		cancel()
+		if err == nil || !cerrdefs.IsNotFound(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fail("connect "+c.Name+" to", ingress, err)
+	}
+	return nil
+}
+
+// Remove removes the container, killing it if it runs; a missing one is
+// not an error. It refuses a container without an exercise label, which
+// is not the range's.
+func (d *Driver) Remove(ctx context.Context, name string) error {
+	return d.remove(ctx, name)
+}
+
+func (d *Driver) remove(ctx context.Context, name string) error {
+	info, found, err := d.inspect(ctx, name)
+	if err != nil || !found {
+		return err
+	}
+	var ex string
+	if info.Config != nil {
+		ex = info.Config.Labels[cyberrange.LabelExercise]
+	}
+	if ex == "" {
+		return fmt.Errorf("docker: remove %s: %w: it has no %s label", name, cyberrange.ErrInvalid, cyberrange.LabelExercise)
+	}
+	cctx, cancel := d.call(ctx)
+	_, err = d.e.ContainerRemove(cctx, info.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	cancel()
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fail("remove", name, err)
+	}
+	if info.NetworkSettings != nil && info.NetworkSettings.Networks[ingressName(ex)] != nil {
+		d.dropIngressIfUnused(ctx, ex)
+	}
+	return nil
+}
+
+// Kill makes a container die as a crash would (SIGKILL), leaving it
+// there, exited. Killing one that does not run is not an error; a
+// missing one is ErrNotFound.
+func (d *Driver) Kill(ctx context.Context, name string) error {
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	_, err := d.e.ContainerKill(cctx, name, client.ContainerKillOptions{Signal: "KILL"})
+	if err != nil && !cerrdefs.IsConflict(err) {
+		return fail("kill", name, err)
+	}
+	return nil
+}

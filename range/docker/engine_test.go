@@ -1,0 +1,720 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/rangetest"
+	"github.com/cyrange/cyrange/scenarios"
+)
+
+// Tests on the real engine. Each resource they make carries labelTest;
+// TestMain removes whatever carries it, before and after.
+const (
+	labelTest = "cyrange.test"
+	testValue = "range-docker"
+	testImage = "cyrange:test-range-docker"
+)
+
+// requireDocker turns the engine tests' skip into a failure (CI sets it).
+const requireDocker = "CYRANGE_REQUIRE_DOCKER"
+
+var engineEnv struct {
+	once  sync.Once
+	skip  string // why engine tests skip
+	err   error  // why the image could not be built
+	built bool
+	lock  *os.File
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if engineEnv.built {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if err := cleanupTests(ctx, true); err != nil {
+			fmt.Fprintln(os.Stderr, "docker tests: cleanup:", err)
+			code = max(code, 1)
+		}
+		cancel()
+	}
+	os.Exit(code)
+}
+
+// needEngine returns a driver on the real engine with the test image
+// built (once, from a static build of this module), or skips the test
+// when no engine is reachable — a failure when CYRANGE_REQUIRE_DOCKER=1.
+func needEngine(t *testing.T) *Driver {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no tests on the Docker engine")
+	}
+	engineEnv.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		d, err := New(ctx, Options{CallTimeout: 5 * time.Second})
+		if err != nil {
+			engineEnv.skip = fmt.Sprintf("no Docker engine reachable (%v); set %s=1 to make this a failure", err, requireDocker)
+			return
+		}
+		defer d.Close()
+		// Another run of these tests (go test ./... elsewhere) uses the
+		// same names and subnets and cleans up the same label: wait for
+		// it to end. The lock goes with the process.
+		if err := lockEngineTests(ctx); err != nil {
+			engineEnv.err = err
+			return
+		}
+		engineEnv.built = true
+		if err := cleanupTests(ctx, false); err != nil {
+			engineEnv.err = err
+			return
+		}
+		mod, err := FindModule(".")
+		if err != nil {
+			engineEnv.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "cyrange-docker-test-")
+		if err != nil {
+			engineEnv.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		bin := filepath.Join(dir, "cyrange")
+		if err := BuildStatic(ctx, mod, bin, "-X main.version=test"); err != nil {
+			engineEnv.err = err
+			return
+		}
+		engineEnv.err = d.BuildImage(ctx, testImage, bin)
+	})
+	if engineEnv.skip != "" {
+		if os.Getenv(requireDocker) == "1" {
+			t.Fatal(engineEnv.skip)
+		}
+		t.Skip(engineEnv.skip)
+	}
+	if engineEnv.err != nil {
+		t.Fatalf("building the test image: %v", engineEnv.err)
+	}
+	d, err := New(t.Context(), Options{CallTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// lockEngineTests takes a lock on a file shared by every run of this
+// package's tests on this machine, waiting for it as long as ctx allows.
+func lockEngineTests(ctx context.Context) error {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "cyrange-range-docker-tests.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			engineEnv.lock = f // held until the process exits; kept from the finalizer
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return fmt.Errorf("another run of the Docker tests holds %s: %w", f.Name(), ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// cleanupTests removes every container and network the tests made, and
+// the test image when image is set.
+func cleanupTests(ctx context.Context, image bool) error {
+	d, err := New(ctx, Options{})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	f := client.Filters{}.Add("label", labelTest+"="+testValue)
+	cons, err := d.e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return err
+	}
+	for _, c := range cons.Items {
+		if _, err := d.e.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	nets, err := d.e.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return err
+	}
+	// An exercise's ingress network carries the exercise's label only.
+	for _, ex := range []string{"dkcontract", "dkrange"} {
+		more, err := d.e.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", cyberrange.LabelExercise+"="+ex)})
+		if err != nil {
+			return err
+		}
+		nets.Items = append(nets.Items, more.Items...)
+	}
+	for _, n := range nets.Items {
+		if _, err := d.e.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	if image {
+		return d.RemoveImage(ctx, testImage)
+	}
+	return nil
+}
+
+// testPlan is the demo scenario's plan with n attack teams, renamed to
+// exercise, on an address plan of its own (10.base.x.0/24 for teams,
+// 10.base+1.x.0/24 for replicas, 10.base+2.0.0/24 for checkers) so that it
+// never meets a real range on this engine. Every resource carries the
+// test label.
+func testPlan(t *testing.T, exercise string, teams, base int) (*cyberrange.Plan, *scenarios.Scenario, []string) {
+	t.Helper()
+	demo, err := scenarios.Builtin("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := demo.WithAttackTeams(teams)
+	sc.Name = exercise
+	sc.AttackBox = false
+	sc.Network.Docker = scenarios.AddressPlan{
+		Teams:    netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", base)),
+		Replicas: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", base+1)),
+		Checkers: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/24", base+2)),
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tokens := make([]string, len(sc.Teams))
+	for i := range tokens {
+		tokens[i] = fmt.Sprintf("token-%02d", i)
+	}
+	p, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Image: testImage,
+		GatewayPortBase: -1, TeamTokens: tokens, CheckerSecret: "test-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Networks {
+		p.Networks[i].Labels[labelTest] = testValue
+	}
+	for i := range p.Containers {
+		p.Containers[i].Labels[labelTest] = testValue
+	}
+	return p, sc, tokens
+}
+
+func TestContract(t *testing.T) {
+	d := needEngine(t)
+	p, _, _ := testPlan(t, "dkcontract", 2, 170)
+	rangetest.Contract(t, func(t *testing.T) cyberrange.Driver {
+		d, err := New(t.Context(), Options{CallTimeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}, func(*testing.T) *cyberrange.Plan { return p })
+	// Down leaves nothing on the engine either, the ingress network
+	// included, which List does not show.
+	checkNothingLeft(t, d, p.Exercise)
+}
+
+func checkNothingLeft(t *testing.T, d *Driver, exercise string) {
+	t.Helper()
+	// Called from cleanups too, when t.Context is done.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := client.Filters{}.Add("label", cyberrange.LabelExercise+"="+exercise)
+	cons, err := d.e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := d.e.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cons.Items {
+		t.Errorf("left: container %v", c.Names)
+	}
+	for _, n := range nets.Items {
+		t.Errorf("left: network %s", n.Name)
+	}
+}
+
+// TestRange stands up one range of seven attack teams whose targets
+// answer every connection with its source address, and checks on it the
+// containers' restrictions, the isolation of teams and of the host, and
+// the attribution of a connection through a gateway.
+func TestRange(t *testing.T) {
+	d := needEngine(t)
+	p, sc, tokens := testPlan(t, "dkrange", 7, 173)
+	for i, c := range p.Containers {
+		if c.Kind != cyberrange.KindTarget {
+			continue
+		}
+		cmd := []string{"probe", "listen"}
+		for _, port := range c.Ports {
+			cmd = append(cmd, ":"+strconv.Itoa(port.Number))
+		}
+		c.Command = cmd
+		delete(c.Labels, cyberrange.LabelPlanHash)
+		c.Labels[cyberrange.LabelPlanHash] = cyberrange.ContainerHash(c)
+		p.Containers[i] = c
+	}
+	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := o.Down(ctx, p.Exercise); err != nil {
+			t.Errorf("down: %v", err)
+		}
+		checkNothingLeft(t, d, p.Exercise)
+	})
+	if err := o.Up(t.Context(), p); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	rep, err := o.Status(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Healthy {
+		t.Fatalf("not healthy: %+v", rep)
+	}
+	t.Run("restrictions", func(t *testing.T) { checkRestrictions(t, d, p) })
+	t.Run("isolation", func(t *testing.T) { checkIsolation(t, d, p) })
+	t.Run("attribution", func(t *testing.T) { checkAttribution(t, d, o, p, sc, tokens) })
+}
+
+func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
+	for _, c := range p.Containers {
+		info, found, err := d.inspect(t.Context(), c.Name)
+		if err != nil || !found {
+			t.Fatalf("%s: found %v, %v", c.Name, found, err)
+		}
+		hc := info.HostConfig
+		if len(hc.CapDrop) != 1 || hc.CapDrop[0] != "ALL" || len(hc.CapAdd) != 0 || hc.Privileged {
+			t.Errorf("%s: cap drop %v add %v privileged %v", c.Name, hc.CapDrop, hc.CapAdd, hc.Privileged)
+		}
+		nnp := false
+		for _, o := range hc.SecurityOpt {
+			nnp = nnp || strings.HasPrefix(o, "no-new-privileges")
+		}
+		if !nnp {
+			t.Errorf("%s: security options %v", c.Name, hc.SecurityOpt)
+		}
+		if hc.ReadonlyRootfs != c.ReadOnly {
+			t.Errorf("%s: read-only root %v, planned %v", c.Name, hc.ReadonlyRootfs, c.ReadOnly)
+		}
+		if hc.Memory != c.Limits.MemoryBytes || hc.NanoCPUs != c.Limits.NanoCPUs || hc.PidsLimit == nil || *hc.PidsLimit != c.Limits.Pids {
+			t.Errorf("%s: memory %d cpu %d pids %v, planned %+v", c.Name, hc.Memory, hc.NanoCPUs, hc.PidsLimit, c.Limits)
+		}
+		if len(hc.Binds) != 0 || len(info.Mounts) != 0 && !onlyTmpfs(info.Mounts) {
+			t.Errorf("%s: binds %v mounts %+v", c.Name, hc.Binds, info.Mounts)
+		}
+		if c.Kind == cyberrange.KindGateway {
+			if len(hc.PortBindings) != 1 {
+				t.Errorf("%s: port bindings %v", c.Name, hc.PortBindings)
+			}
+		} else if len(hc.PortBindings) != 0 {
+			t.Errorf("%s: publishes %v", c.Name, hc.PortBindings)
+		}
+		if info.Config.User != "65534:65534" {
+			t.Errorf("%s: runs as %q", c.Name, info.Config.User)
+		}
+		for _, a := range c.Networks {
+			ep := info.NetworkSettings.Networks[a.Network]
+			if ep == nil || ep.IPAddress != a.Address {
+				t.Errorf("%s: on %s at %v, planned %s", c.Name, a.Network, ep, a.Address)
+			}
+		}
+		// Inside, the process really has no capability left.
+		if c.Kind == cyberrange.KindTarget {
+			code, out := probe(t, d, c.Name, "unix", "/var/run/docker.sock")
+			if code == 0 {
+				t.Errorf("%s reaches the Docker socket: %s", c.Name, out)
+			}
+		}
+	}
+	for _, n := range p.Networks {
+		got, found, err := d.inspectNetwork(t.Context(), n.Name)
+		if err != nil || !found {
+			t.Fatalf("network %s: %v %v", n.Name, found, err)
+		}
+		if !got.Internal || got.Options[optInhibitIPv4] != "true" || got.IPAM.Driver != "default" {
+			t.Errorf("network %s: internal %v options %v ipam %q", n.Name, got.Internal, got.Options, got.IPAM.Driver)
+		}
+	}
+}
+
+func onlyTmpfs(ms []container.MountPoint) bool {
+	for _, m := range ms {
+		if m.Type != "tmpfs" {
+			return false
+		}
+	}
+	return true
+}
+
+func checkIsolation(t *testing.T, d *Driver, p *cyberrange.Plan) {
+	// A service of the host on every address, as the game's API would be.
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "host\n") }),
+		ReadHeaderTimeout: time.Second}
+	go srv.Serve(l)
+	defer srv.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+
+	var target, gwA, gwB cyberrange.Container
+	for _, c := range p.Containers {
+		switch {
+		case c.Kind == cyberrange.KindTarget && target.Name == "":
+			target = c
+		case c.Kind == cyberrange.KindGateway && c.Labels[cyberrange.LabelTeam] == "a01":
+			gwA = c
+		case c.Kind == cyberrange.KindGateway && c.Labels[cyberrange.LabelTeam] == "a02":
+			gwB = c
+		}
+	}
+	at := func(c cyberrange.Container, network string) netip.Addr {
+		for _, a := range c.Networks {
+			if a.Network == network {
+				return a.Address
+			}
+		}
+		t.Fatalf("%s is not on %s", c.Name, network)
+		return netip.Addr{}
+	}
+	netA, netB := gwA.Networks[0].Network, gwB.Networks[0].Network
+	ingressIP := func(name string) netip.Addr {
+		info, _, err := d.inspect(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.NetworkSettings.Networks[ingressName(p.Exercise)].IPAddress
+	}
+	ingress, _, err := d.inspectNetwork(t.Context(), ingressName(p.Exercise))
+	if err != nil || len(ingress.IPAM.Config) == 0 {
+		t.Fatalf("ingress %+v: %v", ingress, err)
+	}
+	ingressHost := ingress.IPAM.Config[0].Gateway
+
+	// Every address of the host: its interfaces', the ingress bridge's,
+	// and the host end of every network of the plan (which must not
+	// exist).
+	hostAddrs := []netip.Addr{ingressHost}
+	ifaddrs, _ := net.InterfaceAddrs()
+	for _, a := range ifaddrs {
+		if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is4() && !pfx.Addr().IsLoopback() {
+			hostAddrs = append(hostAddrs, pfx.Addr())
+		}
+	}
+	for _, n := range p.Networks {
+		hostAddrs = append(hostAddrs, n.Subnet.Addr().Next())
+	}
+
+	type check struct {
+		desc  string
+		from  string
+		addr  string
+		reach bool
+	}
+	checks := []check{
+		// Controls: the probe does connect where it should.
+		{"gateway A reaches the target on A's network", gwA.Name, netip.AddrPortFrom(at(target, netA), 25).String(), true},
+		{"gateway A reaches the host through the ingress", gwA.Name, netip.AddrPortFrom(ingressHost, uint16(port)).String(), true},
+		{"the target reaches gateway A's port on A's network", target.Name, netip.AddrPortFrom(at(gwA, netA), 1080).String(), true},
+		// Teams apart.
+		{"gateway A to the target on B's network", gwA.Name, netip.AddrPortFrom(at(target, netB), 25).String(), false},
+		{"gateway A to the target's replica network", gwA.Name, netip.AddrPortFrom(target.Networks[0].Address, 25).String(), false},
+		{"gateway A to gateway B on B's network", gwA.Name, netip.AddrPortFrom(at(gwB, netB), 1080).String(), false},
+		{"gateway A to gateway B on the ingress", gwA.Name, netip.AddrPortFrom(ingressIP(gwB.Name), 1080).String(), false},
+	}
+	for _, h := range hostAddrs {
+		checks = append(checks, check{"the target to the host at " + h.String(), target.Name, netip.AddrPortFrom(h, uint16(port)).String(), false})
+	}
+	var wg sync.WaitGroup
+	results := make([]string, len(checks))
+	sem := make(chan struct{}, 4)
+	for i, c := range checks {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			code, out := probe(t, d, c.from, "tcp", c.addr, "--timeout", "1500ms")
+			if (code == 0) != c.reach {
+				results[i] = fmt.Sprintf("%s (%s): reached %v, want %v; %s", c.desc, c.addr, code == 0, c.reach, strings.TrimSpace(out))
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r != "" {
+			t.Error(r)
+		}
+	}
+}
+
+func checkAttribution(t *testing.T, d *Driver, o *cyberrange.Orchestrator, p *cyberrange.Plan, sc *scenarios.Scenario, tokens []string) {
+	const team = 6 // team number 7
+	var owner int
+	for i, tm := range sc.Teams {
+		if tm.Role.CanDefend() {
+			owner = i
+			break
+		}
+	}
+	addr, ports, ok := p.TargetFor(team, owner, 0)
+	if !ok || len(ports) == 0 {
+		t.Fatalf("no target for team 7: %v %v", addr, ports)
+	}
+	info, err := o.Gateway(t.Context(), team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gi := info.(cyberrange.GatewayInfo)
+	subnet, _ := sc.Network.Docker.TeamSubnet(team + 1)
+	if gi.Source != subnet.String() {
+		t.Fatalf("gateway source %s, team 7's subnet %s", gi.Source, subnet)
+	}
+	dst := netip.AddrPortFrom(addr, uint16(ports[0].Number)).String()
+	conn, err := socks5Dial(t.Context(), gi.Address, gi.Team, tokens[team], dst)
+	if err != nil {
+		t.Fatalf("through %s to %s: %v", gi.Address, dst, err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	conn.Close()
+	if err != nil {
+		t.Fatalf("reading the target's answer: %v", err)
+	}
+	src, err := netip.ParseAddrPort(strings.TrimSpace(line))
+	if err != nil || !subnet.Contains(src.Addr()) {
+		t.Fatalf("the target saw the connection from %q, not from team 7's %s", line, subnet)
+	}
+	// The gateway recorded it.
+	rc, err := d.Logs(t.Context(), gi.Container, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(rc)
+		for sc.Scan() {
+			if l := sc.Text(); strings.HasPrefix(l, `{"telemetry":`) && strings.Contains(l, `"port":`+strconv.Itoa(ports[0].Number)) {
+				found <- l
+				return
+			}
+		}
+	}()
+	select {
+	case l := <-found:
+		if !strings.Contains(l, addr.String()) {
+			t.Errorf("telemetry %s does not name the target %s", l, addr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no telemetry of the connection in the gateway's output")
+	}
+}
+
+// socks5Dial connects to dst through a SOCKS5 server with user/password
+// authentication (RFC 1928, 1929).
+func socks5Dial(ctx context.Context, server, user, pass, dst string) (net.Conn, error) {
+	var dialer net.Dialer
+	c, err := dialer.DialContext(ctx, "tcp", server)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fail := func(err error) (net.Conn, error) { c.Close(); return nil, err }
+	buf := make([]byte, 512)
+	if _, err := c.Write([]byte{5, 1, 2}); err != nil {
+		return fail(err)
+	}
+	if _, err := io.ReadFull(c, buf[:2]); err != nil || buf[1] != 2 {
+		return fail(fmt.Errorf("method %v: %v", buf[:2], err))
+	}
+	auth := append([]byte{1, byte(len(user))}, user...)
+	auth = append(append(auth, byte(len(pass))), pass...)
+	if _, err := c.Write(auth); err != nil {
+		return fail(err)
+	}
+	if _, err := io.ReadFull(c, buf[:2]); err != nil || buf[1] != 0 {
+		return fail(fmt.Errorf("authentication %v: %v", buf[:2], err))
+	}
+	ap, err := netip.ParseAddrPort(dst)
+	if err != nil {
+		return fail(err)
+	}
+	a4 := ap.Addr().As4()
+	req := append([]byte{5, 1, 0, 1}, a4[:]...)
+	req = append(req, byte(ap.Port()>>8), byte(ap.Port()))
+	if _, err := c.Write(req); err != nil {
+		return fail(err)
+	}
+	if _, err := io.ReadFull(c, buf[:10]); err != nil || buf[1] != 0 {
+		return fail(fmt.Errorf("connect reply %v: %v", buf[:2], err))
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+var probeSeq struct {
+	mu sync.Mutex
+	n  int
+}
+
+// probe runs `cyrange probe ARGS...` in the network namespace of the
+// container netns and returns its exit code and output.
+func probe(t *testing.T, d *Driver, netns string, args ...string) (int, string) {
+	t.Helper()
+	probeSeq.mu.Lock()
+	probeSeq.n++
+	name := fmt.Sprintf("cyrange-test-probe-%d-%d", os.Getpid(), probeSeq.n)
+	probeSeq.mu.Unlock()
+	ctx := t.Context()
+	pids := int64(16)
+	_, err := d.e.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:   name,
+		Config: &container.Config{Image: testImage, Cmd: append([]string{"probe"}, args...), Labels: map[string]string{labelTest: testValue}},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode("container:" + netns), CapDrop: []string{"ALL"},
+			SecurityOpt: []string{"no-new-privileges:true"}, ReadonlyRootfs: true,
+			Resources: container.Resources{Memory: 64 << 20, PidsLimit: &pids}},
+	})
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	defer d.e.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true})
+	if _, err := d.e.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, _, err := d.inspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.State.Running {
+			rc, err := d.Logs(ctx, name, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(rc)
+			rc.Close()
+			return info.State.ExitCode, string(out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("probe %v still running", args)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEngineEventsAndLogs(t *testing.T) {
+	d := needEngine(t)
+	ctx := t.Context()
+	const ex = "dkevents"
+	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.1.0/24"),
+		Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}
+	c := cyberrange.Container{Name: "cyrange-" + ex + "-probe", Kind: cyberrange.KindTarget, Image: testImage,
+		Command:  []string{"probe", "listen", ":8080"},
+		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.1.10")}},
+		Labels:   map[string]string{cyberrange.LabelExercise: ex, cyberrange.LabelKind: "target", labelTest: testValue},
+		ReadOnly: true}
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(ctx)
+		d.Remove(ctx, c.Name)
+		d.RemoveNetwork(ctx, n.Name)
+		checkNothingLeft(t, d, ex)
+	})
+	if err := d.EnsureNetwork(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
+	evs, err := d.Events(ectx, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	want := func(action string) cyberrange.RangeEvent {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case ev := <-evs:
+				if ev.Container == c.Name && ev.Action == action {
+					return ev
+				}
+			case <-timeout:
+				t.Fatalf("no %s event", action)
+			}
+		}
+	}
+	if ev := want("start"); ev.Kind != cyberrange.KindTarget || ev.Time.IsZero() {
+		t.Errorf("start event %+v", ev)
+	}
+	rc, err := d.Logs(ctx, c.Name, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(rc).ReadString('\n')
+	rc.Close()
+	if err != nil || !strings.Contains(line, "listening on [::]:8080") {
+		t.Errorf("logs: %q %v", line, err)
+	}
+	if err := d.Kill(ctx, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	if ev := want("die"); ev.ExitCode != 137 {
+		t.Errorf("die event %+v", ev)
+	}
+	a, err := d.List(ctx, ex)
+	if err != nil || len(a.Containers) != 1 || a.Containers[0].State != cyberrange.StateExited || a.Containers[0].ExitCode != 137 {
+		t.Errorf("list after kill: %+v %v", a, err)
+	}
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	want("start")
+	if err := d.Remove(ctx, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	want("remove")
+	stop()
+	for range evs {
+	}
+}

@@ -1,0 +1,337 @@
+package docker
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+)
+
+// Labels the driver adds to what the plan asks for.
+const (
+	// labelPorts records a container's port names ("socks=1080,admin=8025")
+	// so that List can report where each named port is reachable.
+	labelPorts = "cyrange.docker.ports"
+	// labelIngress marks an exercise's ingress network.
+	labelIngress = "cyrange.docker.ingress"
+)
+
+// Bridge driver options (libnetwork's names).
+const (
+	optInhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
+	optICC         = "com.docker.network.bridge.enable_icc"
+	optMasquerade  = "com.docker.network.bridge.enable_ip_masquerade"
+)
+
+// What every container gets whatever the plan says.
+const (
+	// tmpfsOptions is the one writable place of a read-only container.
+	tmpfsOptions = "rw,nosuid,nodev,noexec,size=64m"
+	// Unprivileged processes may bind the scenario's ports (25, 80...)
+	// without CAP_NET_BIND_SERVICE: the sysctl is per network namespace.
+	sysctlUnprivPorts = "net.ipv4.ip_unprivileged_port_start"
+)
+
+// attackBoxCaps are what an attack box keeps of root's capabilities: its
+// sshd must change user and chroot, and nmap wants raw sockets. Every
+// other container keeps none.
+var attackBoxCaps = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL", "NET_RAW", "AUDIT_WRITE"}
+
+// ingressName is the name of an exercise's ingress network.
+func ingressName(exercise string) string { return "cyrange-" + exercise + "-ingress" }
+
+// needsIngress reports whether the host must reach c: it publishes a port,
+// or it is a checker, which the game calls.
+func needsIngress(c cyberrange.Container) bool {
+	if c.Kind == cyberrange.KindChecker {
+		return true
+	}
+	return slices.ContainsFunc(c.Ports, func(p cyberrange.Port) bool { return p.Publish != "" })
+}
+
+// networkOptions is how a plan's network is made: an internal bridge whose
+// host end has no address.
+func networkOptions(n cyberrange.Network) client.NetworkCreateOptions {
+	sub := n.Subnet.Masked()
+	return client.NetworkCreateOptions{
+		Driver: "bridge",
+		// An empty IPAM driver makes the engine look the driver up, which
+		// costs seconds per network; "default" is the built-in one.
+		IPAM: &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{
+			Subnet:  sub,
+			Gateway: sub.Addr().Next(),
+		}}},
+		Internal: true,
+		Options:  map[string]string{optInhibitIPv4: "true"},
+		Labels:   maps.Clone(n.Labels),
+	}
+}
+
+// ingressOptions is how an exercise's ingress network is made.
+func ingressOptions(exercise string, subnet netip.Prefix) client.NetworkCreateOptions {
+	ipam := &network.IPAM{Driver: "default"}
+	if subnet.IsValid() {
+		ipam.Config = []network.IPAMConfig{{Subnet: subnet.Masked()}}
+	}
+	return client.NetworkCreateOptions{
+		Driver: "bridge",
+		IPAM:   ipam,
+		Options: map[string]string{
+			optICC:        "false",
+			optMasquerade: "false",
+		},
+		Labels: map[string]string{
+			cyberrange.LabelExercise: exercise,
+			labelIngress:             "true",
+		},
+	}
+}
+
+// validNetwork checks what the engine would otherwise reject late or
+// accept wrongly.
+func validNetwork(n cyberrange.Network) error {
+	if n.Name == "" || !validName(n.Name) {
+		return fmt.Errorf("%w: network name %q", cyberrange.ErrInvalid, n.Name)
+	}
+	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() || n.Subnet.Bits() > 30 {
+		return fmt.Errorf("%w: network %s: subnet %s is not an IPv4 prefix of at least a /30", cyberrange.ErrInvalid, n.Name, n.Subnet)
+	}
+	if n.Labels[cyberrange.LabelExercise] == "" {
+		return fmt.Errorf("%w: network %s has no %s label", cyberrange.ErrInvalid, n.Name, cyberrange.LabelExercise)
+	}
+	if n.Labels[labelIngress] != "" {
+		return fmt.Errorf("%w: network %s: label %s is the driver's", cyberrange.ErrInvalid, n.Name, labelIngress)
+	}
+	return nil
+}
+
+// validName is the engine's rule for container and network names.
+func validName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if i > 0 {
+			ok = ok || r == '_' || r == '.' || r == '-'
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func validContainer(c cyberrange.Container) error {
+	switch {
+	case !validName(c.Name):
+		return fmt.Errorf("%w: container name %q", cyberrange.ErrInvalid, c.Name)
+	case c.Image == "":
+		return fmt.Errorf("%w: container %s has no image", cyberrange.ErrInvalid, c.Name)
+	case len(c.Networks) == 0:
+		return fmt.Errorf("%w: container %s is on no network", cyberrange.ErrInvalid, c.Name)
+	case c.Labels[cyberrange.LabelExercise] == "":
+		return fmt.Errorf("%w: container %s has no %s label", cyberrange.ErrInvalid, c.Name, cyberrange.LabelExercise)
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Networks {
+		if seen[a.Network] {
+			return fmt.Errorf("%w: container %s is attached twice to %s", cyberrange.ErrInvalid, c.Name, a.Network)
+		}
+		seen[a.Network] = true
+		if !a.Address.IsValid() || !a.Address.Is4() {
+			return fmt.Errorf("%w: container %s: address %s on %s", cyberrange.ErrInvalid, c.Name, a.Address, a.Network)
+		}
+	}
+	for _, p := range c.Ports {
+		if p.Name == "" || strings.ContainsAny(p.Name, "=,") || p.Number < 1 || p.Number > 65535 {
+			return fmt.Errorf("%w: container %s: port %q %d", cyberrange.ErrInvalid, c.Name, p.Name, p.Number)
+		}
+		if p.Publish != "" {
+			if _, err := netip.ParseAddrPort(p.Publish); err != nil {
+				return fmt.Errorf("%w: container %s: port %s is published on %q, not host:port", cyberrange.ErrInvalid, c.Name, p.Name, p.Publish)
+			}
+		}
+	}
+	return nil
+}
+
+// createOptions is how the engine makes c: everything but its second and
+// later networks, which are connected before it starts.
+func createOptions(c cyberrange.Container) client.ContainerCreateOptions {
+	labels := maps.Clone(c.Labels)
+	if len(c.Ports) > 0 {
+		labels[labelPorts] = formatPorts(c.Ports)
+	}
+	cfg := &container.Config{
+		Image:    c.Image,
+		Cmd:      slices.Clone(c.Command),
+		Env:      envList(c.Env),
+		Labels:   labels,
+		Hostname: hostname(c.Name),
+	}
+	hc := &container.HostConfig{
+		NetworkMode: container.NetworkMode(c.Networks[0].Network),
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges:true"},
+		LogConfig:   logConfig(c.Kind),
+		Sysctls:     map[string]string{sysctlUnprivPorts: "0"},
+		Resources:   resources(c.Limits),
+	}
+	if c.Kind == cyberrange.KindAttackBox {
+		hc.CapAdd = slices.Clone(attackBoxCaps)
+	}
+	if c.ReadOnly {
+		hc.ReadonlyRootfs = true
+		hc.Tmpfs = map[string]string{"/tmp": tmpfsOptions}
+	}
+	for _, p := range c.Ports {
+		port, ok := network.PortFrom(uint16(p.Number), network.TCP)
+		if !ok {
+			continue
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+		if p.Publish == "" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(p.Publish)
+		if err != nil {
+			continue // validContainer refused it already
+		}
+		if hc.PortBindings == nil {
+			hc.PortBindings = network.PortMap{}
+		}
+		b := network.PortBinding{HostIP: ap.Addr()}
+		if ap.Port() != 0 {
+			b.HostPort = strconv.Itoa(int(ap.Port()))
+		}
+		hc.PortBindings[port] = append(hc.PortBindings[port], b)
+	}
+	first := c.Networks[0]
+	return client.ContainerCreateOptions{
+		Name:       c.Name,
+		Config:     cfg,
+		HostConfig: hc,
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			first.Network: endpoint(first.Address),
+		}},
+	}
+}
+
+func endpoint(a netip.Addr) *network.EndpointSettings {
+	if !a.IsValid() {
+		return &network.EndpointSettings{}
+	}
+	return &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: a}}
+}
+
+// hostname is a container's host name: its name, cut to what a host name
+// may be.
+func hostname(name string) string {
+	name = strings.NewReplacer("_", "-", ".", "-").Replace(name)
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return strings.Trim(name, "-")
+}
+
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// logConfig: targets and checkers log to the engine's compact "local"
+// driver; gateways to json-file, whose lines (the connection telemetry)
+// stay readable as they were written, with room for a long exercise.
+func logConfig(k cyberrange.Kind) container.LogConfig {
+	if k == cyberrange.KindGateway {
+		return container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "64m", "max-file": "8"}}
+	}
+	return container.LogConfig{Type: "local", Config: map[string]string{"max-size": "16m", "max-file": "3"}}
+}
+
+// Limits applied when the plan leaves one at zero: nothing runs unbounded.
+const (
+	defaultMemory = 512 << 20
+	defaultCPUs   = 1e9
+	defaultPids   = 512
+)
+
+func resources(l cyberrange.Limits) container.Resources {
+	if l.MemoryBytes <= 0 {
+		l.MemoryBytes = defaultMemory
+	}
+	if l.NanoCPUs <= 0 {
+		l.NanoCPUs = defaultCPUs
+	}
+	if l.Pids <= 0 {
+		l.Pids = defaultPids
+	}
+	pids := l.Pids
+	return container.Resources{
+		Memory: l.MemoryBytes,
+		// No swap on top of the memory limit.
+		MemorySwap: l.MemoryBytes,
+		NanoCPUs:   l.NanoCPUs,
+		PidsLimit:  &pids,
+	}
+}
+
+// formatPorts writes the labelPorts value: name=number pairs in name
+// order.
+func formatPorts(ports []cyberrange.Port) string {
+	parts := make([]string, 0, len(ports))
+	for _, p := range ports {
+		parts = append(parts, p.Name+"="+strconv.Itoa(p.Number))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// parsePorts reads a labelPorts value back: port number to name. Labels
+// come from the engine, where anyone may have edited them, so a malformed
+// pair is skipped, not trusted.
+func parsePorts(s string) map[int]string {
+	out := map[int]string{}
+	for part := range strings.SplitSeq(s, ",") {
+		name, num, ok := strings.Cut(part, "=")
+		if !ok || name == "" {
+			continue
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 || n > 65535 {
+			continue
+		}
+		out[n] = name
+	}
+	return out
+}
+
+// state maps the engine's container states to the range's.
+func state(s string) cyberrange.State {
+	switch container.ContainerState(s) {
+	case container.StateRunning, container.StateRestarting:
+		return cyberrange.StateRunning
+	case container.StateCreated:
+		return cyberrange.StateCreated
+	case container.StatePaused:
+		return cyberrange.State("paused")
+	default: // exited, dead, removing
+		return cyberrange.StateExited
+	}
+}
