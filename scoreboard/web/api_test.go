@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/static"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -594,11 +596,24 @@ func TestSecurityHeadersAndStatic(t *testing.T) {
 	if w := fx.do("GET", "/api/v1/admin/teams", "", cred{bearer: fx.toks.OrganizerToken()}); w.Header().Get("Cache-Control") != "no-store" {
 		t.Errorf("tokens may be cached: %q", w.Header().Get("Cache-Control"))
 	}
-	// The page must not need anything the policy forbids.
-	w := fx.do("GET", "/", "", cred{})
-	for _, bad := range []string{"<script>", "style=", "http://", "https://", "onclick"} {
-		if strings.Contains(w.Body.String(), bad) {
-			t.Errorf("index.html contains %q, which the policy or the no-external-resources rule forbids", bad)
+	// No page may need anything the policy forbids.
+	pages, err := fs.Glob(static.FS, "*.html")
+	if err != nil || len(pages) < 5 {
+		t.Fatalf("pages %v %v", pages, err)
+	}
+	for _, p := range pages {
+		path := "/" + p
+		if p == "index.html" {
+			path = "/" // served at the root; /index.html redirects there
+		}
+		w := fx.do("GET", path, "", cred{})
+		if w.Code != 200 {
+			t.Errorf("%s: %d", p, w.Code)
+		}
+		for _, bad := range []string{"<script>", "style=", "http://", "https://", "onclick", "javascript:"} {
+			if strings.Contains(w.Body.String(), bad) {
+				t.Errorf("%s contains %q, which the policy or the no-external-resources rule forbids", p, bad)
+			}
 		}
 	}
 }

@@ -1,0 +1,335 @@
+package browser
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+// login fills the page's login form with token and sends it.
+func (tb *tab) login(url, token string) {
+	tb.t.Helper()
+	tb.open(url)
+	tb.run("logging in", chromedp.WaitVisible(chromedp.CSS("#token")), chromedp.SetValue(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)))
+}
+
+// status fetches path from inside the page, with the page's session.
+func (tb *tab) status(path string) int {
+	tb.t.Helper()
+	return eval[int](tb, fmt.Sprintf(`fetch(%q, {credentials: 'same-origin'}).then((r) => r.status)`, path))
+}
+
+func visible(id string) string {
+	return fmt.Sprintf(`(() => { const e = document.getElementById(%q); return !!e && !e.hidden && e.offsetParent !== null; })()`, id)
+}
+
+func TestLoginWrongToken(t *testing.T) {
+	srv := newServer(t)
+	for _, page := range []string{"/team.html", "/admin.html"} {
+		t.Run(page, func(t *testing.T) {
+			tb := newTab(t, 1280, 800)
+			tb.login(srv.url+page, "00000000000000000000000000000000")
+			tb.waitJS("the refusal", visible("login-error"), 3*time.Second)
+			msg := tb.text("#login-error")
+			if !strings.Contains(msg, "Mã đội không đúng") || !strings.Contains(msg, "invalid team token") {
+				t.Errorf("refusal reads %q", msg)
+			}
+			if eval[string](tb, `document.getElementById('token').getAttribute('aria-invalid')`) != "true" {
+				t.Error("the token field is not marked invalid")
+			}
+			if got := tb.status("/api/v1/me"); got != 401 {
+				t.Errorf("after a refused login /api/v1/me answers %d", got)
+			}
+			for _, id := range []string{"portal", "console"} {
+				if eval[bool](tb, visible(id)) {
+					t.Errorf("%s shown after a refused login", id)
+				}
+			}
+		})
+	}
+}
+
+// TestTeamIsolation logs an attack team in and checks it sees its own
+// data only, and nothing of the organizer's.
+func TestTeamIsolation(t *testing.T) {
+	srv := newServer(t)
+	srv.play(2) // Hà Nội (0) captured twice; others too
+	tb := newTab(t, 1280, 800)
+	tb.login(srv.url+"/team.html", srv.teamToken(0))
+	tb.waitJS("the portal", visible("portal"), 3*time.Second)
+	if got := tb.text("#team-name"); got != attackTeams[0] {
+		t.Fatalf("portal of %q", got)
+	}
+	tb.waitJS("own captures", `document.querySelectorAll('#captures tbody tr').length === 2`, 3*time.Second)
+
+	for path, want := range map[string]int{
+		"/api/v1/me":               200,
+		"/api/v1/targets":          200,
+		"/api/v1/admin/teams":      403,
+		"/api/v1/admin/flags":      403,
+		"/api/v1/admin/events":     403,
+		"/api/v1/admin/export":     403,
+		"/api/v1/admin/range":      403,
+		"/api/v1/admin/scoreboard": 403,
+		"/api/v1/detections":       403,
+		"/api/v1/team/replicas":    403,
+	} {
+		if got := tb.status(path); got != want {
+			t.Errorf("%s: %d, want %d", path, got, want)
+		}
+	}
+	// The team's stream is its own: its line and its events only.
+	var snap struct {
+		Team      string `json:"team"`
+		Standings []struct {
+			Team string `json:"team"`
+		} `json:"standings"`
+		Recent []struct {
+			Kind, Team, Target string
+		} `json:"recent"`
+	}
+	raw := eval[string](tb, `new Promise((resolve, reject) => {
+		const ws = new WebSocket('ws://' + location.host + '/api/v1/team/live');
+		ws.onmessage = (ev) => { ws.close(); resolve(ev.data); };
+		ws.onerror = () => reject(new Error('team stream refused'));
+	})`)
+	if err := json.Unmarshal([]byte(raw), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Team != attackTeams[0] || len(snap.Standings) != 1 || snap.Standings[0].Team != attackTeams[0] {
+		t.Errorf("team stream of %q with standings %+v", snap.Team, snap.Standings)
+	}
+	for _, it := range snap.Recent {
+		if it.Kind != "phase" && it.Team != attackTeams[0] && it.Target != attackTeams[0] {
+			t.Errorf("team stream carries another team's item %+v", it)
+		}
+	}
+
+	// The organizer console refuses the team and shows no token.
+	tb.open(srv.url + "/admin.html")
+	tb.waitJS("the refusal", visible("admin-denied"), 3*time.Second)
+	if msg := tb.text("#denied-text"); !strings.Contains(msg, attackTeams[0]) || !strings.Contains(msg, "ban tổ chức") {
+		t.Errorf("refusal reads %q", msg)
+	}
+	time.Sleep(200 * time.Millisecond)
+	html := eval[string](tb, `document.documentElement.outerHTML`)
+	for i := range srv.cfg.Teams {
+		if strings.Contains(html, srv.teamToken(i)) {
+			t.Errorf("the organizer page shows %s's token to a team", srv.cfg.Teams[i].Name)
+		}
+	}
+	if strings.Contains(html, srv.toks.OrganizerToken()) || eval[bool](tb, visible("console")) {
+		t.Error("the organizer console opened for a team")
+	}
+}
+
+// TestFlagFormVerdicts pastes several flags and expects one verdict row
+// per distinct flag, in order, with its code in words.
+func TestFlagFormVerdicts(t *testing.T) {
+	srv := newServer(t)
+	srv.play(2) // Hải Phòng (1) captured mail/inbox in tick 2
+	tb := newTab(t, 1280, 900)
+	tb.login(srv.url+"/team.html", srv.teamToken(1))
+	tb.waitJS("the flag form", visible("flag-form"), 3*time.Second)
+	tb.waitJS("the stats", `document.querySelectorAll('#stats .stat').length >= 4`, 3*time.Second)
+	capturesBefore := tb.text("#stats .stat:nth-child(4) .v")
+
+	fresh := srv.flag(mail, "attachments")
+	dup := srv.flag(mail, "inbox")
+	paste := strings.Join([]string{fresh, "  " + dup, "", "NOT-A-FLAG", fresh}, "\n")
+	tb.run("submitting", chromedp.SetValue(chromedp.CSS("#flags"), paste), chromedp.Click(chromedp.CSS(`#flag-form button[type="submit"]`)))
+	tb.waitJS("the verdicts", `document.querySelectorAll('#flag-results tbody tr').length === 3`, 3*time.Second)
+	rows := eval[[][]string](tb, `[...document.querySelectorAll('#flag-results tbody tr')].map((tr) => [tr.dataset.code, ...[...tr.cells].map((c) => c.textContent)])`)
+	want := []struct{ code, flag, words, msg string }{
+		{"OK", fresh, "được chấp nhận", "Accepted"},
+		{"DUP", dup, "đã nộp trước đó", "already submitted"},
+		{"INV", "NOT-A-FLAG", "không hợp lệ", "invalid flag"},
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r[0] != w.code || r[1] != w.flag || !strings.Contains(r[2], w.words) || !strings.Contains(r[3], w.msg) {
+			t.Errorf("row %d: %q, want %s %s %q %q", i, r, w.code, w.flag, w.words, w.msg)
+		}
+	}
+	if got := tb.text("#flag-summary"); !strings.Contains(got, "3") || !strings.Contains(got, "OK 1") {
+		t.Errorf("summary %q", got)
+	}
+	if got := eval[string](tb, `document.getElementById('flags').value`); got != "" {
+		t.Errorf("the settled flags stay in the box: %q", got)
+	}
+	// The team's own numbers follow from its stream.
+	tb.waitJS("the new capture count", fmt.Sprintf(`document.querySelector('#stats .stat:nth-child(4) .v').textContent !== %q`, capturesBefore), 2*time.Second)
+
+	// A refused request shows the server's status and reason, and keeps
+	// the flags for later.
+	srv.act(scoreboard.ActPause)
+	news := srv.flag(portal, "news")
+	tb.run("submitting while paused", chromedp.SetValue(chromedp.CSS("#flags"), news), chromedp.Click(chromedp.CSS(`#flag-form button[type="submit"]`)))
+	tb.waitJS("the refusal", visible("flag-error"), 3*time.Second)
+	if got := tb.text("#flag-error"); !strings.Contains(got, "409") || !strings.Contains(got, "paused") {
+		t.Errorf("refusal reads %q", got)
+	}
+	if got := eval[string](tb, `document.getElementById('flags').value`); got != news {
+		t.Errorf("the box holds %q after a refusal", got)
+	}
+}
+
+// fakeDetections accepts every report as pending and lists them.
+type fakeDetections struct {
+	mu   sync.Mutex
+	list []map[string]any
+}
+
+func (d *fakeDetections) Report(_ context.Context, _ int, body json.RawMessage) (any, error) {
+	var r map[string]any
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	if r["attacker"] == "" || r["attacker"] == nil {
+		return nil, fmt.Errorf("detections: attacker is required: %w", scoreboard.ErrInvalid)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r["id"] = len(d.list) + 1
+	r["verdict"] = "pending"
+	r["reportedAt"] = time.Now().Format(time.RFC3339)
+	d.list = append(d.list, r)
+	return map[string]any{"id": r["id"], "verdict": "pending"}, nil
+}
+
+func (d *fakeDetections) List(context.Context, int) (any, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]map[string]any{}, d.list...), nil
+}
+
+func TestDefenceConsole(t *testing.T) {
+	srv := newServer(t)
+	srv.play(5) // the portal was MUMBLE, OFFLINE, then RECOVERING
+	tb := newTab(t, 1920, 1080)
+	tb.login(srv.url+"/team.html", srv.teamToken(defenceTeam()))
+	tb.waitJS("the services", `document.querySelectorAll('#services .svc-card').length === 2`, 3*time.Second)
+
+	portalCard := `#services .svc-card[data-service="portal"]`
+	tb.waitJS("the portal's status", fmt.Sprintf(`document.querySelector('%s .st')?.textContent === 'RECOVERING'`, portalCard), 3*time.Second)
+	strip := eval[[]string](tb, fmt.Sprintf(`[...document.querySelectorAll('%s .tk')].map((e) => e.className.replace('tk tk-', ''))`, portalCard))
+	if strings.Join(strip, " ") != "OK OK MUMBLE OFFLINE RECOVERING" {
+		t.Errorf("portal strip %v", strip)
+	}
+	if label := eval[string](tb, fmt.Sprintf(`document.querySelector('%s .strip').getAttribute('aria-label')`, portalCard)); !strings.Contains(label, "OFFLINE ×1") {
+		t.Errorf("the strip's text %q does not say what the colours do", label)
+	}
+	if href := eval[string](tb, fmt.Sprintf(`document.querySelector('%s a')?.href ?? ''`, portalCard)); href != "http://127.0.20.11:18025/" {
+		t.Errorf("console link %q", href)
+	}
+	st, err := srv.game.Standing(defenceTeam())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tb.text("#stats"); st.FlagsLost == 0 || !strings.Contains(got, fmt.Sprintf("Cờ bị mất%d ·", st.FlagsLost)) || !strings.Contains(got, fmt.Sprintf("Cờ giữ được%d ·", st.FlagsProtected)) {
+		t.Errorf("lost %d / protected %d flags not in %q", st.FlagsLost, st.FlagsProtected, got)
+	}
+	tb.waitJS("the log panel's empty state", visible("logs-empty"), time.Second)
+
+	// This server takes no detection reports yet: the form says so.
+	tb.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
+		chromedp.Click(chromedp.CSS(`#det-form button[type="submit"]`)))
+	tb.waitJS("the refusal", visible("det-result"), 3*time.Second)
+	if got := tb.text("#det-result"); !strings.Contains(got, "501") || !strings.Contains(got, "detection reports are not available") {
+		t.Errorf("refusal reads %q", got)
+	}
+	if !strings.Contains(tb.text("#verdicts"), "501") {
+		t.Errorf("verdict list: %q", tb.text("#verdicts"))
+	}
+
+	// With detections wired, a report goes through and is listed.
+	det := &fakeDetections{}
+	srv2 := newServer(t, withDetections(det))
+	srv2.play(2)
+	tb2 := newTab(t, 1280, 900)
+	tb2.login(srv2.url+"/team.html", srv2.teamToken(defenceTeam()))
+	tb2.waitJS("the form", visible("det-form"), 3*time.Second)
+	tb2.waitJS("the services in the form", `document.querySelectorAll('#det-service option').length === 2`, 3*time.Second)
+	tb2.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
+		chromedp.SetValue(chromedp.CSS("#det-technique"), "T1110"),
+		chromedp.SetValue(chromedp.CSS("#det-notes"), "dò mật khẩu IMAP"),
+		chromedp.Click(chromedp.CSS(`#det-form button[type="submit"]`)))
+	tb2.waitJS("the receipt", `document.getElementById('det-result').classList.contains('ok')`, 3*time.Second)
+	if got := tb2.text("#det-result"); !strings.Contains(got, "#1") || !strings.Contains(got, "đang chờ chấm") {
+		t.Errorf("receipt %q", got)
+	}
+	tb2.waitJS("the listed report", `document.querySelector('#verdicts tr[data-verdict="pending"]') !== null`, 3*time.Second)
+	det.mu.Lock()
+	r := det.list[0]
+	det.mu.Unlock()
+	seen, _ := time.Parse(time.RFC3339, fmt.Sprint(r["seenAt"]))
+	if r["attacker"] != attackTeams[2] || r["service"] != "mail" || r["technique"] != "T1110" || time.Since(seen) > time.Hour {
+		t.Errorf("report sent %v", r)
+	}
+}
+
+func TestOrganizerConsole(t *testing.T) {
+	srv := newServer(t)
+	tb := newTab(t, 1920, 1080)
+	tb.login(srv.url+"/admin.html", srv.toks.OrganizerToken())
+	tb.waitJS("the console", visible("console"), 3*time.Second)
+	tb.waitLive(5 * time.Second)
+	button := func(action string) string { return fmt.Sprintf(`#phase-buttons button[data-action=%q]`, action) }
+	enabled := func(action string) bool {
+		return eval[bool](tb, fmt.Sprintf(`!document.querySelector(%q).disabled`, button(action)))
+	}
+	tb.waitJS("start enabled", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("start")), 2*time.Second)
+	if enabled("pause") || enabled("end") {
+		t.Error("pause or end enabled before the start")
+	}
+
+	// Cancelling the confirmation changes nothing.
+	tb.run("start, then cancel", chromedp.Click(chromedp.CSS(button("start"))), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	time.Sleep(200 * time.Millisecond)
+	if p, _ := srv.game.Phase(); p != scoreboard.PhaseSetup {
+		t.Fatalf("phase %v after a cancelled start", p)
+	}
+	tb.run("start, confirmed", chromedp.Click(chromedp.CSS(button("start"))), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	tb.waitJS("running", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("pause")), 3*time.Second)
+	if p, _ := srv.game.Phase(); p != scoreboard.PhaseRunning {
+		t.Fatalf("phase %v after a confirmed start", p)
+	}
+	tb.run("freeze", chromedp.Click(chromedp.CSS(button("freeze"))), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	tb.waitJS("frozen", fmt.Sprintf(`document.querySelector(%q).disabled && document.getElementById('phase-result').classList.contains('ok')`, button("freeze")), 3*time.Second)
+	if _, frozen := srv.game.Phase(); !frozen {
+		t.Error("not frozen after a confirmed freeze")
+	}
+
+	// Tokens are masked until asked for, and the CSV holds them.
+	tb.waitJS("the tokens", `document.querySelectorAll('#tokens-table tbody tr').length === 10`, 3*time.Second)
+	tok := srv.teamToken(3)
+	if strings.Contains(tb.text("#tokens-table"), tok) {
+		t.Error("tokens shown before asked for")
+	}
+	tb.run("show tokens", chromedp.Click(chromedp.CSS("#tokens-toggle")))
+	if !strings.Contains(tb.text("#tokens-table"), tok) {
+		t.Error("tokens not shown when asked for")
+	}
+	csv := eval[string](tb, `fetch(document.querySelector('a[href*="teams?format=csv"]').href).then((r) => r.text())`)
+	if !strings.Contains(csv, attackTeams[3]+",attack,"+tok) {
+		t.Errorf("tokens CSV: %q", csv)
+	}
+	tb.waitJS("the range", `document.getElementById('range').textContent.includes('local')`, 3*time.Second)
+	for _, href := range []string{"/api/v1/export/ctftime", "/api/v1/admin/export?format=csv", "/api/v1/admin/export?format=json", "/api/v1/admin/events"} {
+		if got := tb.status(href); got != 200 {
+			t.Errorf("export %s: %d", href, got)
+		}
+	}
+}
