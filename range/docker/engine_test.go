@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -717,4 +718,84 @@ func TestEngineEventsAndLogs(t *testing.T) {
 	stop()
 	for range evs {
 	}
+}
+
+// TestAttackBox builds the attack box with debootstrap, which takes
+// minutes and the Debian mirror: only with CYRANGE_ATTACKBOX=1.
+func TestAttackBox(t *testing.T) {
+	if os.Getenv("CYRANGE_ATTACKBOX") != "1" {
+		t.Skip("set CYRANGE_ATTACKBOX=1 to build the attack box (debootstrap, minutes)")
+	}
+	d := needEngine(t)
+	const tag = "cyrange-attackbox:test-range-docker"
+	var out bytes.Buffer
+	err := d.BuildAttackBox(t.Context(), AttackBoxOptions{Tag: tag, Output: &out})
+	t.Cleanup(func() { d.RemoveImage(context.Background(), tag) })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, tail(out.String(), 40))
+	}
+	const ex = "dkattackbox"
+	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.2.0/24"),
+		Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}
+	box := cyberrange.Container{Name: "cyrange-" + ex + "-box", Kind: cyberrange.KindAttackBox, Image: tag,
+		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.2.3")}},
+		Labels:   map[string]string{cyberrange.LabelExercise: ex, cyberrange.LabelKind: "attackbox", labelTest: testValue}}
+	tools := box
+	tools.Name += "-tools"
+	tools.Networks = []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.2.4")}}
+	tools.Command = []string{"/bin/sh", "-c", "nmap --version && curl --version && python3 --version && hydra -h | head -1; swaks --version && nc -h 2>&1 | head -1"}
+	ctx := t.Context()
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(ctx)
+		d.Remove(ctx, box.Name)
+		d.Remove(ctx, tools.Name)
+		d.RemoveNetwork(ctx, n.Name)
+		checkNothingLeft(t, d, ex)
+	})
+	if err := d.EnsureNetwork(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []cyberrange.Container{box, tools} {
+		if err := d.Start(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The box's SSH server comes up and stays up.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, out := probe(t, d, box.Name, "tcp", "127.0.0.1:22")
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			info, _, _ := d.inspect(ctx, box.Name)
+			t.Fatalf("no SSH server in the attack box: %s (state %+v)", out, info.State)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The tools run.
+	for {
+		info, _, err := d.inspect(ctx, tools.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.State.Running {
+			rc, err := d.Logs(ctx, tools.Name, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if info.State.ExitCode != 0 || !strings.Contains(string(b), "Nmap version") || !strings.Contains(string(b), "Python 3") {
+				t.Fatalf("tools: exit %d\n%s", info.State.ExitCode, b)
+			}
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	return strings.Join(l[max(0, len(l)-lines):], "\n")
 }
