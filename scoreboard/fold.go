@@ -3,9 +3,9 @@ package scoreboard
 import (
 	"bytes"
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -35,6 +35,12 @@ type TeamScore struct {
 	DetectionsTrue  int
 	DetectionsFalse int
 	DetectionsDup   int
+	// Incidents counts the incidents against the team's replicas;
+	// DetectionsMissed those that can no longer be credited and never
+	// were. DetectTime sums the time to detect of the true positives.
+	Incidents        int
+	DetectionsMissed int
+	DetectTime       time.Duration
 
 	// LastScoreSeq orders ties: the team whose last scoring event came
 	// first ranks first.
@@ -48,6 +54,18 @@ func (t *TeamScore) DefenceTotal() float64 { return t.SLA + t.Protected - t.Lost
 type FlagState struct {
 	Planted   bool
 	Capturers []int16
+	// Pending holds the teams whose capture waits for telemetry
+	// (Config.RequireTelemetry); they score nothing until it comes.
+	// Unverified holds those whose capture came without any: it is not
+	// theirs to submit again.
+	Pending    []int16
+	Unverified []int16
+}
+
+// has reports whether team submitted the flag already, whatever became of
+// it.
+func (f *FlagState) has(team int16) bool {
+	return slices.Contains(f.Capturers, team) || slices.Contains(f.Pending, team) || slices.Contains(f.Unverified, team)
 }
 
 // ReplicaStatus is one (owner, service) pair's check history.
@@ -108,6 +126,32 @@ type State struct {
 	Remedies []TickerItem
 	// Board is what the public sees while the board is frozen.
 	Board *FrozenBoard
+
+	// Incidents lists every incident (telemetry.go) in the order they
+	// began; an incident's ID is its index.
+	Incidents []Incident
+	// Reports holds the detection reports; report id i is Reports[i-1].
+	Reports []DetectionReport
+	// PendingCaptures wait for the telemetry of their tick
+	// (Config.RequireTelemetry), in log order.
+	PendingCaptures []PendingCapture
+	// Unverified lists the captures that scored nothing for want of
+	// telemetry, for the organizer.
+	Unverified []UnverifiedCapture
+	// LastCapture is the tick of each (team, owner, service, store)'s
+	// latest capture, which a report naming the store is checked against.
+	LastCapture map[[4]int16]int32
+	// TelemetryUpTo is the time of the latest telemetry summary: the
+	// connections that ended before it are in the log.
+	TelemetryUpTo time.Time
+	// RemedyUpTo is the time of each replica's latest recorded remedy.
+	RemedyUpTo map[[2]int16]time.Time
+
+	// byKey lists the incidents of each (team, owner, service) in order,
+	// and open the incidents that may still be credited. Both follow from
+	// Incidents and are rebuilt after a snapshot.
+	byKey map[[3]int16][]int
+	open  []int
 }
 
 // FrozenBoard is the public board as of the freeze.
@@ -120,11 +164,14 @@ type FrozenBoard struct {
 // NewState returns the empty fold for cfg.
 func NewState(cfg *Config) *State {
 	s := &State{
-		Teams:      make([]TeamScore, len(cfg.Teams)),
-		Flags:      map[FlagID]*FlagState{},
-		FirstBlood: map[[2]int16]bool{},
-		Replicas:   map[[2]int16]*ReplicaStatus{},
-		AttackInfo: map[FlagID]string{},
+		Teams:       make([]TeamScore, len(cfg.Teams)),
+		Flags:       map[FlagID]*FlagState{},
+		FirstBlood:  map[[2]int16]bool{},
+		Replicas:    map[[2]int16]*ReplicaStatus{},
+		AttackInfo:  map[FlagID]string{},
+		LastCapture: map[[4]int16]int32{},
+		RemedyUpTo:  map[[2]int16]time.Time{},
+		byKey:       map[[3]int16][]int{},
 	}
 	s.bind(cfg)
 	return s
@@ -137,10 +184,12 @@ func (s *State) bind(cfg *Config) {
 
 // Applied tells the caller what an event did that the log alone does not
 // say directly: the points a capture was worth when it was applied, and the
-// public ticker items it produced.
+// public ticker items it produced. Pending says the capture waits for the
+// telemetry of its tick before it scores.
 type Applied struct {
-	Points float64
-	Items  []TickerItem
+	Points  float64
+	Pending bool
+	Items   []TickerItem
 }
 
 // Apply folds one event into the state. Events must come in log order.
@@ -158,7 +207,7 @@ func (s *State) Apply(e *Event) (Applied, error) {
 	case KindPhaseChanged:
 		s.applyPhase(e, &out)
 	case KindTickStarted:
-		s.applyTick(e)
+		s.applyTick(e, &out)
 	case KindFlagIssued:
 		id := FlagID{Tick: e.Tick, Owner: e.Owner, Service: e.Service, Store: e.Store}
 		f := s.flag(id)
@@ -176,9 +225,14 @@ func (s *State) Apply(e *Event) (Applied, error) {
 		it := TickerItem{Seq: e.Seq, Time: e.Time, Kind: "remedy", Team: s.teamName(e.Owner),
 			Service: s.serviceName(e.Service), Text: e.Text}
 		s.Remedies = append(s.Remedies, it)
-	case KindDetectionReported, KindTelemetrySummary:
-		// Recorded for the defence's game; judged and summarised by later
-		// events, so nothing to fold here.
+		key := [2]int16{e.Owner, e.Service}
+		if e.Time.After(s.RemedyUpTo[key]) {
+			s.RemedyUpTo[key] = e.Time
+		}
+	case KindDetectionReported:
+		s.applyReported(e)
+	case KindTelemetrySummary:
+		s.applyTelemetry(e)
 	}
 	if e.Seq != 0 {
 		s.LastSeq = e.Seq
@@ -209,9 +263,17 @@ func (s *State) check(e *Event) error {
 		if !team(e.Team) || !team(e.Owner) || !svc(e.Service) || !store(e.Service, e.Store) {
 			return bad("unknown capture")
 		}
-	case KindDetectionReported, KindDetectionJudged:
+	case KindDetectionReported:
+		if !team(e.Team) || !svc(e.Service) || (e.Store != -1 && !store(e.Service, e.Store)) {
+			return bad("unknown team, service or store")
+		}
+	case KindDetectionJudged:
 		if !team(e.Team) {
 			return bad("unknown team")
+		}
+	case KindTelemetrySummary:
+		if !team(e.Team) || !team(e.Owner) || !svc(e.Service) || e.Team == e.Owner {
+			return bad("unknown attacker or replica")
 		}
 	case KindPhaseChanged:
 		if e.Code > uint8(PhaseEnded) {
@@ -242,6 +304,12 @@ func (s *State) applyPhase(e *Event, out *Applied) {
 			s.StartedAt = e.Time
 		}
 	}
+	if next == PhaseEnded && s.Phase != PhaseEnded {
+		// No tick follows: the captures still waiting are judged on the
+		// telemetry there is, and no report can credit an incident now.
+		s.resolveCaptures(e, out, true)
+		s.closeIncidents(e, true)
+	}
 	s.Phase = next
 	wasFrozen := s.Frozen
 	s.Frozen = e.Value == 1
@@ -266,8 +334,13 @@ func (s *State) RunningTime(now time.Time) time.Duration {
 	return d
 }
 
-func (s *State) applyTick(e *Event) {
+func (s *State) applyTick(e *Event, out *Applied) {
+	// The telemetry of the tick that ends is in the log by now (the game
+	// appends it before the next TickStarted): captures that waited for
+	// it are settled, before their flags may expire below.
+	s.resolveCaptures(e, out, false)
 	s.Tick = e.Tick
+	s.closeIncidents(e, false)
 	s.TickStartedAt = e.Time
 	s.TickLength = time.Duration(e.Value)
 	// Flags of tick Tick-L and older have expired: credit the ones that
@@ -284,6 +357,10 @@ func (s *State) applyTick(e *Event) {
 	sort.Slice(expired, func(i, j int) bool { return lessFlag(expired[i], expired[j]) })
 	for _, id := range expired {
 		f := s.Flags[id]
+		if len(f.Pending) > 0 {
+			// Kept until its captures are settled at the next tick.
+			continue
+		}
 		if f.Planted && len(f.Capturers) == 0 {
 			t := &s.Teams[id.Owner]
 			t.Protected += s.cfg.Services[id.Service].Weight
@@ -349,33 +426,48 @@ func (s *State) applyCheck(e *Event, out *Applied) {
 func (s *State) applyCapture(e *Event, out *Applied) {
 	id := FlagID{Tick: e.FlagTick, Owner: e.Owner, Service: e.Service, Store: e.Store}
 	f := s.flag(id)
-	for _, c := range f.Capturers {
-		if c == e.Team {
-			return
-		}
+	if f.has(e.Team) {
+		return
 	}
-	w := s.cfg.Services[e.Service].Weight
+	s.LastCapture[[4]int16{e.Team, e.Owner, e.Service, e.Store}] = e.Tick
+	// The telemetry of the current tick reaches the log at its end, so a
+	// capture is verified at once only by a connection of an earlier tick
+	// of the flag's life; otherwise it waits for the tick's end.
+	if s.cfg.RequireTelemetry && !s.touched(e.Team, e.Owner, e.Service, e.FlagTick, e.Tick) {
+		f.Pending = append(f.Pending, e.Team)
+		s.PendingCaptures = append(s.PendingCaptures, PendingCapture{Seq: e.Seq, Time: e.Time, Tick: e.Tick,
+			Team: e.Team, Flag: id})
+		out.Pending = true
+		return
+	}
+	s.award(e.Team, id, f, e.Seq, e.Time, out)
+}
+
+// award scores team's capture of flag id: its share, the owner's loss and
+// first blood. seq is the event that scores it and at the capture's time.
+func (s *State) award(team int16, id FlagID, f *FlagState, seq uint64, at time.Time, out *Applied) {
+	w := s.cfg.Services[id.Service].Weight
 	n := float64(len(f.Capturers))
 	// Every earlier capturer's share shrinks from w/n to w/(n+1).
 	for _, c := range f.Capturers {
 		s.Teams[c].Attack += w/(n+1) - w/n
 	}
-	f.Capturers = append(f.Capturers, e.Team)
+	f.Capturers = append(f.Capturers, team)
 	pts := w * (1 + 1/(n+1))
-	a := &s.Teams[e.Team]
+	a := &s.Teams[team]
 	a.Attack += pts
 	a.Captures++
-	a.LastScoreSeq = e.Seq
-	o := &s.Teams[e.Owner]
+	a.LastScoreSeq = seq
+	o := &s.Teams[id.Owner]
 	o.Lost += w*math.Pow(n+1, 0.75) - w*math.Pow(n, 0.75)
 	if n == 0 {
 		o.FlagsLost++
 	}
-	out.Points = pts
-	item := TickerItem{Seq: e.Seq, Time: e.Time, Kind: "capture", Team: s.teamName(e.Team),
-		Target: s.teamName(e.Owner), Service: s.serviceName(e.Service), Points: pts}
+	out.Points += pts
+	item := TickerItem{Seq: seq, Time: at, Kind: "capture", Team: s.teamName(team),
+		Target: s.teamName(id.Owner), Service: s.serviceName(id.Service), Points: pts}
 	out.Items = append(out.Items, item)
-	fb := [2]int16{e.Service, e.Store}
+	fb := [2]int16{id.Service, id.Store}
 	if !s.FirstBlood[fb] {
 		s.FirstBlood[fb] = true
 		bonus := s.cfg.Scoring.FirstBlood * w
@@ -384,46 +476,8 @@ func (s *State) applyCapture(e *Event, out *Applied) {
 		out.Points += bonus
 		item.Kind = "first_blood"
 		item.Points = bonus
-		item.Text = s.cfg.Services[e.Service].Stores[e.Store]
+		item.Text = s.cfg.Services[id.Service].Stores[id.Store]
 		out.Items = append(out.Items, item)
-	}
-}
-
-// judgement is the JSON body of a KindDetectionJudged event's Text.
-type judgement struct {
-	Verdict  string  `json:"verdict"`
-	Points   float64 `json:"points"`
-	Attacker string  `json:"attacker,omitempty"`
-	Service  string  `json:"service,omitempty"`
-}
-
-// Detection verdicts, the Code of a KindDetectionJudged event.
-const (
-	VerdictPending uint8 = iota
-	VerdictTrue
-	VerdictFalse
-	VerdictDuplicate
-)
-
-func (s *State) applyJudged(e *Event, out *Applied) {
-	var j judgement
-	if err := json.Unmarshal([]byte(e.Text), &j); err != nil || math.IsNaN(j.Points) || math.IsInf(j.Points, 0) {
-		return
-	}
-	t := &s.Teams[e.Team]
-	t.Detection += j.Points
-	switch e.Code {
-	case VerdictTrue:
-		t.DetectionsTrue++
-		out.Items = append(out.Items, TickerItem{Seq: e.Seq, Time: e.Time, Kind: "detection",
-			Team: s.teamName(e.Team), Service: j.Service, Points: j.Points})
-	case VerdictFalse:
-		t.DetectionsFalse++
-	case VerdictDuplicate:
-		t.DetectionsDup++
-	}
-	if j.Points != 0 {
-		t.LastScoreSeq = e.Seq
 	}
 }
 
@@ -476,6 +530,18 @@ type Standing struct {
 	FlagsLost      int     `json:"flagsLost"`
 	FlagsProtected int     `json:"flagsProtected"`
 	Availability   float64 `json:"availability"`
+
+	// The defence's detection scorecard (zero for attack-only teams):
+	// reports judged true, false and duplicate, the incidents against the
+	// team's replicas and those missed (never credited and past their
+	// window), and the mean time to detect of the true positives in
+	// seconds (0 without any).
+	DetectionsTrue      int     `json:"detectionsTrue"`
+	DetectionsFalse     int     `json:"detectionsFalse"`
+	DetectionsDuplicate int     `json:"detectionsDuplicate"`
+	Incidents           int     `json:"incidents"`
+	DetectionsMissed    int     `json:"detectionsMissed"`
+	MeanTimeToDetect    float64 `json:"meanTimeToDetect"`
 }
 
 // Standings ranks the teams. Attack teams are ranked by attack points,
@@ -494,6 +560,11 @@ func (s *State) Standings() []Standing {
 			st.Defence = sc.DefenceTotal()
 			if sc.ChecksTotal > 0 {
 				st.Availability = float64(sc.ChecksUp) / float64(sc.ChecksTotal)
+			}
+			st.DetectionsTrue, st.DetectionsFalse, st.DetectionsDuplicate = sc.DetectionsTrue, sc.DetectionsFalse, sc.DetectionsDup
+			st.Incidents, st.DetectionsMissed = sc.Incidents, sc.DetectionsMissed
+			if sc.DetectionsTrue > 0 {
+				st.MeanTimeToDetect = sc.DetectTime.Seconds() / float64(sc.DetectionsTrue)
 			}
 		}
 		switch t.Role {
@@ -585,6 +656,20 @@ func DecodeState(cfg *Config, b []byte) (*State, error) {
 	}
 	if s.AttackInfo == nil {
 		s.AttackInfo = map[FlagID]string{}
+	}
+	if s.LastCapture == nil {
+		s.LastCapture = map[[4]int16]int32{}
+	}
+	if s.RemedyUpTo == nil {
+		s.RemedyUpTo = map[[2]int16]time.Time{}
+	}
+	s.byKey = map[[3]int16][]int{}
+	for i := range s.Incidents {
+		in := &s.Incidents[i]
+		s.byKey[in.key()] = append(s.byKey[in.key()], i)
+		if !in.Credited && !in.Missed {
+			s.open = append(s.open, i)
+		}
 	}
 	s.bind(cfg)
 	return s, nil

@@ -118,6 +118,18 @@ type Game struct {
 	wake      chan struct{}
 	checksWG  sync.WaitGroup
 	nets      []netip.Prefix
+
+	// judgeMu orders judging against what judging reads: a report's
+	// judgement and the end of a tick (telemetry, final judgements, the
+	// next tick) hold it exclusively from reading the state to appending
+	// their events, and a capture's append holds it shared, so every
+	// verdict is the one the log before it implies (VerifyJudgements).
+	judgeMu sync.RWMutex
+
+	// The current tick's telemetry, summarised at its end.
+	telMu      sync.Mutex
+	tel        map[[3]int16]*telAgg
+	telIgnored int64
 }
 
 type capKey struct {
@@ -140,7 +152,7 @@ func NewGame(ctx context.Context, o Options) (*Game, error) {
 	}
 	g := &Game{cfg: o.Config, log: o.Log, flags: fl, checker: o.Checker, logger: o.Logger,
 		now: o.Now, after: o.After, snapN: o.SnapshotEvery,
-		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1)}
+		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1), tel: map[[3]int16]*telAgg{}}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -303,6 +315,9 @@ const (
 	MsgOver       = "game over"
 	MsgPaused     = "game paused, try again later"
 	MsgStorage    = "storage busy, try again later"
+	// MsgAwaitTelemetry is an accepted capture's message while its points
+	// wait for the gateway's telemetry (require_telemetry).
+	MsgAwaitTelemetry = "Accepted: scored at the tick's end once the gateway telemetry confirms it"
 )
 
 // PhaseError says why no flag is taken now, or "" when flags are taken.
@@ -373,7 +388,9 @@ func (g *Game) Submit(ctx context.Context, team int, flags [][]byte) ([]Verdict,
 	if len(evs) == 0 {
 		return out, nil
 	}
+	g.judgeMu.RLock()
 	applied, err := g.append(ctx, evs)
+	g.judgeMu.RUnlock()
 	g.mu.Lock()
 	for _, e := range evs {
 		delete(g.pending, capKey{e.Team, FlagID{Tick: e.FlagTick, Owner: e.Owner, Service: e.Service, Store: e.Store}})
@@ -383,6 +400,10 @@ func (g *Game) Submit(ctx context.Context, team int, flags [][]byte) ([]Verdict,
 		if err != nil {
 			g.logger.Error("capture not recorded", "team", g.cfg.Teams[team].Name, "err", err)
 			out[i] = Verdict{Code: CodeERR, Msg: MsgStorage}
+			continue
+		}
+		if applied[k].Pending {
+			out[i] = Verdict{Code: CodeOK, Msg: MsgAwaitTelemetry}
 			continue
 		}
 		p := applied[k].Points
@@ -404,11 +425,7 @@ func (g *Game) captured(team int16, id FlagID) bool {
 		return true
 	}
 	if f := g.st.Flags[id]; f != nil {
-		for _, c := range f.Capturers {
-			if c == team {
-				return true
-			}
-		}
+		return f.has(team)
 	}
 	return false
 }
@@ -436,12 +453,23 @@ const (
 // Act moves the game's phase. It returns ErrInvalid for an unknown action
 // and ErrConflict for one the current phase does not allow.
 func (g *Game) Act(ctx context.Context, action string) error {
+	if action == ActEnd {
+		// The last tick ends with the game: its telemetry and the
+		// reports still pending are settled before the end is recorded.
+		g.judgeMu.Lock()
+		defer g.judgeMu.Unlock()
+	}
 	g.mu.RLock()
-	p, frozen := g.st.Phase, g.st.Frozen
+	p, frozen, tick := g.st.Phase, g.st.Frozen, g.st.Tick
 	g.mu.RUnlock()
 	next, nf, err := transition(p, frozen, action)
 	if err != nil {
 		return err
+	}
+	if next == PhaseEnded {
+		if err := g.closeTick(ctx, tick, g.now()); err != nil {
+			return err
+		}
 	}
 	fv := int64(0)
 	if nf {

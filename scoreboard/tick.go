@@ -74,18 +74,28 @@ func (g *Game) step(ctx context.Context) (time.Duration, error) {
 	return wait, nil
 }
 
-// StartTick begins the next tick: it records TickStarted and launches the
-// tick's checks, whose results are recorded as they finish. Run calls it
-// on time; tests call it directly.
+// StartTick ends the current tick and begins the next: it records the
+// ending tick's telemetry summaries and the verdicts on the reports that
+// waited for them, then TickStarted, and launches the tick's checks, whose
+// results are recorded as they finish. Run calls it on time; tests call it
+// directly.
 func (g *Game) StartTick(ctx context.Context) error {
+	g.judgeMu.Lock()
+	defer g.judgeMu.Unlock()
 	g.mu.RLock()
 	if g.st.Phase != PhaseRunning {
 		g.mu.RUnlock()
 		return fmt.Errorf("scoreboard: a tick starts only while running: %w", ErrConflict)
 	}
-	next := g.st.Tick + 1
+	cur := g.st.Tick
+	next := cur + 1
 	g.mu.RUnlock()
 	start := g.now()
+	// The tick that ends is settled first, so that the log reads: its
+	// telemetry, the verdicts that waited for it, then the next tick.
+	if err := g.closeTick(ctx, cur, start); err != nil {
+		return err
+	}
 	ev := Event{Time: start, Kind: KindTickStarted, Tick: next, Value: int64(g.cfg.Tick)}
 	if _, err := g.append(ctx, []Event{ev}); err != nil {
 		return err

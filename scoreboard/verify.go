@@ -1,0 +1,63 @@
+package scoreboard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// EventSource reads an event log in order; every Log is one.
+type EventSource interface {
+	Iterate(ctx context.Context, from uint64, fn func(seq uint64, rec []byte) error) error
+}
+
+// VerifyJudgements folds the log from its first event and, before each
+// KindDetectionJudged event, judges its report again on the state the log
+// before it implies. It returns how many verdicts it checked, and an error
+// naming the first one that differs: verdicts are events the game appends,
+// and this proves each is what the rules give at its place in the log.
+func VerifyJudgements(ctx context.Context, cfg *Config, src EventSource) (int, error) {
+	st := NewState(cfg)
+	checked := 0
+	err := src.Iterate(ctx, 1, func(seq uint64, rec []byte) error {
+		e, err := Decode(seq, rec)
+		if err != nil {
+			return err
+		}
+		if e.Kind == KindDetectionJudged {
+			if err := st.verifyJudged(&e); err != nil {
+				return err
+			}
+			checked++
+		}
+		_, err = st.Apply(&e)
+		return err
+	})
+	if err != nil {
+		return checked, fmt.Errorf("scoreboard: verifying judgements: %w", err)
+	}
+	return checked, nil
+}
+
+func (s *State) verifyJudged(e *Event) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("event %d: report %d: %s: %w", e.Seq, e.Value, fmt.Sprintf(format, args...), ErrConflict)
+	}
+	if e.Value < 1 || e.Value > int64(len(s.Reports)) {
+		return bad("no such report")
+	}
+	r := &s.Reports[e.Value-1]
+	if r.Verdict != VerdictPending {
+		return bad("judged twice")
+	}
+	var j judgement
+	if err := json.Unmarshal([]byte(e.Text), &j); err != nil {
+		return bad("undecodable verdict: %v", err)
+	}
+	v, _ := s.judge(r, true, nil)
+	if v.code != e.Code || v.points != j.Points || (v.code != VerdictFalse && v.incident != j.Incident) {
+		return bad("logged %s %v (incident %d), the rules give %s %v (incident %d)",
+			VerdictName(e.Code), j.Points, j.Incident, VerdictName(v.code), v.points, v.incident)
+	}
+	return nil
+}
