@@ -5,7 +5,7 @@
 // is told so and shown nothing.
 
 import { $, h, api, setupChrome, setConn } from './dom.js';
-import { t, initLang, onLangChange } from './i18n.js';
+import { t, initLang, onLangChange, scenario } from './i18n.js';
 import { LiveStream } from './stream.js';
 import { normalise, merge, Standings, renderTicker, clockState } from './board.js';
 import { me as whoami, setupLogin, setupLogout } from './session.js';
@@ -200,10 +200,9 @@ async function main() {
   setupLogin(onLogin);
   setupLogout();
   for (const b of document.querySelectorAll('.logout-alt')) b.addEventListener('click', () => $('logout').click());
-  api('GET', '/api/v1/scoring').then((r) => {
-    if (!r.ok) return;
-    scoring = r.data;
-    if (scoring.title) $('exercise').textContent = scoring.title;
+  scenario().then((sc) => {
+    scoring = sc;
+    if (sc?.title) $('exercise').textContent = sc.title;
   });
   setInterval(renderClock, 500);
   const r = await whoami();

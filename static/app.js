@@ -4,7 +4,7 @@
 // constants from /api/v1/scoring for the title and the tick length.
 
 import { $, h, api, setupChrome, setConn } from './dom.js';
-import { t, initLang, onLangChange } from './i18n.js';
+import { t, initLang, onLangChange, scenario } from './i18n.js';
 import { LiveStream } from './stream.js';
 import {
   normalise, merge, Standings, StatusHistory, renderMatrix, renderTicker, clockState, bannerText, attacks, ROLE_ORDER,
@@ -121,11 +121,8 @@ async function main() {
   setupChrome();
   await initLang();
   onLangChange(() => draw());
-  const r = await api('GET', '/api/v1/scoring');
-  if (r.ok) {
-    scoring = r.data;
-    if (scoring.title) $('exercise').textContent = scoring.title;
-  }
+  scoring = await scenario();
+  if (scoring?.title) $('exercise').textContent = scoring.title;
   stream.start();
   setInterval(drawClock, 500);
   // Redraw the chart's "now" point as the tick goes by, and on resize.

@@ -112,14 +112,3 @@ export function setConn(state) {
   c.dataset.state = state;
   c.textContent = t(`conn.${state}`);
 }
-
-// copy puts text on the clipboard when the browser allows it (it does
-// only on https or localhost).
-export async function copy(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -613,18 +613,21 @@ export function intlLocale() {
   return INTL[current];
 }
 
+let scenarioInfo = null;
+
+// scenario returns the running scenario's constants (/api/v1/scoring),
+// fetched once per page, or null when the server does not answer.
+export function scenario() {
+  scenarioInfo ??= fetch('/api/v1/scoring', { credentials: 'same-origin' })
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
+  return scenarioInfo;
+}
+
 // initLang picks the language: the visitor's choice, else the scenario's,
 // else Vietnamese. It never waits on the network when a choice is stored.
 export async function initLang() {
-  let l = stored();
-  if (!l) {
-    try {
-      const r = await fetch('/api/v1/scoring', { credentials: 'same-origin' });
-      if (r.ok) l = (await r.json()).locale;
-    } catch {
-      // The default will do.
-    }
-  }
+  const l = stored() ?? (await scenario())?.locale;
   apply(LANGS.includes(l) ? l : 'vi');
 }
 

@@ -6,7 +6,7 @@
 // routes the session cookie opens for this team only.
 
 import { $, h, api, setupChrome, setConn, statusBadge } from './dom.js';
-import { t, initLang, onLangChange, fmtNum, fmtSigned, fmtPct, fmtTime, fmtDateTime } from './i18n.js';
+import { t, initLang, onLangChange, scenario, fmtNum, fmtSigned, fmtPct, fmtTime, fmtDateTime } from './i18n.js';
 import { LiveStream } from './stream.js';
 import { normalise, merge, StatusHistory, strip, attacks, defends, serviceTitle, clockState } from './board.js';
 import { me as whoami, setupLogin, setupLogout } from './session.js';
@@ -199,7 +199,7 @@ function renderTargets() {
     const addr = g.socks5 ?? g.address ?? '';
     const user = g.user ?? d.team;
     const [host, port] = addr.includes(':') ? [addr.slice(0, addr.lastIndexOf(':')), addr.slice(addr.lastIndexOf(':') + 1)] : [addr, '1080'];
-    gw.replaceChildren(
+    gw.replaceChildren(...[
       h('h3', { text: t('targets.gateway') }),
       h('dl', { class: 'kv' },
         h('dt', { text: t('targets.gatewayAddr') }), h('dd', { class: 'mono', text: addr }),
@@ -209,7 +209,8 @@ function renderTargets() {
       h('h3', { text: t('targets.examples') }),
       example(`curl --socks5-hostname ${addr} --proxy-user "${user}:$TEAM_TOKEN" http://${first}/`),
       // proxychains reads its user name up to the first blank.
-      /^\S+$/.test(user) ? example(`# /etc/proxychains4.conf\n[ProxyList]\nsocks5 ${host} ${port} ${user} $TEAM_TOKEN\n\nproxychains4 -q nc -v ${first} 25`) : null);
+      /^\S+$/.test(user) ? example(`# /etc/proxychains4.conf\n[ProxyList]\nsocks5 ${host} ${port} ${user} $TEAM_TOKEN\n\nproxychains4 -q nc -v ${first} 25`) : null,
+    ].filter(Boolean));
   } else {
     gw.replaceChildren(h('p', { class: 'alert info', text: t('targets.noGateway') }), example(`curl http://${first}/`));
   }
@@ -432,10 +433,9 @@ async function main() {
   setupLogin(onLogin);
   setupLogout();
   for (const b of document.querySelectorAll('.logout-alt')) b.addEventListener('click', () => $('logout').click());
-  api('GET', '/api/v1/scoring').then((r) => {
-    if (!r.ok) return;
-    scoring = r.data;
-    if (scoring.title) $('exercise').textContent = scoring.title;
+  scenario().then((sc) => {
+    scoring = sc;
+    if (sc?.title) $('exercise').textContent = sc.title;
   });
   setInterval(renderClock, 500);
   const r = await whoami();

@@ -3,8 +3,8 @@
 // captures stay as faint trails, so a wall screen shows who hits whom at a
 // glance; the standings and the ticker frame the map.
 
-import { $, s, api, setupChrome, setConn } from './dom.js';
-import { t, initLang, onLangChange, fmtNum } from './i18n.js';
+import { $, s, setupChrome, setConn } from './dom.js';
+import { t, initLang, onLangChange, scenario, fmtNum } from './i18n.js';
 import { LiveStream } from './stream.js';
 import { normalise, merge, Standings, renderTicker, clockState, bannerText, attacks, defends, serviceTitle } from './board.js';
 
@@ -233,11 +233,8 @@ async function main() {
     layout = null;
     draw();
   });
-  const r = await api('GET', '/api/v1/scoring');
-  if (r.ok) {
-    scoring = r.data;
-    if (scoring.title) $('exercise').textContent = scoring.title;
-  }
+  scoring = await scenario();
+  if (scoring?.title) $('exercise').textContent = scoring.title;
   $('fullscreen').addEventListener('click', () => {
     if (document.fullscreenElement) document.exitFullscreen();
     else document.documentElement.requestFullscreen?.();

@@ -27,6 +27,10 @@ const auditJS = `(() => {
 	for (const e of document.querySelectorAll('img')) if (!e.hasAttribute('alt')) bad.push('image without alt: ' + e.src);
 	for (const e of document.querySelectorAll('.st, .code')) if (!e.textContent.trim()) bad.push('status without text: ' + e.className);
 	for (const e of document.querySelectorAll('.strip')) if (!e.getAttribute('aria-label')) bad.push('status strip without text');
+	const text = document.body.innerText;
+	for (const m of text.matchAll(/\b(undefined|null|NaN|\[object Object\])\b/g)) bad.push('placeholder value on the page: ' + m[0]);
+	const keys = /\b(board|col|admin|team|flags|targets|def|det|logs|login|scoring|war|status|ticker|action|verdict|role|phase|banner|clock|conn|nav|lang|code|captures|strip|rank)\.[a-zA-Z]+\b/g;
+	for (const m of text.matchAll(keys)) bad.push('untranslated text: ' + m[0]);
 	const lum = (c) => {
 		const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map((v) => {
 			v = v / 255;
@@ -69,16 +73,20 @@ func TestAccessibility(t *testing.T) {
 		if i == 0 {
 			// The audit must be able to fail.
 			got := eval[[]string](tb, `(() => { const b = document.createElement('button'); const s = document.createElement('span');
-				s.className = 'st st-OK'; document.body.append(b, s); const r = `+auditJS+`; b.remove(); s.remove(); return r; })()`)
-			if len(got) != 2 {
-				t.Errorf("the audit found %q in a nameless button and an empty badge", got)
+				const p = document.createElement('p'); p.textContent = 'admin.missing null';
+				s.className = 'st st-OK'; document.body.append(b, s, p); const r = `+auditJS+`; b.remove(); s.remove(); p.remove(); return r; })()`)
+			if len(got) != 4 {
+				t.Errorf("the audit found %q in a nameless button, an empty badge, an untranslated key and a null", got)
 			}
 		}
 		for _, b := range eval[[]string](tb, auditJS) {
 			t.Errorf("%s: %s", p.path, b)
 		}
-		if lang := eval[string](tb, `document.documentElement.lang`); lang != "vi" {
-			t.Errorf("%s: lang %q", p.path, lang)
+		// The same in English.
+		tb.run("English", press("#lang"))
+		tb.waitJS("English", `document.documentElement.lang === 'en'`, 2*time.Second)
+		for _, b := range eval[[]string](tb, auditJS) {
+			t.Errorf("%s in English: %s", p.path, b)
 		}
 		tb.close()
 	}
@@ -104,7 +112,7 @@ func TestAccessibility(t *testing.T) {
 	fresh := newServer(t)
 	org.login(fresh.url+"/admin.html", fresh.toks.OrganizerToken())
 	org.waitJS("the start button", `!document.querySelector('button[data-action="start"]').disabled`, 5*time.Second)
-	org.run("start", chromedp.Click(chromedp.CSS(`button[data-action="start"]`)), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	org.run("start", press(`button[data-action="start"]`), chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	if got := eval[string](org, `document.activeElement.id`); got != "confirm-cancel" {
 		t.Errorf("the confirmation focuses %q, want the cancel button", got)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
+	"github.com/cyrange/cyrange/scoreboard"
 )
 
 // submitHTTP submits flags the way a farm does (PUT /flags) and returns
@@ -67,6 +67,7 @@ func TestBoardUpdatesLive(t *testing.T) {
 	sel := fmt.Sprintf(`#boards tr[data-team=%q]`, attackTeams[team])
 	tb.waitJS("the team's row", fmt.Sprintf(`!!document.querySelector(%q)`, sel), 3*time.Second)
 	before := eval[string](tb, fmt.Sprintf(`document.querySelector(%q).dataset.total`, sel))
+	rankBefore := eval[int](tb, fmt.Sprintf(`+document.querySelector(%q).dataset.rank`, sel))
 	eval[int](tb, `window.__sameDocument = 42`)
 
 	start := time.Now()
@@ -89,9 +90,72 @@ func TestBoardUpdatesLive(t *testing.T) {
 		t.Errorf("row total %s, game %v", got, want)
 	}
 	tb.waitJS("the capture in the ticker", fmt.Sprintf(`[...document.querySelectorAll('#ticker li[data-kind="capture"]')].some((li) => li.textContent.includes(%q))`, attackTeams[team]), time.Second)
+	// Khánh Hòa passed other teams: its row says so, in words too.
+	rankAfter := eval[int](tb, fmt.Sprintf(`+document.querySelector(%q).dataset.rank`, sel))
+	if rankAfter >= rankBefore {
+		t.Fatalf("rank %d → %d: the capture should have lifted the team", rankBefore, rankAfter)
+	}
+	tb.waitJS("the rank move", fmt.Sprintf(`document.querySelector('%s .move.up')?.textContent.includes('lên %d hạng')`, sel, rankBefore-rankAfter), time.Second)
 	if eval[int](tb, `window.__sameDocument ?? 0`) != 42 {
 		t.Error("the page reloaded")
 	}
+}
+
+// TestBoardFreeze freezes the game under an open board: the banner comes
+// without a reload, and later captures leave the public board as it was.
+func TestBoardFreeze(t *testing.T) {
+	srv := newServer(t)
+	srv.play(2)
+	tb := newTab(t, 1280, 900)
+	tb.open(srv.url + "/")
+	tb.waitLive(5 * time.Second)
+	tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
+	if eval[bool](tb, visible("banner")) {
+		t.Errorf("a banner while running: %q", tb.text("#banner"))
+	}
+	srv.act(scoreboard.ActFreeze)
+	tb.waitJS("the frozen banner", visible("banner")+` && document.getElementById('banner').classList.contains('frozen')`, 2*time.Second)
+	if got := tb.text("#banner"); !strings.Contains(got, "đóng băng") {
+		t.Errorf("banner %q", got)
+	}
+	before := eval[map[string]row](tb, rowsJS)
+	srv.capture(7, mail, "drafts")
+	srv.capture(6, portal, "news")
+	time.Sleep(600 * time.Millisecond)
+	if got := eval[map[string]row](tb, rowsJS); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("the frozen board moved:\n%v\n%v", before, got)
+	}
+	srv.act(scoreboard.ActEnd)
+	tb.waitJS("the final board", `document.getElementById('banner').classList.contains('ended')`, 2*time.Second)
+	tb.waitJS("the revealed scores", fmt.Sprintf(`document.querySelector('#boards tr[data-team=%q]').dataset.total !== %q`,
+		attackTeams[7], strconv.FormatFloat(before[attackTeams[7]].Total, 'f', -1, 64)), 2*time.Second)
+}
+
+// TestWarRoomArc expects an arc from the attacker to the defended system
+// as soon as a capture happens.
+func TestWarRoomArc(t *testing.T) {
+	srv := newServer(t)
+	srv.play(2)
+	tb := newTab(t, 1920, 1080)
+	tb.open(srv.url + "/war.html")
+	tb.waitLive(5 * time.Second)
+	tb.waitJS("the map", fmt.Sprintf(`document.querySelectorAll('#war .node').length === %d && !!document.querySelector('#war .core')`, len(attackTeams)), 3*time.Second)
+	if got := tb.text(`#war .core .badge[data-service="portal"] .code`); got != "OK" {
+		t.Errorf("portal badge %q", got)
+	}
+	srv.capture(4, portal, "news")
+	tb.waitJS("an arc", `document.querySelectorAll('#arcs path.arc').length > 0`, time.Second)
+	// The arc starts at the attacker's node.
+	ok := eval[bool](tb, fmt.Sprintf(`(() => {
+		const c = document.querySelector('#war .node[data-team=%q] circle');
+		const d = document.querySelector('#arcs path.arc').getAttribute('d');
+		const [x, y] = d.slice(1).split(' ')[0].split(',').map(Number);
+		return Math.abs(x - c.cx.baseVal.value) < 1 && Math.abs(y - c.cy.baseVal.value) < 1;
+	})()`, attackTeams[4]))
+	if !ok {
+		t.Error("the arc does not start at the attacker")
+	}
+	tb.waitJS("the arc gone", `document.querySelectorAll('#arcs path.arc').length === 0`, 8*time.Second)
 }
 
 // TestBoardReconnects cuts the websocket, changes the board meanwhile,
@@ -173,14 +237,14 @@ func TestLanguageSwitch(t *testing.T) {
 	if got := tb.text("#lang"); got != "English" {
 		t.Errorf("switch reads %q", got)
 	}
-	tb.run("switching", chromedp.Click(chromedp.CSS("#lang")))
+	tb.run("switching", press("#lang"))
 	check("en", "Live scoreboard", "Live", "Rank", ".")
 	if !strings.Contains(tb.text("#ticker"), "captured") {
 		t.Errorf("ticker not in English: %.200s", tb.text("#ticker"))
 	}
 	tb.open(srv.url + "/scoring.html")
 	tb.waitJS("the scoring page", `document.querySelector('#main section h2')?.textContent === 'Scenario constants'`, 3*time.Second)
-	tb.run("switching back", chromedp.Click(chromedp.CSS("#lang")))
+	tb.run("switching back", press("#lang"))
 	tb.waitJS("Vietnamese", `document.querySelector('#main section h2')?.textContent === 'Hằng số của kịch bản'`, 3*time.Second)
 
 	// A scenario in English opens in English for a new visitor.

@@ -198,6 +198,19 @@ func (tb *tab) waitJS(what, expr string, d time.Duration) {
 	}
 }
 
+// press activates the control sel once it is shown and enabled, as a
+// keyboard user's Enter would: no mouse coordinates that a late layout
+// change could make miss.
+func press(sel string) chromedp.Action[chromedp.Void] {
+	ready := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && !e.disabled && e.getClientRects().length > 0; })()`, sel)
+	return chromedp.Steps(
+		chromedp.Poll[chromedp.Void](ready, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)),
+		func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector(%q).click(), true)`, sel))(ctx, t)
+			return chromedp.Void{}, err
+		})
+}
+
 func (tb *tab) open(url string) {
 	tb.t.Helper()
 	tb.run("opening "+url, chromedp.Navigate(url))

@@ -19,7 +19,7 @@ func (tb *tab) login(url, token string) {
 	tb.t.Helper()
 	tb.open(url)
 	tb.run("logging in", chromedp.WaitVisible(chromedp.CSS("#token")), chromedp.SetValue(chromedp.CSS("#token"), token),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)))
+		press(`#login-form button[type="submit"]`))
 }
 
 // status fetches path from inside the page, with the page's session.
@@ -146,7 +146,7 @@ func TestFlagFormVerdicts(t *testing.T) {
 	fresh := srv.flag(mail, "attachments")
 	dup := srv.flag(mail, "inbox")
 	paste := strings.Join([]string{fresh, "  " + dup, "", "NOT-A-FLAG", fresh}, "\n")
-	tb.run("submitting", chromedp.SetValue(chromedp.CSS("#flags"), paste), chromedp.Click(chromedp.CSS(`#flag-form button[type="submit"]`)))
+	tb.run("submitting", chromedp.SetValue(chromedp.CSS("#flags"), paste), press(`#flag-form button[type="submit"]`))
 	tb.waitJS("the verdicts", `document.querySelectorAll('#flag-results tbody tr').length === 3`, 3*time.Second)
 	rows := eval[[][]string](tb, `[...document.querySelectorAll('#flag-results tbody tr')].map((tr) => [tr.dataset.code, ...[...tr.cells].map((c) => c.textContent)])`)
 	want := []struct{ code, flag, words, msg string }{
@@ -173,7 +173,7 @@ func TestFlagFormVerdicts(t *testing.T) {
 	// the flags for later.
 	srv.act(scoreboard.ActPause)
 	news := srv.flag(portal, "news")
-	tb.run("submitting while paused", chromedp.SetValue(chromedp.CSS("#flags"), news), chromedp.Click(chromedp.CSS(`#flag-form button[type="submit"]`)))
+	tb.run("submitting while paused", chromedp.SetValue(chromedp.CSS("#flags"), news), press(`#flag-form button[type="submit"]`))
 	tb.waitJS("the refusal", visible("flag-error"), 3*time.Second)
 	if got := tb.text("#flag-error"); !strings.Contains(got, "409") || !strings.Contains(got, "paused") {
 		t.Errorf("refusal reads %q", got)
@@ -242,7 +242,7 @@ func TestDefenceConsole(t *testing.T) {
 
 	// This server takes no detection reports yet: the form says so.
 	tb.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
-		chromedp.Click(chromedp.CSS(`#det-form button[type="submit"]`)))
+		press(`#det-form button[type="submit"]`))
 	tb.waitJS("the refusal", visible("det-result"), 3*time.Second)
 	if got := tb.text("#det-result"); !strings.Contains(got, "501") || !strings.Contains(got, "detection reports are not available") {
 		t.Errorf("refusal reads %q", got)
@@ -262,7 +262,7 @@ func TestDefenceConsole(t *testing.T) {
 	tb2.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
 		chromedp.SetValue(chromedp.CSS("#det-technique"), "T1110"),
 		chromedp.SetValue(chromedp.CSS("#det-notes"), "dò mật khẩu IMAP"),
-		chromedp.Click(chromedp.CSS(`#det-form button[type="submit"]`)))
+		press(`#det-form button[type="submit"]`))
 	tb2.waitJS("the receipt", `document.getElementById('det-result').classList.contains('ok')`, 3*time.Second)
 	if got := tb2.text("#det-result"); !strings.Contains(got, "#1") || !strings.Contains(got, "đang chờ chấm") {
 		t.Errorf("receipt %q", got)
@@ -293,20 +293,20 @@ func TestOrganizerConsole(t *testing.T) {
 	}
 
 	// Cancelling the confirmation changes nothing.
-	tb.run("start, then cancel", chromedp.Click(chromedp.CSS(button("start"))), chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	tb.run("start, then cancel", press(button("start")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		press("#confirm-cancel"))
 	time.Sleep(200 * time.Millisecond)
 	if p, _ := srv.game.Phase(); p != scoreboard.PhaseSetup {
 		t.Fatalf("phase %v after a cancelled start", p)
 	}
-	tb.run("start, confirmed", chromedp.Click(chromedp.CSS(button("start"))), chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	tb.run("start, confirmed", press(button("start")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		press("#confirm-ok"))
 	tb.waitJS("running", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("pause")), 3*time.Second)
 	if p, _ := srv.game.Phase(); p != scoreboard.PhaseRunning {
 		t.Fatalf("phase %v after a confirmed start", p)
 	}
-	tb.run("freeze", chromedp.Click(chromedp.CSS(button("freeze"))), chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	tb.run("freeze", press(button("freeze")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		press("#confirm-ok"))
 	tb.waitJS("frozen", fmt.Sprintf(`document.querySelector(%q).disabled && document.getElementById('phase-result').classList.contains('ok')`, button("freeze")), 3*time.Second)
 	if _, frozen := srv.game.Phase(); !frozen {
 		t.Error("not frozen after a confirmed freeze")
@@ -318,7 +318,7 @@ func TestOrganizerConsole(t *testing.T) {
 	if strings.Contains(tb.text("#tokens-table"), tok) {
 		t.Error("tokens shown before asked for")
 	}
-	tb.run("show tokens", chromedp.Click(chromedp.CSS("#tokens-toggle")))
+	tb.run("show tokens", press("#tokens-toggle"))
 	if !strings.Contains(tb.text("#tokens-table"), tok) {
 		t.Error("tokens not shown when asked for")
 	}

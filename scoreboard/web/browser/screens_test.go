@@ -116,13 +116,13 @@ func TestScreenshots(t *testing.T) {
 		{name: "scoring", open: func(tb *tab) {
 			tb.open(srv.url + "/scoring.html")
 			tb.waitJS("the formulas", `document.querySelectorAll('.formula').length > 5`, 3*time.Second)
-		}, full: true, docs: "scoring.png", scale: 0.5},
+		}, full: true, docs: "scoring.png", scale: 2.0 / 3},
 		{name: "team-attack", open: login("/team.html", srv.teamToken(2), `document.querySelectorAll('#targets tr').length > 1`),
-			full: true, docs: "team-attack.png", scale: 0.5},
+			full: true, docs: "team-attack.png", scale: 2.0 / 3},
 		{name: "team-defence", open: login("/team.html", srv.teamToken(defenceTeam()), `document.querySelectorAll('#services .svc-card').length === 2 && document.querySelector('#verdicts').textContent !== ''`),
-			full: true, docs: "team-defence.png", scale: 0.5},
+			full: true, docs: "team-defence.png", scale: 2.0 / 3},
 		{name: "organizer", open: login("/admin.html", srv.toks.OrganizerToken(), `document.querySelectorAll('#tokens-table tr').length > 1 && document.getElementById('range').textContent !== ''`),
-			full: true, docs: "organizer.png", scale: 0.5},
+			full: true, docs: "organizer.png", scale: 2.0 / 3},
 	}
 	for _, sh := range shots {
 		for _, vp := range viewports {
