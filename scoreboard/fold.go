@@ -93,6 +93,9 @@ type TickerItem struct {
 	Service string    `json:"service,omitempty"`
 	Text    string    `json:"text,omitempty"`
 	Points  float64   `json:"points,omitempty"`
+	// Source is where a target log line's activity came from (the
+	// client's address), on a defending team's stream only.
+	Source string `json:"source,omitempty"`
 }
 
 // State is the fold of the event log: apply events in log order and it

@@ -19,6 +19,12 @@
 //     present, counts items left out because too many arrived at once.
 //   - at is when the server applied the first change the message carries
 //     (unix nanoseconds); clients may ignore it.
+//   - A defending team's stream also carries its targets' log lines as
+//     events of kind "log" (service, source, text, time; see PublishLog).
+//     They come through a bounded queue per team: when lines arrive faster
+//     than the stream sends them, the oldest are dropped and the next
+//     message says how many in logsDropped. A target or the game never
+//     waits for a console.
 //
 // Authentication is the web package's job: it calls ServePublic, ServeTeam
 // or ServeAdmin only for a caller entitled to that audience. This package
@@ -63,6 +69,9 @@ type Observer struct {
 	Frame func(audience string, bytes, viewers int)
 	// Dropped reports a viewer closed because its queue was full.
 	Dropped func(audience string)
+	// LogsDropped reports target log lines dropped because a team's
+	// queue was full.
+	LogsDropped func(n int)
 }
 
 // Options configure a Hub. Only Source is required.
@@ -95,7 +104,10 @@ type Options struct {
 	// host; "*" allows any. Requests without an Origin header (not from
 	// a browser) are allowed.
 	AllowedOrigins []string
-	Observe        Observer
+	// LogQueue bounds each team's queue of target log lines between two
+	// messages; past it the oldest are dropped. Default 256.
+	LogQueue int
+	Observe  Observer
 }
 
 // Defaults of Options.
@@ -106,6 +118,7 @@ const (
 	DefaultPingInterval = 30 * time.Second
 	DefaultMaxViewers   = 16384
 	DefaultMaxEvents    = 256
+	DefaultLogQueue     = 256
 )
 
 // publicEvents bounds the ticker items of one public message; the rest
@@ -146,6 +159,13 @@ type Hub struct {
 	started    atomic.Bool
 	done       chan struct{}
 
+	// logs holds each team's target log lines until the next flush;
+	// guarded by logMu, never held for more than a copy.
+	logMu    sync.Mutex
+	logs     map[int]*logQueue
+	logSpare map[int]*logQueue
+	logLen   int // the queues' capacity
+
 	// life guards stopped and the WaitGroup's Add against Run's Wait.
 	life    sync.Mutex
 	stopped bool
@@ -173,7 +193,7 @@ type entry struct {
 func NewHub(o Options) *Hub {
 	h := &Hub{src: o.Source, logger: o.Logger, now: o.Now, interval: o.Interval, queueLen: o.QueueLen,
 		writeTO: o.WriteTimeout, ping: o.PingInterval, maxView: o.MaxViewers, maxEv: o.MaxEvents,
-		allowed: o.AllowedOrigins, obs: o.Observe,
+		allowed: o.AllowedOrigins, obs: o.Observe, logLen: o.LogQueue, logs: map[int]*logQueue{},
 		wake: make(chan struct{}, 1), register: make(chan *viewer), unregister: make(chan *viewer),
 		done: make(chan struct{}), auds: map[audKey]*audience{}}
 	if h.logger == nil {
@@ -199,6 +219,9 @@ func NewHub(o Options) *Hub {
 	}
 	if h.maxEv <= 0 {
 		h.maxEv = DefaultMaxEvents
+	}
+	if h.logLen <= 0 {
+		h.logLen = DefaultLogQueue
 	}
 	h.upgrader = websocket.Upgrader{
 		// Small buffers: viewers send nothing but control frames, and
@@ -412,6 +435,8 @@ func (h *Hub) flush() {
 	last := h.lastSeq
 	h.mu.Unlock()
 	h.spare = items[:0]
+	logs := h.takeLogs()
+	defer h.releaseLogs(logs)
 	// Items the first view already showed were heard late: drop them.
 	from := h.hwm
 	h.hwm = max(h.hwm, last)
@@ -444,6 +469,11 @@ func (h *Hub) flush() {
 	for _, a := range h.auds {
 		nv := a.derive(views(a.key.kind))
 		its := h.itemsFor(a, nv, items)
+		var logsDropped int
+		if q := logs[a.key.team]; q != nil && a.key.kind == audTeam {
+			its = q.appendTo(its)
+			logsDropped = q.dropped
+		}
 		sk := skipped
 		if a.key.kind == audPublic && len(its) > publicEvents {
 			// The audience's ticker is for reading: the newest items
@@ -453,9 +483,13 @@ func (h *Hub) flush() {
 		}
 		f := a.frame(nv, its, sk)
 		a.setView(nv)
+		if f == nil && logsDropped > 0 {
+			f = &Message{Type: TypeEvent}
+		}
 		if f == nil {
 			continue
 		}
+		f.LogsDropped = logsDropped
 		a.seq++
 		f.Seq = a.seq
 		if !at.IsZero() {

@@ -48,6 +48,9 @@ type Message struct {
 	Events    []scoreboard.TickerItem                 `json:"events,omitempty"`
 	// Skipped counts ticker items left out of Events.
 	Skipped int `json:"skipped,omitempty"`
+	// LogsDropped counts the team's target log lines dropped since the
+	// previous message because they came faster than the stream goes.
+	LogsDropped int `json:"logsDropped,omitempty"`
 }
 
 // snapshotMsg is the snapshot's wire form: unlike Message, every field is
