@@ -32,9 +32,21 @@
 //   - GET /api/v1/team/replicas gives a defending team its replicas'
 //     statuses, never frozen, but not the checker's messages: those may
 //     quote what the checker planted, and stay in the organizer's log.
+//   - GET /api/v1/admin/suspects is the game's report on suspected flag
+//     sharing (captures no gateway connection accounts for), evidence
+//     included; the organizer judges, the server only lists.
 //   - GET /api/v1/admin/events streams the decoded event log as JSON lines
 //     as it reads it; a log that cannot be read part way cuts the body
 //     short (there is no status left to change) and is logged.
+//   - POST /api/v1/detections hands the body, once it is known to be a
+//     JSON object within the size limit, to Options.Detections, which
+//     parses and judges it (scoreboard.Detections): 201 with {"id",
+//     "verdict": "pending"} once the report is durable, 400 naming the
+//     field at fault, 409 before the start or after the end, 429 past the
+//     reports a team may file in a tick.
+//   - GET /api/v1/admin/suspects is the organizer's report on suspected
+//     flag sharing (scoreboard.Suspects); it names teams and is never
+//     public.
 //   - Unsafe methods and websocket upgrades that carry an Origin header
 //     are refused (403) unless it is this server's own origin or one of
 //     Options.AllowedOrigins; the session cookie is SameSite=Strict besides.

@@ -196,7 +196,16 @@ type fixtureOpt func(*Options)
 
 func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, opts...)
+}
+
+// newFixtureWith lets edit change the scenario before the game starts.
+func newFixtureWith(t testing.TB, edit func(*scoreboard.Config), opts ...fixtureOpt) *fixture {
+	t.Helper()
 	cfg := testConfig()
+	if edit != nil {
+		edit(cfg)
+	}
 	fx := &fixture{t: t, cfg: cfg, now: testStart}
 	clock := fx.clock
 	fx.log = &scoreboardtest.MemLog{}

@@ -123,6 +123,7 @@ func TestRequiredEndpoints(t *testing.T) {
 		{"GET /api/v1/admin/teams", organizer},
 		{"GET /api/v1/admin/flags", organizer},
 		{"GET /api/v1/admin/range", organizer},
+		{"GET /api/v1/admin/suspects", organizer},
 		{"GET /api/v1/export/ctftime", everyone},
 		{"PUT /flags", attackers},
 		{"POST /api/v1/flags", attackers},

@@ -56,6 +56,7 @@ func (s *Server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/admin/teams", roles: organizer, handler: s.adminTeams},
 		{method: http.MethodGet, path: "/api/v1/admin/flags", roles: organizer, handler: s.adminFlags},
 		{method: http.MethodGet, path: "/api/v1/admin/range", roles: organizer, handler: s.adminRange},
+		{method: http.MethodGet, path: "/api/v1/admin/suspects", roles: organizer, handler: s.adminSuspects},
 		{method: http.MethodGet, path: "/api/v1/admin/export", roles: organizer, handler: s.adminExport},
 		{method: http.MethodGet, path: "/api/v1/admin/events", roles: organizer, handler: s.adminEvents},
 

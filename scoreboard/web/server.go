@@ -39,13 +39,17 @@ type Game interface {
 	Phase() (scoreboard.Phase, bool)
 	LastSeq() uint64
 	Config() *scoreboard.Config
+	// Suspects reports the captures suspected of flag sharing, for the
+	// organizer.
+	Suspects() scoreboard.Suspects
 }
 
 // The game and the tokens are what the server is built for.
 var (
-	_ Game     = (*scoreboard.Game)(nil)
-	_ EventLog = scoreboard.Log(nil)
-	_ Auth     = (*tokens.Set)(nil)
+	_ Game       = (*scoreboard.Game)(nil)
+	_ EventLog   = scoreboard.Log(nil)
+	_ Auth       = (*tokens.Set)(nil)
+	_ Detections = scoreboard.Detections{}
 )
 
 // Auth knows the exercise's tokens. *tokens.Set implements it.

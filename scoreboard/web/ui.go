@@ -136,10 +136,11 @@ func (s *Server) consoleURL(ctx context.Context, cs Consoles, owner, service int
 	return cs.ConsoleURL(ctx, owner, service)
 }
 
-// exportColumns are the CSV export's columns, the same as `cyrange
-// export --format csv`, so that a sheet made from either reads alike.
-var exportColumns = []string{"rank", "team", "role", "total", "attack", "defence", "availability_points", "protected",
-	"lost", "detection", "captures", "first_bloods", "flags_lost", "flags_protected", "availability"}
+// adminSuspects lists the captures suspected of flag sharing: with
+// require_telemetry, those the gateways saw no connection for.
+func (s *Server) adminSuspects(c echo.Context) error {
+	return c.JSON(http.StatusOK, s.game.Suspects())
+}
 
 // adminExport exports the organizer's (never frozen) standings as CSV,
 // JSON or the CTFtime feed.
@@ -169,13 +170,12 @@ func (s *Server) adminExport(c echo.Context) error {
 }
 
 func writeStandingsCSV(w io.Writer, st []scoreboard.Standing) error {
+	// The same columns as `cyrange export --format csv`, so that a sheet
+	// made from either reads alike.
 	cw := csv.NewWriter(w)
-	_ = cw.Write(exportColumns)
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	_ = cw.Write(scoreboard.ExportColumns)
 	for _, s := range st {
-		_ = cw.Write([]string{strconv.Itoa(s.Rank), s.Team, string(s.Role), f(s.Total), f(s.Attack), f(s.Defence),
-			f(s.SLA), f(s.Protected), f(s.Lost), f(s.Detection), strconv.Itoa(s.Captures), strconv.Itoa(s.FirstBloods),
-			strconv.Itoa(s.FlagsLost), strconv.Itoa(s.FlagsProtected), f(s.Availability)})
+		_ = cw.Write(scoreboard.ExportRow(s))
 	}
 	cw.Flush()
 	return cw.Error()
@@ -244,8 +244,8 @@ var eventFields = map[scoreboard.Kind][4]bool{
 	scoreboard.KindFlagIssued:        {false, true, true, true},
 	scoreboard.KindCheckResult:       {false, true, true, false},
 	scoreboard.KindFlagCaptured:      {true, true, true, true},
-	scoreboard.KindDetectionReported: {true, false, false, false},
-	scoreboard.KindDetectionJudged:   {true, false, false, false},
+	scoreboard.KindDetectionReported: {true, false, true, true},
+	scoreboard.KindDetectionJudged:   {true, false, true, false},
 	scoreboard.KindTelemetrySummary:  {true, true, true, false},
 	scoreboard.KindRemedyApplied:     {false, true, true, false},
 }

@@ -42,11 +42,12 @@ func TestUIRoutes(t *testing.T) {
 		have[rt.method+" "+rt.path] = rt.roles
 	}
 	for route, want := range map[string]role{
-		"GET /api/v1/scoring":       everyone,
-		"GET /api/v1/history":       everyone,
-		"GET /api/v1/team/replicas": defenders,
-		"GET /api/v1/admin/export":  organizer,
-		"GET /api/v1/admin/events":  organizer,
+		"GET /api/v1/scoring":        everyone,
+		"GET /api/v1/history":        everyone,
+		"GET /api/v1/team/replicas":  defenders,
+		"GET /api/v1/admin/export":   organizer,
+		"GET /api/v1/admin/suspects": organizer,
+		"GET /api/v1/admin/events":   organizer,
 	} {
 		if got, ok := have[route]; !ok || got != want {
 			t.Errorf("route %s admits %v (declared %v), want %v", route, got, ok, want)
@@ -70,6 +71,7 @@ func TestUIGoldenResponses(t *testing.T) {
 		{"team_replicas_defence", "/api/v1/team/replicas", cred{header: fx.teamToken(teamDef)}},
 		{"admin_export_json", "/api/v1/admin/export?format=json", org},
 		{"admin_export_ctftime", "/api/v1/admin/export?format=ctftime", org},
+		{"admin_suspects", "/api/v1/admin/suspects", org},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := fx.do(http.MethodGet, tc.path, "", tc.c)
@@ -210,7 +212,8 @@ func TestAdminExportCSV(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(rows[0], ",") != "rank,team,role,total,attack,defence,availability_points,protected,lost,detection,captures,first_bloods,flags_lost,flags_protected,availability" {
+		if strings.Join(rows[0], ",") != "rank,team,role,total,attack,defence,availability_points,protected,lost,detection,captures,first_bloods,flags_lost,flags_protected,availability,"+
+			"detections_true,detections_false,detections_duplicate,incidents,detections_missed,mean_time_to_detect" {
 			t.Errorf("header %v", rows[0])
 		}
 		st := fx.game.FullView().Standings
@@ -344,5 +347,29 @@ func TestAttachmentNames(t *testing.T) {
 		if got := attachment(tc.exercise, "x.csv"); got != tc.want {
 			t.Errorf("%q: %s, want %s", tc.exercise, got, tc.want)
 		}
+	}
+}
+
+// TestAdminSuspects checks that captures the gateways saw no connection
+// for reach the organizer's list, and no one else's.
+func TestAdminSuspects(t *testing.T) {
+	fx := newFixtureWith(t, func(c *scoreboard.Config) { c.RequireTelemetry = true })
+	fx.play() // three captures, no telemetry at all
+	fx.capture(teamDaNang, teamDef, "inbox")
+	// A capture is judged once its flag's life is over.
+	for range fx.cfg.FlagLifetime + 1 {
+		fx.nextTick()
+	}
+	var s scoreboard.Suspects
+	fx.getJSON("/api/v1/admin/suspects", cred{bearer: fx.toks.OrganizerToken()}, &s)
+	if !s.RequireTelemetry || len(s.Unverified) != 4 || len(s.Clusters) != 1 {
+		t.Fatalf("suspects %+v", s)
+	}
+	c := s.Clusters[0]
+	if c.Target != "Đội Phòng thủ Tỉnh" || c.Store != "inbox" || len(c.Teams) != 3 {
+		t.Errorf("cluster %+v", c)
+	}
+	if w := fx.do("GET", "/api/v1/admin/suspects", "", cred{bearer: fx.teamToken(teamHaNoi)}); w.Code != 403 {
+		t.Errorf("a team read the suspects: %d", w.Code)
 	}
 }
