@@ -254,7 +254,7 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 	// scenario is touched; both sides use the same subnets, so they take
 	// turns.
 	sc = sc.Clone()
-	sc.Name = "benchrange"
+	sc.Name = "rangebench"
 	tokens := make([]string, len(sc.Teams))
 	for i := range tokens {
 		tokens[i] = randomHex()

@@ -67,8 +67,11 @@ type Driver struct {
 
 	// ingressMu serialises making ingress networks: the engine accepts
 	// two networks of one name, and an ingress network has no explicit
-	// subnet that would make the second one fail.
+	// subnet that would make the second one fail. ingress remembers the
+	// exercises whose ingress network is known to exist, so that starting
+	// gateways in parallel does not queue on the mutex.
 	ingressMu sync.Mutex
+	ingress   map[string]bool
 }
 
 var _ cyberrange.Driver = (*Driver)(nil)
@@ -102,7 +105,7 @@ func New(ctx context.Context, o Options) (*Driver, error) {
 // newDriver wraps an engine; tests give it a fake.
 func newDriver(e engine, o Options) *Driver {
 	d := &Driver{e: e, log: o.Logger, now: o.Now, timeout: o.CallTimeout, buildTimeout: o.BuildTimeout,
-		ingressSubnet: o.IngressSubnet, parallel: o.Parallel, out: o.BuildOutput}
+		ingressSubnet: o.IngressSubnet, parallel: o.Parallel, out: o.BuildOutput, ingress: map[string]bool{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -168,17 +171,21 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 	if err != nil {
 		return a, fail("list networks of", exercise, err)
 	}
+	var ingress *cyberrange.NetworkStatus
 	for _, n := range nets.Items {
-		if n.Labels[labelIngress] != "" || n.Labels[cyberrange.LabelExercise] != exercise {
+		if n.Labels[cyberrange.LabelExercise] != exercise {
 			continue
 		}
 		ns := cyberrange.NetworkStatus{Name: n.Name, Labels: n.Labels}
 		if len(n.IPAM.Config) > 0 {
 			ns.Subnet = n.IPAM.Config[0].Subnet
 		}
+		if n.Labels[labelIngress] != "" {
+			ingress = &ns
+			continue
+		}
 		a.Networks = append(a.Networks, ns)
 	}
-	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return compare(x.Name, y.Name) })
 
 	cctx, cancel = d.call(ctx)
 	cons, err := d.e.ContainerList(cctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", label)})
@@ -188,7 +195,11 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 	}
 	// The list lacks start times and exit codes: inspect each, a few at a
 	// time.
-	statuses := make([]*cyberrange.ContainerStatus, len(cons.Items))
+	type inspected struct {
+		st        cyberrange.ContainerStatus
+		onIngress bool
+	}
+	statuses := make([]*inspected, len(cons.Items))
 	errs := make([]error, len(cons.Items))
 	sem := make(chan struct{}, d.parallel)
 	var wg sync.WaitGroup
@@ -205,8 +216,8 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 				return
 			}
 			if found { // else removed since it was listed
-				st := containerStatus(info)
-				statuses[i] = &st
+				statuses[i] = &inspected{st: containerStatus(info),
+					onIngress: info.NetworkSettings != nil && info.NetworkSettings.Networks[ingressName(exercise)] != nil}
 			}
 		})
 	}
@@ -214,11 +225,18 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 	if err := errors.Join(errs...); err != nil {
 		return a, err
 	}
-	for _, st := range statuses {
-		if st != nil {
-			a.Containers = append(a.Containers, *st)
+	for _, in := range statuses {
+		if in != nil {
+			a.Containers = append(a.Containers, in.st)
 		}
 	}
+	// The ingress network is the driver's business while a container uses
+	// it; left alone (a removal interrupted), it is a leftover like any
+	// other, for Down to remove.
+	if ingress != nil && !slices.ContainsFunc(statuses, func(in *inspected) bool { return in != nil && in.onIngress }) {
+		a.Networks = append(a.Networks, *ingress)
+	}
+	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return compare(x.Name, y.Name) })
 	slices.SortFunc(a.Containers, func(x, y cyberrange.ContainerStatus) int { return compare(x.Name, y.Name) })
 	return a, nil
 }
@@ -413,6 +431,9 @@ func (d *Driver) RemoveNetwork(ctx context.Context, name string) error {
 func (d *Driver) ensureIngress(ctx context.Context, exercise string) error {
 	d.ingressMu.Lock()
 	defer d.ingressMu.Unlock()
+	if d.ingress[exercise] {
+		return nil
+	}
 	name := ingressName(exercise)
 	got, found, err := d.inspectNetwork(ctx, name)
 	if err != nil {
@@ -422,6 +443,7 @@ func (d *Driver) ensureIngress(ctx context.Context, exercise string) error {
 		if got.Labels[cyberrange.LabelExercise] != exercise || got.Labels[labelIngress] == "" {
 			return fmt.Errorf("docker: network %s: %w: it exists and is not exercise %q's ingress", name, cyberrange.ErrInvalid, exercise)
 		}
+		d.ingress[exercise] = true
 		return nil
 	}
 	cctx, cancel := d.call(ctx)
@@ -429,23 +451,61 @@ func (d *Driver) ensureIngress(ctx context.Context, exercise string) error {
 	if _, err := d.e.NetworkCreate(cctx, name, ingressOptions(exercise, d.ingressSubnet)); err != nil {
 		return fail("create network", name, err)
 	}
+	d.ingress[exercise] = true
 	d.log.Debug("ingress network created", "name", name)
 	return nil
 }
 
+// forgetIngress drops what ensureIngress remembers of an exercise.
+func (d *Driver) forgetIngress(exercise string) {
+	d.ingressMu.Lock()
+	defer d.ingressMu.Unlock()
+	delete(d.ingress, exercise)
+}
+
+// Retries of an ingress network's removal: the engine lets endpoints of
+// containers just removed linger for a moment.
+const (
+	dropTries = 5
+	dropPause = 100 * time.Millisecond
+)
+
 // dropIngressIfUnused removes the exercise's ingress network once no
-// container is attached to it. Failing here only leaves a network behind
-// for the next removal to take, so it is logged, not returned.
+// container is attached to it. Failing here only leaves a network behind,
+// which List then reports for Down to remove, so it is logged, not
+// returned.
+//
+// The removals are serialised: Down removes networks in parallel, each
+// removal comes here, and the engine (20.10) can lose count of a
+// network's endpoints when deletions of one network race, leaving a
+// network it will not remove until it restarts.
 func (d *Driver) dropIngressIfUnused(ctx context.Context, exercise string) {
+	d.ingressMu.Lock()
+	defer d.ingressMu.Unlock()
+	delete(d.ingress, exercise)
 	name := ingressName(exercise)
-	got, found, err := d.inspectNetwork(ctx, name)
-	if err != nil || !found || len(got.Containers) > 0 || got.Labels[labelIngress] == "" {
-		return
-	}
-	cctx, cancel := d.call(ctx)
-	defer cancel()
-	if _, err := d.e.NetworkRemove(cctx, got.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		d.log.Warn("ingress network not removed", "name", name, "err", err)
+	for try := 1; ; try++ {
+		got, found, err := d.inspectNetwork(ctx, name)
+		if err != nil || !found || len(got.Containers) > 0 || got.Labels[labelIngress] == "" {
+			return
+		}
+		cctx, cancel := d.call(ctx)
+		_, err = d.e.NetworkRemove(cctx, got.ID, client.NetworkRemoveOptions{})
+		cancel()
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return
+		}
+		if try == dropTries {
+			d.log.Warn("ingress network not removed", "name", name, "err", err)
+			return
+		}
+		t := time.NewTimer(dropPause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -458,11 +518,14 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 	if err := validContainer(c); err != nil {
 		return fmt.Errorf("docker: start: %w", err)
 	}
-	info, found, err := d.inspect(ctx, c.Name)
+	// Creating first costs nothing more when the container exists (the
+	// engine refuses the name) and saves an inspection when it does not,
+	// the common case of a bring-up.
+	info, created, err := d.create(ctx, c)
 	if err != nil {
 		return err
 	}
-	if found {
+	if !created {
 		ex := c.Labels[cyberrange.LabelExercise]
 		if info.Config == nil || info.Config.Labels[cyberrange.LabelExercise] != ex {
 			return fmt.Errorf("docker: start %s: %w: a container of that name exists and is not exercise %q's", c.Name, cyberrange.ErrInvalid, ex)
@@ -472,12 +535,12 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 			if err := d.remove(ctx, c.Name); err != nil {
 				return err
 			}
-			found = false
-		}
-	}
-	if !found {
-		if info, err = d.create(ctx, c); err != nil {
-			return err
+			if info, created, err = d.create(ctx, c); err != nil {
+				return err
+			}
+			if !created {
+				return fmt.Errorf("docker: start %s: made again by someone else while being replaced", c.Name)
+			}
 		}
 	}
 	if info.State != nil && info.State.Running && !info.State.Paused {
@@ -509,35 +572,46 @@ func differs(info container.InspectResponse, c cyberrange.Container) bool {
 	return want != "" && info.Config.Labels[cyberrange.LabelPlanHash] != want
 }
 
-// create makes the container on its first network and returns its
-// inspection.
-func (d *Driver) create(ctx context.Context, c cyberrange.Container) (container.InspectResponse, error) {
+// create makes the container on its first network. When a container of
+// that name exists already, it returns its inspection and created false;
+// else what the engine made: created, on its first network.
+func (d *Driver) create(ctx context.Context, c cyberrange.Container) (container.InspectResponse, bool, error) {
+	o := createOptions(c)
 	cctx, cancel := d.call(ctx)
-	_, err := d.e.ContainerCreate(cctx, createOptions(c))
+	res, err := d.e.ContainerCreate(cctx, o)
 	cancel()
 	switch {
 	case err == nil:
+		first := c.Networks[0]
+		return container.InspectResponse{ID: res.ID, Name: "/" + c.Name, Config: o.Config, HostConfig: o.HostConfig,
+			State: &container.State{Status: container.StateCreated},
+			NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{
+				first.Network: endpoint(first.Address),
+			}}}, true, nil
 	case cerrdefs.IsConflict(err):
-		// Made meanwhile (a restart racing an up): use that one.
+		info, found, err := d.inspect(ctx, c.Name)
+		if err != nil {
+			return info, false, err
+		}
+		if !found { // removed meanwhile: try once more
+			return d.create(ctx, c)
+		}
+		return info, false, nil
 	case cerrdefs.IsNotFound(err):
-		return container.InspectResponse{}, fmt.Errorf("docker: create %s: %w: image %s (build it with: cyrange images build): %w",
-			c.Name, cyberrange.ErrNotFound, c.Image, err)
+		return container.InspectResponse{}, false, fmt.Errorf("docker: create %s: %w: image %s or network %s (build the image with: cyrange images build): %w",
+			c.Name, cyberrange.ErrNotFound, c.Image, c.Networks[0].Network, err)
 	default:
-		return container.InspectResponse{}, fail("create", c.Name, err)
+		return container.InspectResponse{}, false, fail("create", c.Name, err)
 	}
-	info, found, err := d.inspect(ctx, c.Name)
-	if err != nil {
-		return info, err
-	}
-	if !found {
-		return info, fmt.Errorf("docker: create %s: %w: gone right after it was made", c.Name, cyberrange.ErrNotFound)
-	}
-	return info, nil
 }
+
+// connectParallel bounds the connections of one container made at once.
+const connectParallel = 4
 
 // attach connects a container that is not running to every network it
 // lacks, at its planned address, and to the ingress network if the host
-// must reach it.
+// must reach it. Before the container starts, a connection only records
+// the endpoint, so they go a few at a time.
 func (d *Driver) attach(ctx context.Context, c cyberrange.Container, info container.InspectResponse) error {
 	have := map[string]bool{}
 	if info.NetworkSettings != nil {
@@ -545,16 +619,30 @@ func (d *Driver) attach(ctx context.Context, c cyberrange.Container, info contai
 			have[name] = true
 		}
 	}
+	var missing []cyberrange.Attachment
 	for _, a := range c.Networks {
-		if have[a.Network] {
-			continue
+		if !have[a.Network] {
+			missing = append(missing, a)
 		}
-		cctx, cancel := d.call(ctx)
-		_, err := d.e.NetworkConnect(cctx, a.Network, client.NetworkConnectOptions{Container: c.Name, EndpointConfig: endpoint(a.Address)})
-		cancel()
-		if err != nil {
-			return fail("connect "+c.Name+" to", a.Network, err)
-		}
+	}
+	errs := make([]error, len(missing))
+	sem := make(chan struct{}, connectParallel)
+	var wg sync.WaitGroup
+	for i, a := range missing {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cctx, cancel := d.call(ctx)
+			defer cancel()
+			_, err := d.e.NetworkConnect(cctx, a.Network, client.NetworkConnectOptions{Container: c.Name, EndpointConfig: endpoint(a.Address)})
+			if err != nil {
+				errs[i] = fail("connect "+c.Name+" to", a.Network, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	if !needsIngress(c) {
 		return nil
@@ -565,7 +653,7 @@ func (d *Driver) attach(ctx context.Context, c cyberrange.Container, info contai
 		return nil
 	}
 	var err error
-	for range 2 { // the ingress network may go between its check and the connect
+	for range 2 { // the ingress network may have gone since it was known
 		if err = d.ensureIngress(ctx, ex); err != nil {
 			return err
 		}
@@ -575,6 +663,7 @@ func (d *Driver) attach(ctx context.Context, c cyberrange.Container, info contai
 		if err == nil || !cerrdefs.IsNotFound(err) {
 			break
 		}
+		d.forgetIngress(ex)
 	}
 	if err != nil {
 		return fail("connect "+c.Name+" to", ingress, err)
@@ -594,21 +683,14 @@ func (d *Driver) remove(ctx context.Context, name string) error {
 	if err != nil || !found {
 		return err
 	}
-	var ex string
-	if info.Config != nil {
-		ex = info.Config.Labels[cyberrange.LabelExercise]
-	}
-	if ex == "" {
+	if info.Config == nil || info.Config.Labels[cyberrange.LabelExercise] == "" {
 		return fmt.Errorf("docker: remove %s: %w: it has no %s label", name, cyberrange.ErrInvalid, cyberrange.LabelExercise)
 	}
 	cctx, cancel := d.call(ctx)
+	defer cancel()
 	_, err = d.e.ContainerRemove(cctx, info.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	cancel()
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fail("remove", name, err)
-	}
-	if info.NetworkSettings != nil && info.NetworkSettings.Networks[ingressName(ex)] != nil {
-		d.dropIngressIfUnused(ctx, ex)
 	}
 	return nil
 }

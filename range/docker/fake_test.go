@@ -319,7 +319,7 @@ func TestFakeStartIdempotent(t *testing.T) {
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if extra := f.calls[len(before):]; !slices.Equal(extra, []string{"ContainerInspect"}) {
+	if extra := f.calls[len(before):]; !slices.Equal(extra, []string{"ContainerCreate", "ContainerInspect"}) {
 		t.Errorf("start of a running container called %v", extra)
 	}
 	// Dead: started again, the same container.
@@ -360,14 +360,16 @@ func TestFakeStartCompletesAHalfMadeContainer(t *testing.T) {
 	if err := d.Start(ctx, c); err == nil {
 		t.Fatal("a failed connect passed")
 	}
-	if got := f.cons[c.Name]; got == nil || got.State.Running || len(got.NetworkSettings.Networks) != 1 {
+	got := f.cons[c.Name]
+	if got == nil || got.State.Running || len(got.NetworkSettings.Networks) != 1 {
 		t.Fatalf("after the failure: %+v", got)
 	}
+	id := got.ID
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.cons[c.Name]; !got.State.Running || len(got.NetworkSettings.Networks) != 2 || f.took("ContainerCreate") != 1 {
-		t.Errorf("running %v networks %v creations %d", got.State.Running, got.NetworkSettings.Networks, f.took("ContainerCreate"))
+	if got := f.cons[c.Name]; !got.State.Running || len(got.NetworkSettings.Networks) != 2 || got.ID != id {
+		t.Errorf("running %v networks %v id %s (was %s)", got.State.Running, got.NetworkSettings.Networks, got.ID, id)
 	}
 }
 
@@ -408,17 +410,33 @@ func TestFakeIngress(t *testing.T) {
 	if err := d.RemoveNetwork(ctx, ingressName("ex")); err != nil || f.nets[ingressName("ex")] == nil {
 		t.Errorf("removing the ingress in use: %v", err)
 	}
-	if err := d.Remove(ctx, "gw1"); err != nil || f.nets[ingressName("ex")] == nil {
-		t.Fatalf("after one gateway: %v", err)
+	for _, name := range []string{"gw1", "gw2", "gw2"} {
+		if err := d.Remove(ctx, name); err != nil {
+			t.Fatalf("remove %s: %v", name, err)
+		}
 	}
-	if err := d.Remove(ctx, "gw2"); err != nil {
+	// Unused, the ingress network is a leftover List reports...
+	a, err = d.List(ctx, "ex")
+	if err != nil || len(a.Networks) != 3 || !slices.ContainsFunc(a.Networks, func(n cyberrange.NetworkStatus) bool { return n.Name == ingressName("ex") }) {
+		t.Errorf("list with an unused ingress: %+v %v", a.Networks, err)
+	}
+	// ... and the removal of any network of the exercise takes it along.
+	if err := d.Remove(ctx, testContainer().Name); err != nil {
 		t.Fatal(err)
 	}
-	if f.nets[ingressName("ex")] != nil {
-		t.Error("the last gateway gone, the ingress stays")
+	if err := d.RemoveNetwork(ctx, "ex-team-a01"); err != nil {
+		t.Fatal(err)
 	}
-	if err := d.Remove(ctx, "gw2"); err != nil {
-		t.Errorf("removing twice: %v", err)
+	if f.nets[ingressName("ex")] != nil || f.nets["ex-team-a01"] != nil {
+		t.Errorf("networks left: %v", slices.Collect(maps.Keys(f.nets)))
+	}
+	// A gateway started again makes the ingress again.
+	if err := d.Start(ctx, gw("gw3")); err == nil {
+		t.Error("started on a removed network")
+	}
+	d.EnsureNetwork(ctx, testNetworks()[1])
+	if err := d.Start(ctx, gw("gw3")); err != nil || f.nets[ingressName("ex")] == nil {
+		t.Errorf("gateway after the ingress went: %v", err)
 	}
 	if err := d.RemoveNetwork(ctx, "no-such-network"); err != nil {
 		t.Errorf("removing a missing network: %v", err)
@@ -472,7 +490,7 @@ func TestFakeErrors(t *testing.T) {
 	if !errors.Is(err, cyberrange.ErrNotFound) || !strings.Contains(err.Error(), "cyrange images build") {
 		t.Errorf("missing image: %v", err)
 	}
-	f.failNext["ContainerInspect"] = connectionFailed(t)
+	f.failNext["ContainerCreate"] = connectionFailed(t)
 	if err := d.Start(ctx, testContainer()); !errors.Is(err, cyberrange.ErrUnavailable) {
 		t.Errorf("engine gone: %v", err)
 	}
