@@ -22,9 +22,10 @@
 //     makes by itself ("cyrange-<exercise>-ingress"): not internal, so
 //     ports can be published on it, but without NAT to the outside and
 //     with inter-container traffic off (enable_icc=false), so gateways of
-//     different teams cannot reach one another through it. List does not
-//     report it (it is not the plan's); removing its last container
-//     removes it.
+//     different teams cannot reach one another through it. While a
+//     container uses it, List does not report it (it is not the plan's);
+//     removing the exercise's networks takes it along, and if it is ever
+//     left alone, List reports it as a leftover for Down to remove.
 //
 // This package must never import the game (scoreboard), the web server or
 // bbolt.

@@ -689,3 +689,17 @@ func TestHostname(t *testing.T) {
 		}
 	}
 }
+
+// The attack box people build by hand has the tools BuildAttackBox
+// installs.
+func TestShippedAttackBoxDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "images", "attackbox.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range AttackBoxPackages {
+		if !strings.Contains(string(b), " "+p+" ") && !strings.Contains(string(b), " "+p+"\n") {
+			t.Errorf("images/attackbox.Dockerfile does not install %s", p)
+		}
+	}
+}
