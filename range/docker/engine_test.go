@@ -313,6 +313,33 @@ func TestRange(t *testing.T) {
 	t.Run("restrictions", func(t *testing.T) { checkRestrictions(t, d, p) })
 	t.Run("isolation", func(t *testing.T) { checkIsolation(t, d, p) })
 	t.Run("attribution", func(t *testing.T) { checkAttribution(t, d, o, p, sc, tokens) })
+	t.Run("the host reaches the checker", func(t *testing.T) { checkChecker(t, rep) })
+}
+
+// checkChecker calls the checker where the status says the host reaches
+// it (its address on the ingress network), as the game would.
+func checkChecker(t *testing.T, rep cyberrange.Report) {
+	for _, c := range rep.Containers {
+		if c.Kind != cyberrange.KindChecker {
+			continue
+		}
+		addr := c.Ports[cyberrange.PortChecker]
+		if addr == "" {
+			t.Fatalf("%s: no reachable address in %v", c.Name, c.Ports)
+		}
+		hc := &http.Client{Timeout: 5 * time.Second}
+		res, err := hc.Get("http://" + addr + "/service")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "mail") {
+			t.Errorf("GET /service: %s %s", res.Status, b)
+		}
+		return
+	}
+	t.Fatal("no checker in the plan")
 }
 
 func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
