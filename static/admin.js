@@ -5,9 +5,9 @@
 // is told so and shown nothing.
 
 import { $, h, api, setupChrome, setConn } from './dom.js';
-import { t, initLang, onLangChange, scenario } from './i18n.js';
+import { t, initLang, onLangChange, scenario, fmtTime, fmtDateTime, fmtDuration } from './i18n.js';
 import { LiveStream } from './stream.js';
-import { normalise, merge, Standings, renderTicker, clockState } from './board.js';
+import { normalise, merge, Standings, renderTicker, clockState, serviceTitle } from './board.js';
 import { me as whoami, setupLogin, setupLogout } from './session.js';
 
 let me = null;
@@ -15,6 +15,7 @@ let view = null;
 let scoring = null;
 let teams = null;
 let range = null;
+let suspects = null;
 let showTokens = false;
 let drawPending = false;
 const standings = new Standings($('boards'));
@@ -26,6 +27,8 @@ const stream = new LiveStream('/api/v1/admin/live', {
     draw();
   },
   message(msg) {
+    // A new tick may settle captures: the suspects may have changed.
+    if (msg.type === 'tick' && msg.tick !== view.tick) loadSuspects();
     merge(view, msg);
     draw();
   },
@@ -160,6 +163,55 @@ function renderRange() {
   box.replaceChildren(range.data === null ? h('p', { class: 'empty', text: t('admin.rangeEmpty') }) : value(range.data));
 }
 
+async function loadSuspects() {
+  suspects = await api('GET', '/api/v1/admin/suspects');
+  renderSuspects();
+}
+
+function table(heads, rows) {
+  return h('div', { class: 'scroll' }, h('table', { class: 'results' },
+    h('thead', null, h('tr', null, heads.map((k) => h('th', { scope: 'col', text: t(k) })))),
+    h('tbody', null, rows)));
+}
+
+// renderSuspects shows the anti-cheat's findings with their evidence, so
+// that the organizer judges people, not the machine.
+function renderSuspects() {
+  const box = $('suspects');
+  if (!suspects) return;
+  if (!suspects.ok) {
+    box.replaceChildren(h('p', { class: 'alert error', role: 'alert', text: t('admin.loadError', { status: suspects.status, error: suspects.error }) }));
+    return;
+  }
+  const d = suspects.data;
+  const out = [];
+  if (d.pending) out.push(h('p', { class: 'muted', text: t('admin.pending', { n: d.pending }) }));
+  const slot = (x) => `${serviceTitle(view ?? { services: [] }, x.service)}/${x.store}`;
+  if (d.clusters.length) {
+    out.push(h('h3', { text: t('admin.clusters') }), table(
+      ['col.target', 'col.service', 'admin.flagTick', 'admin.teamsInOrder', 'admin.spread', 'admin.verifiedBy'],
+      d.clusters.map((c) => h('tr', { dataset: { kind: 'cluster' } },
+        h('td', { text: c.target }), h('td', { text: slot(c) }), h('td', { class: 'num', text: String(c.flagTick) }),
+        h('td', { text: c.teams.join(', ') }), h('td', { class: 'num', text: fmtDuration(c.spread) }),
+        h('td', { text: c.capturedBy.join(', ') || '–' })))));
+  }
+  if (d.unverified.length) {
+    out.push(h('h3', { text: t('admin.unverified') }), table(
+      ['col.time', 'col.team', 'col.target', 'col.service', 'admin.flagTick', 'admin.connections', 'admin.lastContact', 'admin.verifiedBy'],
+      d.unverified.map((u) => h('tr', { dataset: { kind: 'unverified' } },
+        h('td', null, h('time', { datetime: u.time, text: fmtTime(u.time) })),
+        h('td', { text: u.team }), h('td', { text: u.target }), h('td', { text: slot(u) }),
+        h('td', { class: 'num', text: String(u.flagTick) }),
+        h('td', { class: 'num', text: `${u.evidence.connections} (${t('clock.tick')} ${u.evidence.fromTick}–${u.evidence.toTick})` }),
+        h('td', { text: u.evidence.lastContact ? fmtDateTime(u.evidence.lastContact) : t('admin.never') }),
+        h('td', { text: u.evidence.capturedBy.join(', ') || '–' })))));
+  }
+  if (!d.clusters.length && !d.unverified.length) {
+    out.push(h('p', { class: 'empty', text: t(d.requireTelemetry ? 'admin.sharingEmpty' : 'admin.sharingOff') }));
+  }
+  box.replaceChildren(...out);
+}
+
 function onLogin(data) {
   me = data;
   $('login-box').hidden = true;
@@ -179,9 +231,11 @@ function onLogin(data) {
     renderTeams();
   });
   $('range-refresh').addEventListener('click', loadRange);
+  $('suspects-refresh').addEventListener('click', loadSuspects);
   stream.start();
   loadTeams();
   loadRange();
+  loadSuspects();
 }
 
 async function main() {
@@ -196,6 +250,7 @@ async function main() {
     draw();
     renderTeams();
     renderRange();
+    renderSuspects();
   });
   setupLogin(onLogin);
   setupLogout();

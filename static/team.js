@@ -23,6 +23,7 @@ let replicas = [];
 let detections = null; // {ok, status, data, error}
 const verdicts = [];
 const logs = [];
+let logsDropped = 0;
 const hist = new StatusHistory();
 
 const stream = new LiveStream('/api/v1/team/live', {
@@ -33,6 +34,8 @@ const stream = new LiveStream('/api/v1/team/live', {
     collectLogs(view.recent);
     if (first) fillDetectionForm();
     renderLive();
+    // Service titles come with the board.
+    if (first && defends(me.role)) renderDetections();
   },
   message(msg) {
     const events = merge(view, msg, (tick, status) => {
@@ -40,6 +43,7 @@ const stream = new LiveStream('/api/v1/team/live', {
       if (attacks(me.role)) loadTargets();
     });
     collectLogs(events);
+    logsDropped += msg.logsDropped ?? 0;
     if (events.some((it) => it.kind === 'detection')) loadDetections();
     renderLive();
   },
@@ -374,14 +378,15 @@ function renderLogs() {
   const shown = match.slice(-SHOWN_LOGS).reverse();
   $('logs').tBodies[0].replaceChildren(...shown.map((l) => h('tr', null,
     h('td', null, h('time', { datetime: l.time, text: fmtTime(l.time) })),
-    h('td', { text: l.service ?? '' }),
+    h('td', { text: view ? serviceTitle(view, l.service) : l.service ?? '' }),
     h('td', { class: 'mono', text: l.source ?? l.addr ?? '' }),
     h('td', { class: 'line', text: l.text ?? l.line ?? '' }))));
   $('logs').hidden = logs.length === 0;
   const empty = $('logs-empty');
   empty.hidden = shown.length > 0;
   empty.textContent = logs.length === 0 ? t('logs.empty') : t('logs.noMatch');
-  $('log-count').textContent = logs.length ? t('logs.count', { shown: shown.length, total: logs.length }) : '';
+  $('log-count').textContent = [logs.length ? t('logs.count', { shown: shown.length, total: logs.length }) : '',
+    logsDropped ? t('logs.dropped', { n: logsDropped }) : ''].filter(Boolean).join(' · ');
 }
 
 // Page -----------------------------------------------------------------

@@ -95,7 +95,7 @@ func TestAccessibility(t *testing.T) {
 	// the language switch like any button.
 	tb := newTab(t, 1280, 900)
 	tb.open(srv.url + "/")
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	tb.run("tab", chromedp.KeyEvent("\t"))
 	if got := eval[string](tb, `document.activeElement.className + ':' + document.activeElement.getAttribute('href')`); got != "skip:#main" {
 		t.Errorf("first Tab lands on %q, want the skip link", got)

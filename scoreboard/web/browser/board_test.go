@@ -62,7 +62,7 @@ func TestBoardUpdatesLive(t *testing.T) {
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
 	tb.open(srv.url + "/")
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	team := 7 // Khánh Hòa, last on the board
 	sel := fmt.Sprintf(`#boards tr[data-team=%q]`, attackTeams[team])
 	tb.waitJS("the team's row", fmt.Sprintf(`!!document.querySelector(%q)`, sel), 3*time.Second)
@@ -108,7 +108,7 @@ func TestBoardFreeze(t *testing.T) {
 	srv.play(2)
 	tb := newTab(t, 1280, 900)
 	tb.open(srv.url + "/")
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
 	if eval[bool](tb, visible("banner")) {
 		t.Errorf("a banner while running: %q", tb.text("#banner"))
@@ -138,7 +138,7 @@ func TestWarRoomArc(t *testing.T) {
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
 	tb.open(srv.url + "/war.html")
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	tb.waitJS("the map", fmt.Sprintf(`document.querySelectorAll('#war .node').length === %d && !!document.querySelector('#war .core')`, len(attackTeams)), 3*time.Second)
 	if got := tb.text(`#war .core .badge[data-service="portal"] .code`); got != "OK" {
 		t.Errorf("portal badge %q", got)
@@ -166,7 +166,7 @@ func TestBoardReconnects(t *testing.T) {
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
 	tb.open(srv.url + "/")
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	eval[int](tb, `window.__sameDocument = 7`)
 	// Watch the state from inside the page: the outage may be shorter
 	// than a poll from here.
@@ -213,7 +213,7 @@ func TestLanguageSwitch(t *testing.T) {
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
 	tb.open(srv.url + "/")
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
 	check := func(lang, h1, conn, rankHead, decimal string) {
 		t.Helper()

@@ -1,11 +1,9 @@
 package browser
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -183,37 +181,8 @@ func TestFlagFormVerdicts(t *testing.T) {
 	}
 }
 
-// fakeDetections accepts every report as pending and lists them.
-type fakeDetections struct {
-	mu   sync.Mutex
-	list []map[string]any
-}
-
-func (d *fakeDetections) Report(_ context.Context, _ int, body json.RawMessage) (any, error) {
-	var r map[string]any
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, err
-	}
-	if r["attacker"] == "" || r["attacker"] == nil {
-		return nil, fmt.Errorf("detections: attacker is required: %w", scoreboard.ErrInvalid)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	r["id"] = len(d.list) + 1
-	r["verdict"] = "pending"
-	r["reportedAt"] = time.Now().Format(time.RFC3339)
-	d.list = append(d.list, r)
-	return map[string]any{"id": r["id"], "verdict": "pending"}, nil
-}
-
-func (d *fakeDetections) List(context.Context, int) (any, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]map[string]any{}, d.list...), nil
-}
-
 func TestDefenceConsole(t *testing.T) {
-	srv := newServer(t)
+	srv := newServer(t, withoutDetections())
 	srv.play(5) // the portal was MUMBLE, OFFLINE, then RECOVERING
 	tb := newTab(t, 1920, 1080)
 	tb.login(srv.url+"/team.html", srv.teamToken(defenceTeam()))
@@ -251,14 +220,15 @@ func TestDefenceConsole(t *testing.T) {
 		t.Errorf("verdict list: %q", tb.text("#verdicts"))
 	}
 
-	// With detections wired, a report goes through and is listed.
-	det := &fakeDetections{}
-	srv2 := newServer(t, withDetections(det))
+	// With detections wired, a report goes through, waits, and is judged
+	// against the gateways' telemetry: Đà Nẵng did reach the mail.
+	srv2 := newServer(t)
 	srv2.play(2)
 	tb2 := newTab(t, 1280, 900)
 	tb2.login(srv2.url+"/team.html", srv2.teamToken(defenceTeam()))
 	tb2.waitJS("the form", visible("det-form"), 3*time.Second)
 	tb2.waitJS("the services in the form", `document.querySelectorAll('#det-service option').length === 2`, 3*time.Second)
+	tb2.waitLive(10 * time.Second)
 	tb2.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
 		chromedp.SetValue(chromedp.CSS("#det-technique"), "T1110"),
 		chromedp.SetValue(chromedp.CSS("#det-notes"), "dò mật khẩu IMAP"),
@@ -267,14 +237,108 @@ func TestDefenceConsole(t *testing.T) {
 	if got := tb2.text("#det-result"); !strings.Contains(got, "#1") || !strings.Contains(got, "đang chờ chấm") {
 		t.Errorf("receipt %q", got)
 	}
-	tb2.waitJS("the listed report", `document.querySelector('#verdicts tr[data-verdict="pending"]') !== null`, 3*time.Second)
-	det.mu.Lock()
-	r := det.list[0]
-	det.mu.Unlock()
-	seen, _ := time.Parse(time.RFC3339, fmt.Sprint(r["seenAt"]))
-	if r["attacker"] != attackTeams[2] || r["service"] != "mail" || r["technique"] != "T1110" || time.Since(seen) > time.Hour {
-		t.Errorf("report sent %v", r)
+	// The game may judge it at once when the evidence is already in.
+	tb2.waitJS("the listed report", `document.querySelector('#verdicts tr[data-verdict]') !== null`, 3*time.Second)
+	reports := srv2.game.DetectionReports(defenceTeam())
+	if len(reports) != 1 || reports[0].Attacker != attackTeams[2] || reports[0].Service != "mail" || reports[0].Technique != "T1110" ||
+		time.Since(reports[0].SeenAt) > time.Hour {
+		t.Fatalf("reports filed %+v", reports)
 	}
+	// The tick ends: the report is judged for good, and the verdict
+	// comes live.
+	srv2.tick()
+	tb2.waitJS("the verdict", `document.querySelector('#verdicts tr[data-verdict="true_positive"]') !== null`, 3*time.Second)
+	if got := tb2.text(`#verdicts tr[data-verdict="true_positive"]`); !strings.Contains(got, "chính xác") {
+		t.Errorf("verdict row %q", got)
+	}
+	tb2.waitJS("the detection points", `document.querySelector('#stats').textContent.includes('Điểm phát hiện+')`, 3*time.Second)
+}
+
+// TestTargetLogs streams target log lines to the defence console and
+// filters them by service, source address and text.
+func TestTargetLogs(t *testing.T) {
+	srv := newServer(t)
+	srv.play(1)
+	tb := newTab(t, 1280, 900)
+	tb.login(srv.url+"/team.html", srv.teamToken(defenceTeam()))
+	tb.waitJS("the empty log panel", visible("logs-empty"), 5*time.Second)
+	tb.waitLive(10 * time.Second)
+	now := time.Now()
+	lines := []scoreboard.TickerItem{
+		{Time: now, Service: "mail", Source: "127.0.13.5", Text: "AUTH LOGIN failed for user=admin"},
+		{Time: now, Service: "portal", Source: "127.0.11.7", Text: "GET /../../etc/passwd 400"},
+		{Time: now, Service: "mail", Source: "127.0.11.7", Text: "VRFY root 252"},
+		{Time: now, Service: "mail", Source: "127.0.13.5", Text: "AUTH LOGIN failed for user=vanthu"},
+	}
+	for _, l := range lines {
+		srv.hub.PublishLog(defenceTeam(), l)
+	}
+	// Another team's line never reaches this console.
+	srv.hub.PublishLog(0, scoreboard.TickerItem{Time: now, Service: "mail", Source: "127.0.9.9", Text: "not yours"})
+	tb.waitJS("the lines", `document.querySelectorAll('#logs tbody tr').length === 4`, 2*time.Second)
+	if eval[bool](tb, visible("logs-empty")) {
+		t.Error("the empty state stays with lines shown")
+	}
+	rows := func() int { return eval[int](tb, `document.querySelectorAll('#logs tbody tr').length`) }
+	filter := func(service, source, text string) {
+		t.Helper()
+		eval[bool](tb, fmt.Sprintf(`(() => {
+			const set = (id, v) => { const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); };
+			set('log-service', %q); set('log-source', %q); set('log-text', %q); return true; })()`, service, source, text))
+	}
+	for _, tc := range []struct {
+		service, source, text string
+		want                  int
+	}{
+		{"mail", "", "", 3},
+		{"", "127.0.11.7", "", 2},
+		{"", "", "passwd", 1},
+		{"mail", "127.0.13.5", "vanthu", 1},
+		{"portal", "127.0.13.5", "", 0},
+		{"", "", "", 4},
+	} {
+		filter(tc.service, tc.source, tc.text)
+		if got := rows(); got != tc.want {
+			t.Errorf("filter %q %q %q: %d rows, want %d", tc.service, tc.source, tc.text, got, tc.want)
+		}
+		if tc.want == 0 && !strings.Contains(tb.text("#logs-empty"), "Không dòng nào khớp") {
+			t.Errorf("no-match state: %q", tb.text("#logs-empty"))
+		}
+	}
+	if got := tb.text("#logs tbody"); strings.Contains(got, "not yours") || !strings.Contains(got, "Thư điện tử công vụ") {
+		t.Errorf("log rows %q", got)
+	}
+}
+
+// TestSuspectsPanel shares a flag between teams that never reached the
+// service, and expects the organizer to see it with its evidence.
+func TestSuspectsPanel(t *testing.T) {
+	srv := newServer(t, withRequireTelemetry())
+	srv.act(scoreboard.ActStart)
+	srv.tick()
+	srv.capture(0, mail, "inbox") // the team that did the work
+	srv.submit(3, mail, "inbox")  // and two that did not
+	srv.submit(5, mail, "inbox")
+	for range srv.cfg.FlagLifetime + 1 {
+		srv.tick()
+	}
+	tb := newTab(t, 1920, 1080)
+	tb.login(srv.url+"/admin.html", srv.toks.OrganizerToken())
+	tb.waitJS("the suspects", `document.querySelectorAll('#suspects tr[data-kind]').length === 3`, 5*time.Second)
+	cluster := tb.text(`#suspects tr[data-kind="cluster"]`)
+	for _, want := range []string{attackTeams[3] + ", " + attackTeams[5], attackTeams[0], "inbox"} {
+		if !strings.Contains(cluster, want) {
+			t.Errorf("cluster row %q lacks %q", cluster, want)
+		}
+	}
+	if got := tb.text("#suspects"); !strings.Contains(got, "chưa từng") {
+		t.Errorf("no 'never' contact in %q", got)
+	}
+	// Without require_telemetry the panel says why it is empty.
+	plain := newServer(t)
+	tb2 := newTab(t, 1280, 800)
+	tb2.login(plain.url+"/admin.html", plain.toks.OrganizerToken())
+	tb2.waitJS("the explanation", `document.getElementById('suspects').textContent.includes('require_telemetry')`, 5*time.Second)
 }
 
 func TestOrganizerConsole(t *testing.T) {
@@ -282,7 +346,7 @@ func TestOrganizerConsole(t *testing.T) {
 	tb := newTab(t, 1920, 1080)
 	tb.login(srv.url+"/admin.html", srv.toks.OrganizerToken())
 	tb.waitJS("the console", visible("console"), 3*time.Second)
-	tb.waitLive(5 * time.Second)
+	tb.waitLive(10 * time.Second)
 	button := func(action string) string { return fmt.Sprintf(`#phase-buttons button[data-action=%q]`, action) }
 	enabled := func(action string) bool {
 		return eval[bool](tb, fmt.Sprintf(`!document.querySelector(%q).disabled`, button(action)))

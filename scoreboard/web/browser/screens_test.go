@@ -72,6 +72,17 @@ func save(t *testing.T, dir, name string, b []byte) {
 func TestScreenshots(t *testing.T) {
 	srv := newServer(t)
 	srv.play(6)
+	// Two detection reports: one the telemetry confirms, one it does not.
+	now := time.Now()
+	for _, in := range []scoreboard.DetectionInput{
+		{Attacker: attackTeams[2], Service: "mail", SeenAt: now.Add(-time.Minute), Technique: "T1110", Store: "inbox"},
+		{Attacker: attackTeams[7], Service: "portal", SeenAt: now, Technique: "T1190"},
+	} {
+		if _, err := srv.game.ReportDetection(context.Background(), defenceTeam(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.tick()
 	out := outDir(t)
 	type shot struct {
 		name  string
@@ -83,7 +94,7 @@ func TestScreenshots(t *testing.T) {
 	live := func(path string) func(tb *tab) {
 		return func(tb *tab) {
 			tb.open(srv.url + path)
-			tb.waitLive(5 * time.Second)
+			tb.waitLive(10 * time.Second)
 			tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
 		}
 	}
@@ -91,7 +102,7 @@ func TestScreenshots(t *testing.T) {
 		return func(tb *tab) {
 			tb.login(srv.url+path, token)
 			tb.waitJS("the page", ready, 5*time.Second)
-			tb.waitLive(5 * time.Second)
+			tb.waitLive(10 * time.Second)
 		}
 	}
 	// Each war room picture gets its own capture in flight.
@@ -119,8 +130,20 @@ func TestScreenshots(t *testing.T) {
 		}, full: true, docs: "scoring.png", scale: 2.0 / 3},
 		{name: "team-attack", open: login("/team.html", srv.teamToken(2), `document.querySelectorAll('#targets tr').length > 1`),
 			full: true, docs: "team-attack.png", scale: 2.0 / 3},
-		{name: "team-defence", open: login("/team.html", srv.teamToken(defenceTeam()), `document.querySelectorAll('#services .svc-card').length === 2 && document.querySelector('#verdicts').textContent !== ''`),
-			full: true, docs: "team-defence.png", scale: 2.0 / 3},
+		{name: "team-defence", open: func(tb *tab) {
+			login("/team.html", srv.teamToken(defenceTeam()), `document.querySelectorAll('#services .svc-card').length === 2 && document.querySelector('#verdicts').textContent !== ''`)(tb)
+			now := time.Now()
+			for i, l := range []struct{ svc, src, text string }{
+				{"mail", "127.0.13.5", "IMAP LOGIN failed user=vanthu@tiengiang.gov.vn"},
+				{"mail", "127.0.13.5", "IMAP LOGIN failed user=ketoan@tiengiang.gov.vn"},
+				{"mail", "127.0.16.2", "SMTP VRFY giamdoc 252"},
+				{"portal", "127.0.16.2", "GET /tin-tuc?id=1%27%20OR%201=1 500"},
+				{"mail", "127.0.11.9", "HTTP GET /webmail/message?id=4412 200 (mailbox of another user)"},
+			} {
+				srv.hub.PublishLog(defenceTeam(), scoreboard.TickerItem{Time: now.Add(time.Duration(i-5) * time.Second), Service: l.svc, Source: l.src, Text: l.text})
+			}
+			tb.waitJS("the log lines", `document.querySelectorAll('#logs tbody tr').length === 5`, 3*time.Second)
+		}, full: true, docs: "team-defence.png", scale: 2.0 / 3},
 		{name: "organizer", open: login("/admin.html", srv.toks.OrganizerToken(), `document.querySelectorAll('#tokens-table tr').length > 1 && document.getElementById('range').textContent !== ''`),
 			full: true, docs: "organizer.png", scale: 2.0 / 3},
 	}

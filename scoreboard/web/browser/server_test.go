@@ -120,6 +120,7 @@ type server struct {
 	game *scoreboard.Game
 	toks *tokens.Set
 	log  *scoreboardtest.MemLog
+	hub  *live.Hub
 	url  string
 
 	mu     sync.Mutex
@@ -137,8 +138,14 @@ func withLocale(l string) serverOpt {
 	return serverOpt{cfg: func(c *scoreboard.Config) { c.Locale = l }}
 }
 
-func withDetections(d web.Detections) serverOpt {
-	return serverOpt{web: func(o *web.Options) { o.Detections = d }}
+// withoutDetections leaves detection reports out, as a server without
+// them answers: 501.
+func withoutDetections() serverOpt {
+	return serverOpt{web: func(o *web.Options) { o.Detections = nil }}
+}
+
+func withRequireTelemetry() serverOpt {
+	return serverOpt{cfg: func(c *scoreboard.Config) { c.RequireTelemetry = true }}
 }
 
 func newServer(t testing.TB, opts ...serverOpt) *server {
@@ -162,11 +169,12 @@ func newServer(t testing.TB, opts ...serverOpt) *server {
 	}
 	s.game, s.toks = g, toks
 	hub := live.NewHub(live.Options{Source: g})
+	s.hub = hub
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- hub.Run(ctx) }()
 	flags := submit.NewHTTPHandler(submit.HTTPOptions{Judge: g, Auth: toks})
 	o := web.Options{Game: g, Auth: toks, Live: hub, Flags: flags, Range: fakeRange{cfg}, Events: s.log,
-		Logger: slog.New(slog.DiscardHandler)}
+		Detections: g.Detections(), Logger: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		if f.web != nil {
 			f.web(&o)
@@ -237,9 +245,19 @@ func (s *server) flag(service int, store string) string {
 	return ""
 }
 
-// capture makes team submit the current flag of a store and checks it
-// was accepted.
+// capture makes team reach the service through its gateway (telemetry)
+// and submit the current flag of a store, and checks it was accepted.
 func (s *server) capture(team, service int, store string) {
+	s.t.Helper()
+	now := time.Now()
+	s.game.ObserveConns([]scoreboard.Conn{{Team: team, Owner: defenceTeam(), Service: service,
+		Start: now.Add(-20 * time.Second), End: now, BytesUp: 1800, BytesDown: 52000}})
+	s.submit(team, service, store)
+}
+
+// submit makes team submit the current flag of a store, with no
+// connection seen (a shared flag), and checks it was accepted.
+func (s *server) submit(team, service int, store string) {
 	s.t.Helper()
 	v, err := s.game.Submit(context.Background(), team, [][]byte{[]byte(s.flag(service, store))})
 	if err != nil || v[0].Code != scoreboard.CodeOK {
