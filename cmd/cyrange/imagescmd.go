@@ -248,6 +248,12 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		// Runs after the range's cleanup below: deferred first.
+		defer func() {
+			if err := d.RemoveImage(context.WithoutCancel(ctx), *image); err != nil {
+				fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err)
+			}
+		}()
 	}
 
 	// The exercise is renamed so that nothing of a real range of the
