@@ -60,7 +60,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}()
 	x, err := newExercise(ctx, exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr,
 		SubmitAddr: *submitAddr, Placement: rg.plan.Placement(), Checkers: rg.checkers, Range: rg.orch,
-		Logger: logger, AutoStart: true})
+		Logger: logger, AutoStart: true, Plan: rg.plan, Logs: rg.driver})
 	if err != nil {
 		return err
 	}

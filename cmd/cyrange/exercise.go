@@ -11,9 +11,11 @@ import (
 	"sync"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/checks"
+	"github.com/cyrange/cyrange/scoreboard/ingest"
 	"github.com/cyrange/cyrange/scoreboard/live"
 	"github.com/cyrange/cyrange/scoreboard/store"
 	"github.com/cyrange/cyrange/scoreboard/submit"
@@ -36,6 +38,11 @@ type exerciseOptions struct {
 	Range web.Range
 	// AutoStart starts the game if it is still in setup (the demo).
 	AutoStart bool
+	// Plan and Logs are the range's, when there is one: its gateways'
+	// telemetry and its targets' logs are followed into the game and the
+	// defence's console.
+	Plan *cyberrange.Plan
+	Logs ingest.LogSource
 }
 
 // exercise is one running exercise: the log, the game and its front doors.
@@ -50,6 +57,7 @@ type exercise struct {
 	metrics *web.Metrics
 	httpLn  net.Listener
 	tcpLn   net.Listener
+	ingest  *ingest.Collector
 }
 
 // newExercise opens (or creates) the exercise in o.DataDir and binds its
@@ -91,10 +99,15 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 	flags := submit.NewHTTPHandler(submit.HTTPOptions{Judge: g, Auth: toks, Limiter: lim,
 		Logger: logger.With("component", "submit"), Observe: observe})
 	srv := web.New(web.Options{Game: g, Auth: toks, Live: hub, Flags: flags, Range: o.Range, Metrics: metrics,
-		Logger: logger.With("component", "web")})
+		Detections: g.Detections(), Events: d.log, Logger: logger.With("component", "web")})
 	tcp := submit.NewTCPServer(submit.TCPOptions{Judge: g, Auth: toks, Limiter: lim,
 		Logger: logger.With("component", "submit"), Observe: observe})
 	x = &exercise{o: o, data: d, game: g, tokens: toks, hub: hub, web: srv, tcp: tcp, metrics: metrics}
+	if o.Plan != nil && o.Logs != nil {
+		if x.ingest, err = ingest.New(ingest.Options{Plan: o.Plan, Logs: o.Logs, Game: g, Console: hub, Logger: logger}); err != nil {
+			return nil, err
+		}
+	}
 	if x.httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("web listener: %w", err)
 	}
@@ -148,7 +161,7 @@ func (x *exercise) Run(ctx context.Context) error {
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	goRun := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
@@ -164,6 +177,9 @@ func (x *exercise) Run(ctx context.Context) error {
 	goRun("live", func() error { return x.hub.Run(sctx) })
 	goRun("web", func() error { return x.web.Serve(sctx, x.httpLn) })
 	goRun("submit", func() error { return x.tcp.Serve(sctx, x.tcpLn) })
+	if x.ingest != nil {
+		goRun("ingest", func() error { return x.ingest.Run(sctx) })
+	}
 	<-sctx.Done()
 	x.tcp.Close()
 	wg.Wait()

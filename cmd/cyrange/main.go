@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"game":    {"move the game's phase: start, pause, resume, freeze, end", runGameCmd},
 		"replay":  {"recompute the standings from the event log and compare them", runReplay},
 		"export":  {"write the results: ctftime, json or csv", runExport},
+		"report":  {"write the after-action report: HTML with inline charts, or --json", runReport},
 		"bench":   {"load generators: bench submit, bench live, bench replay", runBench},
 		"target":  {"run a target role (inside a container or as a local process)", runTarget},
 		"checker": {"run a checker role over the enochecker v2 protocol", runChecker},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"text/tabwriter"
 
 	"github.com/cyrange/cyrange/scenarios"
@@ -38,11 +37,13 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every detection verdict is judged again at its place in the log.
+	verdicts, verr := scoreboard.VerifyJudgements(ctx, cfg, d.log)
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"events": full.LastSeq, "verifiedUpTo": checked,
-			"match": mismatch == "", "standings": full.Standings()}); err != nil {
+			"match": mismatch == "" && verr == nil, "verdictsVerified": verdicts, "standings": full.Standings()}); err != nil {
 			return err
 		}
 	} else {
@@ -51,9 +52,15 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		if checked > 0 && mismatch == "" {
 			fmt.Fprintf(e.stdout, "\nstored standings (as of event %d) match the replay\n", checked)
 		}
+		if verdicts > 0 && verr == nil {
+			fmt.Fprintf(e.stdout, "%d detection verdicts judged again: all as logged\n", verdicts)
+		}
 	}
 	if mismatch != "" {
 		return fmt.Errorf("stored standings differ from the replay: %s", mismatch)
+	}
+	if verr != nil {
+		return fmt.Errorf("a detection verdict differs from the rules: %w", verr)
 	}
 	return nil
 }
@@ -84,10 +91,14 @@ func compareSnapshot(ctx context.Context, cfg *scoreboard.Config, d *exerciseDat
 
 func printStandings(w io.Writer, st []scoreboard.Standing) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rank\tteam\trole\ttotal\tattack\tavailability\tprotected\tlost\tdetections\tcaptures\t")
+	fmt.Fprintln(tw, "rank\tteam\trole\ttotal\tattack\tavailability\tprotected\tlost\tdetections\tcaptures\ttrue/false/missed\t")
 	for _, s := range st {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", s.Rank, s.Team, s.Role, s.Total,
-			s.Attack, s.SLA, s.Protected, s.Lost, s.Detection, s.Captures)
+		det := ""
+		if s.Role.Defends() {
+			det = fmt.Sprintf("%d/%d/%d", s.DetectionsTrue, s.DetectionsFalse, s.DetectionsMissed)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t\n", s.Rank, s.Team, s.Role, s.Total,
+			s.Attack, s.SLA, s.Protected, s.Lost, s.Detection, s.Captures, det)
 	}
 	tw.Flush()
 }
@@ -127,13 +138,9 @@ func writeExport(w io.Writer, format, name string, st []scoreboard.Standing) err
 		return enc.Encode(map[string]any{"exercise": name, "standings": st})
 	}
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"rank", "team", "role", "total", "attack", "defence", "availability_points", "protected",
-		"lost", "detection", "captures", "first_bloods", "flags_lost", "flags_protected", "availability"})
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	cw.Write(scoreboard.ExportColumns)
 	for _, s := range st {
-		cw.Write([]string{strconv.Itoa(s.Rank), s.Team, string(s.Role), f(s.Total), f(s.Attack), f(s.Defence),
-			f(s.SLA), f(s.Protected), f(s.Lost), f(s.Detection), strconv.Itoa(s.Captures), strconv.Itoa(s.FirstBloods),
-			strconv.Itoa(s.FlagsLost), strconv.Itoa(s.FlagsProtected), f(s.Availability)})
+		cw.Write(scoreboard.ExportRow(s))
 	}
 	cw.Flush()
 	return cw.Error()

@@ -69,6 +69,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 		}
 		defer rg.release()
 		o.Placement, o.Checkers, o.Range = rg.plan.Placement(), rg.checkers, rg.orch
+		o.Plan, o.Logs = rg.plan, rg.driver
 	}
 	x, err := newExercise(ctx, o)
 	if err != nil {
@@ -100,6 +101,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 type exerciseRange struct {
 	plan     *cyberrange.Plan
 	orch     *cyberrange.Orchestrator
+	driver   cyberrange.Driver
 	checkers map[int]checks.Checker
 	release  func() error
 	logger   *slog.Logger
@@ -137,7 +139,7 @@ func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, drive
 		}
 		chk[i] = checks.NewClient(url, &http.Client{})
 	}
-	return &exerciseRange{plan: plan, orch: orch, checkers: chk, release: release, logger: logger}, nil
+	return &exerciseRange{plan: plan, orch: orch, driver: d, checkers: chk, release: release, logger: logger}, nil
 }
 
 // watch restarts what dies until ctx is done.

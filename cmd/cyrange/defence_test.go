@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/net/proxy"
+
+	"github.com/cyrange/cyrange/images/mailserver/webclient"
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+// TestDefenceEndToEnd plays the defence's game on the local driver, with
+// the real binary: an attack team connects to the mail target through its
+// SOCKS5 gateway; the defence sees the target's log line on its console
+// stream, reports the source address it shows, and the verdict is a true
+// positive worth what SCORING.md says; a report naming a team that never
+// connected is a false positive. A remedy applied in the admin console is
+// recorded, and the after-action report and the replay show it all.
+func TestDefenceEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo runs for tens of seconds")
+	}
+	const tick = 3 * time.Second
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(binary, "demo", "--no-bots", "--tick", tick.String(), "--data", data,
+		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd.Stderr = &syncWriter{w: &logs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	sc := bufio.NewScanner(stdout)
+	httpAddr := ""
+	for httpAddr == "" && sc.Scan() {
+		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == "scoreboard" {
+			httpAddr = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if httpAddr == "" {
+		t.Fatalf("the demo printed no scoreboard address; log:\n%s", logs.String())
+	}
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf(format+"\nlog:\n%s", append(args, tail(logs.String(), 3000))...)
+	}
+	toks := readTokens(t, data)
+	var attacker, silent, defence string
+	for _, tm := range toks.Teams {
+		switch tm.Name {
+		case "Đội tấn công 01":
+			attacker = tm.Token
+		case "Đội tấn công 02":
+			silent = tm.Name
+		case "Đội phòng thủ":
+			defence = tm.Token
+		}
+	}
+	base := "http://" + httpAddr
+
+	// The defence watches its console stream.
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/api/v1/team/live", http.Header{"X-Team-Token": {defence}})
+	if err != nil {
+		fail("the defence's stream: %v", err)
+	}
+	defer ws.Close()
+
+	// Team 01 finds its gateway and the target, and says hello to the
+	// mail server's SMTP port through it.
+	var tg struct {
+		Gateway cyberrange.GatewayInfo    `json:"gateway"`
+		Targets []scoreboard.AttackTarget `json:"targets"`
+	}
+	getJSON(t, base+"/api/v1/targets", attacker, &tg)
+	if tg.Gateway.Address == "" || len(tg.Targets) != 1 {
+		fail("targets: %+v", tg)
+	}
+	source := netip.MustParsePrefix(tg.Gateway.Source)
+	demo, err := scenarios.Builtin("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp := 0
+	for _, p := range demo.Services[0].Ports {
+		if p.Name == "smtp" {
+			smtp = p.Number + cyberrange.LocalPortOffset
+		}
+	}
+	dialer, err := proxy.SOCKS5("tcp", tg.Gateway.Address, &proxy.Auth{User: tg.Gateway.Short, Password: attacker}, proxy.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attackStart := time.Now()
+	c, err := dialer.(proxy.ContextDialer).DialContext(context.Background(), "tcp",
+		net.JoinHostPort(tg.Targets[0].Address, fmt.Sprint(smtp)))
+	if err != nil {
+		fail("through the gateway: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	banner, _ := bufio.NewReader(c).ReadString('\n')
+	fmt.Fprintf(c, "EHLO doi01\r\nQUIT\r\n")
+	io.Copy(io.Discard, c)
+	c.Close()
+	if !strings.HasPrefix(banner, "220") {
+		fail("SMTP banner %q", banner)
+	}
+
+	// The defence's console shows the target's log line, with the
+	// source address of the attack team's range.
+	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	seen := ""
+	for seen == "" {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			fail("no log line of the attack on the defence's stream: %v", err)
+		}
+		var m struct {
+			Events []scoreboard.TickerItem `json:"events"`
+		}
+		if err := json.Unmarshal(msg, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range m.Events {
+			if a, err := netip.ParseAddr(it.Source); it.Kind == "log" && it.Service == "mail" && err == nil && source.Contains(a) {
+				seen = it.Source
+				if !strings.Contains(it.Text, `"action":`) {
+					fail("log item %+v", it)
+				}
+			}
+		}
+	}
+
+	// Reports: the source address seen, and a team that never connected.
+	post := func(body string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/detections", strings.NewReader(body))
+		req.Header.Set("X-Team-Token", defence)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"verdict":"pending"`) {
+			fail("report %s: %d %s", body, resp.StatusCode, b)
+		}
+	}
+	now := time.Now().Format(time.RFC3339)
+	post(fmt.Sprintf(`{"attacker":%q,"service":"mail","seenAt":%q,"technique":"T1595","notes":"EHLO from the attack range"}`, seen, now))
+	post(fmt.Sprintf(`{"attacker":%q,"service":"mail","seenAt":%q}`, silent, now))
+
+	// A remedy in the admin console, from the replica's own network.
+	applyRemedy(t, data)
+
+	var list []scoreboard.DetectionView
+	deadline := time.Now().Add(6 * tick)
+	for {
+		getJSON(t, base+"/api/v1/detections", defence, &list)
+		if len(list) == 2 && list[0].Verdict != "pending" && list[1].Verdict != "pending" {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("verdicts not in after %v: %+v", 6*tick, list)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tp, fp := list[0], list[1]
+	if tp.Verdict != "true_positive" || tp.AttackerTeam != "Đội tấn công 01" || tp.TimeToDetect == nil {
+		fail("the attack's report: %+v", tp)
+	}
+	// w = 1, L = 5 ticks: 5 + 5 × max(0, 1 − t/(5 × tick)).
+	ttd := *tp.TimeToDetect
+	want := 5 + 5*math.Max(0, 1-ttd/(5*tick.Seconds()))
+	if math.Abs(tp.Points-want) > 1e-9 || ttd < 0 || ttd > time.Since(attackStart).Seconds() {
+		fail("true positive worth %v after %vs, want %v", tp.Points, ttd, want)
+	}
+	if fp.Verdict != "false_positive" || fp.Points != -2.5 {
+		fail("the silent team's report: %+v", fp)
+	}
+	var me struct {
+		Standing scoreboard.Standing `json:"standing"`
+	}
+	getJSON(t, base+"/api/v1/me", defence, &me)
+	if s := me.Standing; s.DetectionsTrue != 1 || s.DetectionsFalse != 1 || s.Incidents < 1 || s.MeanTimeToDetect != ttd {
+		fail("the defence's scorecard: %+v", s)
+	}
+
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		stopped = true
+		if err != nil {
+			fail("demo exited with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		fail("the demo did not stop on SIGINT")
+	}
+
+	// The replay judges every verdict again; the report shows the game.
+	out, err := exec.Command(binary, "replay", "--data", data).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`\d+ detection verdicts judged again: all as logged`).Match(out) {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "report", "--data", data, "--json", "--out", "-").Output()
+	if err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	var aa scoreboard.AfterAction
+	if err := json.Unmarshal(out, &aa); err != nil {
+		t.Fatal(err)
+	}
+	detected := false
+	for _, in := range aa.Incidents {
+		detected = detected || (in.Status == "detected" && in.Attacker == "Đội tấn công 01" && in.Report == tp.ID)
+	}
+	if !detected || len(aa.Reports) != 2 || len(aa.Remedies) != 1 || !strings.Contains(aa.Remedies[0].Remedy, "lockout: false -> true") {
+		t.Fatalf("after-action report: incidents %+v, reports %d, remedies %+v", aa.Incidents, len(aa.Reports), aa.Remedies)
+	}
+	if out, err := exec.Command(binary, "report", "--data", data).CombinedOutput(); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	page, err := os.ReadFile(filepath.Join(data, "report.html"))
+	if err != nil || !bytes.Contains(page, []byte("<svg")) || !bytes.Contains(page, []byte("EHLO from the attack range")) {
+		t.Fatalf("report.html: %v", err)
+	}
+}
+
+// applyRemedy turns the lockout on in the demo target's admin console, as
+// the defence would, from an address of the replica's network.
+func applyRemedy(t *testing.T, data string) {
+	t.Helper()
+	sc, err := scenarios.Builtin("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target cyberrange.Container
+	for _, c := range plan.Containers {
+		if c.Kind == cyberrange.KindTarget {
+			target = c
+		}
+	}
+	var replicaNet netip.Prefix
+	for _, n := range plan.Networks {
+		if n.Labels[cyberrange.LabelNetwork] == cyberrange.NetReplica && n.Team == target.Team {
+			replicaNet = n.Subnet
+		}
+	}
+	// The operator's password is made up at start and printed on the
+	// target's stderr, for the operator's eyes only.
+	out, err := os.ReadFile(filepath.Join(data, rangeStateDir, "containers", target.Name, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`admin console operator password: (\S+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatal("no operator password in the target's output")
+	}
+	admin := 0
+	for _, p := range target.Ports {
+		if p.Name == cyberrange.PortAdmin {
+			admin = p.Number
+		}
+	}
+	b := replicaNet.Addr().As4()
+	b[3] = 200 // off the plan's hosts
+	local := netip.AddrFrom4(b)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local.AsSlice()}, Timeout: 5 * time.Second}
+	a := webclient.NewAdmin(fmt.Sprintf("http://%s", net.JoinHostPort(target.Networks[0].Address.String(), fmt.Sprint(admin))),
+		d, "operator", string(m[1]))
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.Update(ctx, webclient.Settings{Lockout: webclient.Bool(true)}); err != nil {
+		t.Fatalf("the lockout remedy: %v", err)
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+// runReport writes the after-action report of an exercise: a
+// self-contained HTML page (or the same as JSON) folded from its event
+// log. The log is locked while the exercise runs, so it is written after.
+func runReport(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "report")
+	data := fs.String("data", "", "the exercise's data directory (required)")
+	out := fs.String("out", "", "file to write (default DIR/report.html, or DIR/report.json with --json; - for standard output)")
+	asJSON := fs.Bool("json", false, "write the report as JSON instead of HTML")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usagef("--data DIR is required")
+	}
+	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	aa, err := scoreboard.BuildAfterAction(ctx, d.gameConfig(scenarios.Placement{}), d.log)
+	if err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = filepath.Join(*data, "report.html")
+		if *asJSON {
+			path = filepath.Join(*data, "report.json")
+		}
+	}
+	write := func(w io.Writer) error {
+		if *asJSON {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(aa)
+		}
+		return aa.WriteHTML(w, time.Now())
+	}
+	if path == "-" {
+		return write(e.stdout)
+	}
+	if err := writeFileAtomic(path, write); err != nil {
+		return err
+	}
+	detected := 0
+	for _, in := range aa.Incidents {
+		if in.Status == "detected" {
+			detected++
+		}
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: %d events, %d incidents (%d detected), %d reports, %d captures, %d remedies\n",
+		path, aa.Events, len(aa.Incidents), detected, len(aa.Reports), len(aa.Captures), len(aa.Remedies))
+	if len(aa.Mismatches) > 0 {
+		return fmt.Errorf("%d detection verdicts differ from the rules (listed in the report)", len(aa.Mismatches))
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in its directory,
+// so that a reader never sees half a report.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".report-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
