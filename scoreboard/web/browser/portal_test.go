@@ -397,3 +397,24 @@ func TestOrganizerConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestClassicTeam gives a team role both (it attacks and defends, as in a
+// classic attack/defence game) and expects its portal to have both halves.
+func TestClassicTeam(t *testing.T) {
+	srv := newServer(t, serverOpt{cfg: func(c *scoreboard.Config) {
+		c.Teams[0].Role = scoreboard.RoleBoth
+		c.Replicas = append(c.Replicas, scoreboard.Replica{Owner: 0, Service: mail, Address: "127.0.20.20"})
+	}})
+	srv.play(2)
+	tb := newTab(t, 1280, 900)
+	tb.login(srv.url+"/team.html", srv.teamToken(0))
+	tb.waitJS("both halves", visible("flag-form")+" && "+visible("det-form")+" && "+visible("logs-panel"), 5*time.Second)
+	tb.waitJS("its own service", `document.querySelectorAll('#services .svc-card').length === 1`, 5*time.Second)
+	tb.waitJS("its targets", `document.querySelectorAll('#targets tbody tr').length === 2`, 5*time.Second)
+	if got := tb.text("#team-role"); got != "Tấn công & phòng thủ" {
+		t.Errorf("role %q", got)
+	}
+	if got := eval[int](tb, `document.querySelectorAll('#stats .stat').length`); got != 9 {
+		t.Errorf("%d figures, want rank, total, attack's three and defence's four", got)
+	}
+}
