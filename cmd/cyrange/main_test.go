@@ -62,6 +62,8 @@ func TestExitStatuses(t *testing.T) {
 		{"bad flag", []string{"replay", "--nope"}, 2, "flag provided but not defined"},
 		{"missing data", []string{"replay"}, 2, "--data DIR is required"},
 		{"no exercise", []string{"replay", "--data", t.TempDir()}, 1, "no exercise"},
+		{"report without data", []string{"report"}, 2, "--data DIR is required"},
+		{"report of nothing", []string{"report", "--data", t.TempDir()}, 1, "no exercise"},
 		{"bad format", []string{"export", "--data", "x", "--format", "xml"}, 2, "ctftime, json or csv"},
 		{"bad action", []string{"game", "restart", "--data", "x"}, 2, "unknown action"},
 		{"unknown scenario", []string{"run", "nowhere"}, 1, "nowhere"},
