@@ -54,18 +54,36 @@ func (t *TeamScore) DefenceTotal() float64 { return t.SLA + t.Protected - t.Lost
 type FlagState struct {
 	Planted   bool
 	Capturers []int16
-	// Pending holds the teams whose capture waits for telemetry
-	// (Config.RequireTelemetry); they score nothing until it comes.
-	// Unverified holds those whose capture came without any: it is not
-	// theirs to submit again.
+}
+
+// HeldCaptures are a flag's captures that have not scored
+// (Config.RequireTelemetry): Pending wait for telemetry, Unverified came
+// without any and are not their teams' to submit again. Kept beside the
+// flags, not in them, because only games that require telemetry have any
+// and every flag's state stays small.
+type HeldCaptures struct {
 	Pending    []int16
 	Unverified []int16
 }
 
-// has reports whether team submitted the flag already, whatever became of
-// it.
-func (f *FlagState) has(team int16) bool {
-	return slices.Contains(f.Capturers, team) || slices.Contains(f.Pending, team) || slices.Contains(f.Unverified, team)
+// submitted reports whether team submitted flag id already, whatever
+// became of it.
+func (s *State) submitted(id FlagID, team int16) bool {
+	if f := s.Flags[id]; f != nil && slices.Contains(f.Capturers, team) {
+		return true
+	}
+	return s.held(id, team)
+}
+
+// held reports whether team's capture of flag id is held.
+func (s *State) held(id FlagID, team int16) bool {
+	if len(s.Held) == 0 {
+		return false
+	}
+	if h := s.Held[id]; h != nil {
+		return slices.Contains(h.Pending, team) || slices.Contains(h.Unverified, team)
+	}
+	return false
 }
 
 // ReplicaStatus is one (owner, service) pair's check history.
@@ -136,8 +154,9 @@ type State struct {
 	// Reports holds the detection reports; report id i is Reports[i-1].
 	Reports []DetectionReport
 	// PendingCaptures wait for the telemetry of their tick
-	// (Config.RequireTelemetry), in log order.
+	// (Config.RequireTelemetry), in log order; Held has them by flag.
 	PendingCaptures []PendingCapture
+	Held            map[FlagID]*HeldCaptures
 	// Unverified lists the captures that scored nothing for want of
 	// telemetry, for the organizer.
 	Unverified []UnverifiedCapture
@@ -174,6 +193,7 @@ func NewState(cfg *Config) *State {
 		AttackInfo:  map[FlagID]string{},
 		LastCapture: map[[4]int16]int32{},
 		RemedyUpTo:  map[[2]int16]time.Time{},
+		Held:        map[FlagID]*HeldCaptures{},
 		byKey:       map[[3]int16][]int{},
 	}
 	s.bind(cfg)
@@ -360,10 +380,12 @@ func (s *State) applyTick(e *Event, out *Applied) {
 	sort.Slice(expired, func(i, j int) bool { return lessFlag(expired[i], expired[j]) })
 	for _, id := range expired {
 		f := s.Flags[id]
-		if len(f.Pending) > 0 {
+		h := s.Held[id]
+		if h != nil && len(h.Pending) > 0 {
 			// Kept until its captures are settled at the next tick.
 			continue
 		}
+		delete(s.Held, id)
 		if f.Planted && len(f.Capturers) == 0 {
 			t := &s.Teams[id.Owner]
 			t.Protected += s.cfg.Services[id.Service].Weight
@@ -429,7 +451,7 @@ func (s *State) applyCheck(e *Event, out *Applied) {
 func (s *State) applyCapture(e *Event, out *Applied) {
 	id := FlagID{Tick: e.FlagTick, Owner: e.Owner, Service: e.Service, Store: e.Store}
 	f := s.flag(id)
-	if f.has(e.Team) {
+	if slices.Contains(f.Capturers, e.Team) || s.held(id, e.Team) {
 		return
 	}
 	s.LastCapture[[4]int16{e.Team, e.Owner, e.Service, e.Store}] = e.Tick
@@ -437,7 +459,12 @@ func (s *State) applyCapture(e *Event, out *Applied) {
 	// capture is verified at once only by a connection of an earlier tick
 	// of the flag's life; otherwise it waits for the tick's end.
 	if s.cfg.RequireTelemetry && !s.touched(e.Team, e.Owner, e.Service, e.FlagTick, e.Tick) {
-		f.Pending = append(f.Pending, e.Team)
+		h := s.Held[id]
+		if h == nil {
+			h = &HeldCaptures{}
+			s.Held[id] = h
+		}
+		h.Pending = append(h.Pending, e.Team)
 		s.PendingCaptures = append(s.PendingCaptures, PendingCapture{Seq: e.Seq, Time: e.Time, Tick: e.Tick,
 			Team: e.Team, Flag: id})
 		out.Pending = true
@@ -665,6 +692,9 @@ func DecodeState(cfg *Config, b []byte) (*State, error) {
 	}
 	if s.RemedyUpTo == nil {
 		s.RemedyUpTo = map[[2]int16]time.Time{}
+	}
+	if s.Held == nil {
+		s.Held = map[FlagID]*HeldCaptures{}
 	}
 	s.byKey = map[[3]int16][]int{}
 	for i := range s.Incidents {

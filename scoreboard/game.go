@@ -424,10 +424,7 @@ func (g *Game) captured(team int16, id FlagID) bool {
 	if _, ok := g.pending[capKey{team, id}]; ok {
 		return true
 	}
-	if f := g.st.Flags[id]; f != nil {
-		return f.has(team)
-	}
-	return false
+	return g.st.submitted(id, team)
 }
 
 // TeamByAddr returns the team whose network holds addr.

@@ -252,12 +252,13 @@ func (s *State) resolveCaptures(e *Event, out *Applied, final bool) {
 			kept = append(kept, p)
 			continue
 		}
-		f.Pending = slices.DeleteFunc(f.Pending, func(t int16) bool { return t == p.Team })
+		h := s.Held[p.Flag]
+		h.Pending = slices.DeleteFunc(h.Pending, func(t int16) bool { return t == p.Team })
 		if ok {
 			s.award(p.Team, p.Flag, f, e.Seq, p.Time, out)
 			continue
 		}
-		f.Unverified = append(f.Unverified, p.Team)
+		h.Unverified = append(h.Unverified, p.Team)
 		s.Unverified = append(s.Unverified, UnverifiedCapture{Seq: p.Seq, Time: p.Time, Tick: p.Tick, Team: p.Team,
 			Flag: p.Flag, FromTick: p.Flag.Tick, ToTick: s.Tick, CapturedBy: slices.Clone(f.Capturers)})
 	}
