@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/docker"
 	"github.com/cyrange/cyrange/range/local"
 )
 
@@ -30,7 +30,11 @@ func newDriver(ctx context.Context, name string, o driverOptions) (cyberrange.Dr
 		}
 		return d, func() error { return nil }, nil
 	case cyberrange.DriverDocker:
-		return nil, nil, fmt.Errorf("driver %q is not built into this cyrange", name)
+		d, err := docker.New(ctx, docker.Options{Logger: o.Logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
 	default:
 		return nil, nil, usagef("--driver must be local or docker, not %q", name)
 	}

@@ -128,6 +128,11 @@ func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, drive
 		return nil, fmt.Errorf("bringing the range up: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))
+	rep, err := orch.Status(ctx, plan)
+	if err != nil {
+		release()
+		return nil, err
+	}
 	chk := map[int]checks.Checker{}
 	for i, svc := range sc.Services {
 		url := svc.Checker
@@ -135,6 +140,18 @@ func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, drive
 			if url, ok = plan.CheckerURL(name); !ok {
 				release()
 				return nil, fmt.Errorf("service %q: the plan has no checker %q", svc.Name, name)
+			}
+			// Where the driver says the host reaches the checker (the
+			// docker driver's checkers network is closed to the host).
+			for _, c := range plan.Containers {
+				if c.Kind != cyberrange.KindChecker || c.Labels[cyberrange.LabelService] != name {
+					continue
+				}
+				for _, cr := range rep.Containers {
+					if cr.Name == c.Name && cr.Ports["checker"] != "" {
+						url = "http://" + cr.Ports["checker"]
+					}
+				}
 			}
 		}
 		chk[i] = checks.NewClient(url, &http.Client{})
