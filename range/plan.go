@@ -383,7 +383,12 @@ func (b *planBuilder) targets() error {
 				c.Command = append(c.Command, "--"+p.Name+"-port", strconv.Itoa(p.Number))
 			}
 			c.Command = append(c.Command, optionFlags(svc.Options)...)
-			c.Command = append(c.Command, "--admin-allow", rnet.Subnet.String()+","+chk.Subnet.String())
+			allow := rnet.Subnet.String() + "," + chk.Subnet.String()
+			if b.local {
+				// The local range's defence sits on the host itself.
+				allow += ",127.0.0.1/32"
+			}
+			c.Command = append(c.Command, "--admin-allow", allow)
 			c.Env = map[string]string{EnvCheckerSecret: b.o.CheckerSecret}
 			b.p.Containers = append(b.p.Containers, c)
 		}
