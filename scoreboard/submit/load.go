@@ -159,12 +159,16 @@ func (t *teamLoad) setReady() { t.readyOnce.Do(t.ready.Done) }
 
 // pace returns when the team's k-th flag is due at a steady total rate,
 // or the zero time when the load runs flat out.
-func pace(o LoadOptions, t0 time.Time, k int) time.Time {
+func pace(o LoadOptions, t0 time.Time, team, k int) time.Time {
 	if o.Rate <= 0 {
 		return time.Time{}
 	}
-	per := o.Rate / float64(len(o.Tokens))
-	return t0.Add(time.Duration(float64(k) / per * float64(time.Second)))
+	// Teams take turns: team j's batch starting at flag k leaves at
+	// (k·teams + j·batch)/rate, so the total is a steady rate rather than
+	// every team sending in the same instant.
+	teams := float64(len(o.Tokens))
+	at := (float64(k)*teams + float64(team*o.Batch)) / o.Rate
+	return t0.Add(time.Duration(at * float64(time.Second)))
 }
 
 func sleepUntil(ctx context.Context, at time.Time) error {
@@ -215,7 +219,7 @@ func loadTCP(ctx context.Context, o LoadOptions, team int, st *teamLoad) error {
 		t0 := time.Now()
 		buf := make([]byte, 0, o.Batch*40)
 		for i := 0; i < o.PerTeam; i += o.Batch {
-			if err := sleepUntil(ctx, pace(o, t0, i)); err != nil {
+			if err := sleepUntil(ctx, pace(o, t0, team, i)); err != nil {
 				werr <- err
 				return
 			}
@@ -303,7 +307,7 @@ func loadHTTP(ctx context.Context, o LoadOptions, client *http.Client, team int,
 				if i >= o.PerTeam {
 					return
 				}
-				if err := sleepUntil(ctx, pace(o, t0, i)); err != nil {
+				if err := sleepUntil(ctx, pace(o, t0, team, i)); err != nil {
 					errs[c] = err
 					return
 				}
