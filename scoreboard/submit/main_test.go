@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -17,55 +18,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// memLog is an in-memory scoreboard.Log: Append "commits" at once and
-// calls applied in sequence order.
-type memLog struct {
-	mu   sync.Mutex
-	recs [][]byte
-	snap []byte
-	seq  uint64
-}
-
-func (l *memLog) Append(_ context.Context, recs [][]byte, applied func(uint64)) (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	first := uint64(len(l.recs)) + 1
-	for _, r := range recs {
-		l.recs = append(l.recs, append([]byte(nil), r...))
-	}
-	if applied != nil {
-		applied(first)
-	}
-	return first, nil
-}
-
-func (l *memLog) Iterate(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
-	l.mu.Lock()
-	recs := l.recs
-	l.mu.Unlock()
-	for i := max(from, 1); i <= uint64(len(recs)); i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(i, recs[i-1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l *memLog) PutSnapshot(_ context.Context, seq uint64, data []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.seq, l.snap = seq, append([]byte(nil), data...)
-	return nil
-}
-
-func (l *memLog) LatestSnapshot() (uint64, []byte, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.seq, l.snap, l.snap != nil, nil
-}
+// memLog is the shared in-memory log of the game's tests.
+type memLog = scoreboardtest.MemLog
 
 // The fixture's game: teams alpha and bravo attack, charlie attacks and
 // defends, delta only defends; one service with two flag stores. The game
