@@ -4,48 +4,16 @@ import (
 	"bytes"
 	"context"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
-// memLog is an in-memory scoreboard.Log: Append is durable at once.
-type memLog struct {
-	mu   sync.Mutex
-	recs [][]byte
-}
-
-func (l *memLog) Append(_ context.Context, recs [][]byte, applied func(uint64)) (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	first := uint64(len(l.recs)) + 1
-	for _, r := range recs {
-		l.recs = append(l.recs, bytes.Clone(r))
-	}
-	if applied != nil {
-		applied(first)
-	}
-	return first, nil
-}
-
-func (l *memLog) Iterate(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
-	l.mu.Lock()
-	recs := l.recs
-	l.mu.Unlock()
-	for i := max(from, 1); i <= uint64(len(recs)); i++ {
-		if err := fn(i, recs[i-1]); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
-}
-
-func (l *memLog) PutSnapshot(context.Context, uint64, []byte) error { return nil }
-
-func (l *memLog) LatestSnapshot() (uint64, []byte, bool, error) { return 0, nil, false, nil }
+// memLog is the shared in-memory log of the game's tests.
+type memLog = scoreboardtest.MemLog
 
 // leakyChecker reports every replica up and puts secrets where only the
 // organizer's records may keep them: the checker's message and the
