@@ -18,13 +18,16 @@ type driverOptions struct {
 	// Version names the image (docker).
 	Version string
 	Logger  *slog.Logger
+	// Binary is what the local driver runs; the running executable when
+	// empty.
+	Binary string
 }
 
 // newDriver builds the named driver; the returned func releases it.
 func newDriver(ctx context.Context, name string, o driverOptions) (cyberrange.Driver, func() error, error) {
 	switch name {
 	case cyberrange.DriverLocal:
-		d, err := local.New(local.Options{StateDir: o.StateDir, Logger: o.Logger})
+		d, err := local.New(local.Options{Binary: o.Binary, StateDir: o.StateDir, Logger: o.Logger})
 		if err != nil {
 			return nil, nil, err
 		}

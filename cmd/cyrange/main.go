@@ -39,19 +39,20 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"demo":    {"run the embedded demo exercise on this machine, with bot teams", runDemo},
-		"run":     {"run an exercise from a scenario: game server, checkers, submission, web", runExercise},
-		"game":    {"move the game's phase: start, pause, resume, freeze, end", runGameCmd},
-		"replay":  {"recompute the standings from the event log and compare them", runReplay},
-		"export":  {"write the results: ctftime, json or csv", runExport},
-		"report":  {"write the after-action report: HTML with inline charts, or --json", runReport},
-		"bench":   {"load generators: bench submit, bench live, bench replay", runBench},
-		"target":  {"run a target role (inside a container or as a local process)", runTarget},
-		"checker": {"run a checker role over the enochecker v2 protocol", runChecker},
-		"gateway": {"run an attack team's SOCKS5 gateway role (telemetry as JSON lines on stdout)", runGateway},
-		"range":   {"the range alone: range up, range down, range status SCENARIO", runRange},
-		"images":  {"build the range's images into the local Docker engine: images build [--attackbox]", runImages},
-		"probe":   {"test helper inside range containers: probe tcp ADDR (exit 0 if it connects), probe listen ADDR...", runProbe},
+		"demo":     {"run the embedded demo exercise on this machine, with bot teams", runDemo},
+		"run":      {"run an exercise from a scenario: game server, checkers, submission, web", runExercise},
+		"game":     {"move the game's phase: start, pause, resume, freeze, end", runGameCmd},
+		"replay":   {"recompute the standings from the event log and compare them", runReplay},
+		"export":   {"write the results: ctftime, json or csv", runExport},
+		"report":   {"write the after-action report: HTML with inline charts, or --json", runReport},
+		"bench":    {"load generators: bench submit, bench live, bench replay", runBench},
+		"target":   {"run a target role (inside a container or as a local process)", runTarget},
+		"checker":  {"run a checker role over the enochecker v2 protocol", runChecker},
+		"gateway":  {"run an attack team's SOCKS5 gateway role (telemetry as JSON lines on stdout)", runGateway},
+		"rehearse": {"pre-flight check of a scenario on a scratch range: rehearse SCENARIO [--driver local|docker] [--json] [--keep]", runRehearse},
+		"range":    {"the range alone: range up, range down, range status SCENARIO", runRange},
+		"images":   {"build the range's images into the local Docker engine: images build [--attackbox]", runImages},
+		"probe":    {"test helper inside range containers: probe tcp ADDR (exit 0 if it connects), probe listen ADDR...", runProbe},
 		"version": {"print the version", func(_ context.Context, e *env, _ []string) error {
 			fmt.Fprintln(e.stdout, "cyrange", version)
 			return nil

@@ -110,8 +110,15 @@ type exerciseRange struct {
 // startRange brings the scenario's range up (adopting what already runs)
 // and points the game's checkers at the range's checker processes.
 func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, logger *slog.Logger) (*exerciseRange, error) {
-	d, release, err := newDriver(ctx, driver, driverOptions{DataDir: data, StateDir: filepath.Join(data, rangeStateDir),
-		Version: version, Logger: logger})
+	return startRangeWith(ctx, e, sc, data, driver, driverOptions{Logger: logger})
+}
+
+// startRangeWith is startRange with the driver's options (the binary the
+// local driver runs, in tests).
+func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, do driverOptions) (*exerciseRange, error) {
+	logger := do.Logger
+	do.DataDir, do.StateDir, do.Version = data, filepath.Join(data, rangeStateDir), version
+	d, release, err := newDriver(ctx, driver, do)
 	if err != nil {
 		return nil, err
 	}

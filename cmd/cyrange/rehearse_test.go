@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/cyrange/cyrange/images/mailserver/contract"
+)
+
+// TestRehearseDemoIsReady rehearses the demo scenario on the local driver
+// with the real binary: every check passes, the JSON report says so, and
+// nothing of the scratch range is left.
+func TestRehearseDemoIsReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a rehearsal brings a range up")
+	}
+	cmd := exec.Command(binary, "rehearse", "demo", "--driver", "local", "--json")
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rehearse: %v\n%s\n%s", err, out, tail(stderr.String(), 3000))
+	}
+	var rep struct {
+		Scenario string      `json:"scenario"`
+		Ready    bool        `json:"ready"`
+		Checks   []readiness `json:"checks"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !rep.Ready || rep.Scenario != "demo-rehearsal" {
+		t.Fatalf("report: %+v", rep)
+	}
+	seen := map[string]int{}
+	for _, c := range rep.Checks {
+		if c.Result != resultPass {
+			t.Errorf("%s %s: %s %s", c.Check, c.Target, c.Result, c.Reason)
+		}
+		seen[strings.Fields(c.Check)[0]]++
+	}
+	// One exploit and one remedy per weakness of the contract, three
+	// flag stores planted and got back, every team's gateway both ways.
+	n := len(contract.Weaknesses())
+	if seen["exploit"] != n || seen["remedy"] != n || seen["putflag"] != 3 || seen["getflag"] != 6 ||
+		seen["gateway"] != 6 || seen["range"] != 3 || seen["havoc"] == 0 || seen["getnoise"] == 0 {
+		t.Fatalf("checks made: %v", seen)
+	}
+	assertNoRehearsalLeft(t, "cyrange-demo-rehearsal")
+}
+
+// TestRehearseNamesWhatIsNotReady makes the target disagree with the
+// scenario: the IDOR is remedied before the exploits run, so its exploit
+// gets nothing although the scenario switches the weakness on, and the
+// rehearsal fails naming the exploit.
+func TestRehearseNamesWhatIsNotReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a rehearsal brings a range up")
+	}
+	t.Chdir(t.TempDir())
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: os.Getenv}
+	hooks := rehearsalHooks{binary: binary, beforeExploits: func(ctx context.Context, r *rehearsal) error {
+		a, err := r.admin(ctx, r.cfg.Replicas[0])
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return applyWeaknessRemedy(ctx, a, contract.WebmailIDOR)
+	}}
+	err := rehearseCommand(context.Background(), e, []string{"demo", "--driver", "local"}, hooks)
+	if err == nil {
+		t.Fatalf("the rehearsal passed:\n%s", out.String())
+	}
+	const cause = "exploit webmail-message-idor got no flag"
+	if !strings.Contains(err.Error(), cause) || !strings.Contains(out.String(), cause) ||
+		!strings.Contains(out.String(), "NOT READY") {
+		t.Fatalf("error %v; report:\n%s", err, out.String())
+	}
+	// Only that exploit failed: the others and every checker call passed.
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, " FAIL ") && !strings.Contains(line, "webmail-message-idor") {
+			t.Errorf("unexpected failure: %s", line)
+		}
+	}
+	assertNoRehearsalLeft(t, "cyrange-demo-rehearsal")
+}
+
+// assertNoRehearsalLeft fails if a process of the scratch range still runs.
+func assertNoRehearsalLeft(t *testing.T, prefix string) {
+	t.Helper()
+	out, _ := exec.Command("ps", "-eo", "args").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, binary) && strings.Contains(line, "-rehearsal") {
+			t.Errorf("%s: a range process is left: %s", prefix, line)
+		}
+	}
+}
