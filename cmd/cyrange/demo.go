@@ -18,7 +18,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	teams := fs.Int("teams", 0, "number of attack teams (default: the scenario's 3)")
 	tick := fs.Duration("tick", 0, "tick length (default: the scenario's 15s)")
 	seed := fs.Int64("seed", 1, "seed of the bots and the target's generated data, for reproducible runs")
-	noBots := fs.Bool("no-bots", false, "no bot teams: a real exercise on one machine")
+	noBots := fs.Bool("no-bots", false, "no bot teams (attack nor defence): a real exercise on one machine")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -72,6 +72,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if !*noBots {
 		d := &demo{sc: sc, seed: *seed, bots: true, logger: logger}
 		d.runBots(ctx, x, rg)
+		d.runDefenders(ctx, x, rg)
 	}
 	return x.Run(ctx)
 }

@@ -629,24 +629,31 @@ var errNoConsole = errors.New("the admin console is not reachable from the host 
 
 var operatorPasswordLine = regexp.MustCompile(`admin console operator password: (\S+)`)
 
-// admin logs in to the replica's admin console as its operator, from an
-// address of the replica's own network (the console lets no one else in).
+// admin logs in to the replica's admin console as its operator.
 func (r *rehearsal) admin(ctx context.Context, rp scoreboard.Replica) (*webclient.Admin, error) {
-	if r.driver != cyberrange.DriverLocal {
+	return replicaConsole(ctx, r.rg, r.driver, rp.Owner, rp.Service)
+}
+
+// replicaConsole logs in to the admin console of the replica of service
+// svc owned by team owner as its operator, from an address of the
+// replica's own network (the console lets no one else in). Only the local
+// driver's networks are open to the host.
+func replicaConsole(ctx context.Context, rg *exerciseRange, driver string, owner, svc int) (*webclient.Admin, error) {
+	if driver != cyberrange.DriverLocal {
 		return nil, errNoConsole
 	}
 	var target cyberrange.Container
 	found := false
-	for _, c := range r.rg.plan.Containers {
-		if c.Kind == cyberrange.KindTarget && c.Team == rp.Owner && c.Service == rp.Service {
+	for _, c := range rg.plan.Containers {
+		if c.Kind == cyberrange.KindTarget && c.Team == owner && c.Service == svc {
 			target, found = c, true
 		}
 	}
 	if !found || len(target.Networks) == 0 {
-		return nil, fmt.Errorf("no target container for %s", r.replicaName(rp))
+		return nil, fmt.Errorf("no target container of team %d, service %d", owner, svc)
 	}
 	var replicaNet netip.Prefix
-	for _, n := range r.rg.plan.Networks {
+	for _, n := range rg.plan.Networks {
 		if n.Labels[cyberrange.LabelNetwork] == cyberrange.NetReplica && n.Team == target.Team {
 			replicaNet = n.Subnet
 		}
@@ -654,7 +661,7 @@ func (r *rehearsal) admin(ctx context.Context, rp scoreboard.Replica) (*webclien
 	if !replicaNet.IsValid() || !replicaNet.Addr().Is4() {
 		return nil, fmt.Errorf("no replica network for %s", target.Name)
 	}
-	password, err := r.operatorPassword(ctx, target.Name)
+	password, err := operatorPassword(ctx, rg.driver, target.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -673,10 +680,10 @@ func (r *rehearsal) admin(ctx context.Context, rp scoreboard.Replica) (*webclien
 
 // operatorPassword reads the operator's password, which the target makes
 // up at start and prints on its output for the operator's eyes only.
-func (r *rehearsal) operatorPassword(ctx context.Context, container string) (string, error) {
+func operatorPassword(ctx context.Context, logs cyberrange.Driver, container string) (string, error) {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rc, err := r.rg.driver.Logs(lctx, container, time.Time{})
+	rc, err := logs.Logs(lctx, container, time.Time{})
 	if err != nil {
 		return "", fmt.Errorf("the target's output: %w", err)
 	}

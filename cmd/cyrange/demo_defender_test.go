@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cyrange/cyrange/scoreboard"
+)
+
+// TestDemoDefenderDetectsAndRemedies runs the demo with its bot teams and
+// watches the bot defence: it files reports the game judges true
+// positives, and remedies weaknesses in the admin console over the ticks,
+// which the after-action report lists.
+func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo runs for tens of seconds")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(binary, "demo", "--tick", e2eTick.String(), "--data", data,
+		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	sw := &syncWriter{w: &logs}
+	cmd.Stderr = sw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	sc := bufio.NewScanner(stdout)
+	httpAddr := ""
+	for httpAddr == "" && sc.Scan() {
+		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == "scoreboard" {
+			httpAddr = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if httpAddr == "" {
+		t.Fatalf("the demo printed no scoreboard address; log:\n%s", sw.text())
+	}
+	defence := ""
+	for _, tm := range readTokens(t, data).Teams {
+		if tm.Role == "defence" {
+			defence = tm.Token
+		}
+	}
+	// Remedies come every remedyEvery ticks: wait for two, and a true
+	// positive report.
+	deadline := time.Now().Add(20 * e2eTick)
+	for {
+		var list []scoreboard.DetectionView
+		getJSON(t, "http://"+httpAddr+"/api/v1/detections", defence, &list)
+		tp := 0
+		for _, d := range list {
+			if d.Verdict == "true_positive" {
+				tp++
+			}
+		}
+		if tp > 0 && strings.Count(sw.text(), "defender applied a remedy") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %d reports, %d true positives; log:\n%s", 20*e2eTick, len(list), tp, tail(sw.text(), 3000))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		stopped = true
+		if err != nil {
+			t.Fatalf("demo exited with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the demo did not stop on SIGINT")
+	}
+	out, err := exec.Command(binary, "report", "--data", data, "--json", "--out", "-").Output()
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	var aa scoreboard.AfterAction
+	if err := json.Unmarshal(out, &aa); err != nil {
+		t.Fatal(err)
+	}
+	if len(aa.Remedies) < 2 {
+		t.Fatalf("the after-action report lists %d remedies: %+v", len(aa.Remedies), aa.Remedies)
+	}
+}
+
+// text is what was written so far, read under the writer's lock.
+func (s *syncWriter) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.(*bytes.Buffer).String()
+}
