@@ -596,19 +596,9 @@ func (r *rehearsal) checkExploits(ctx context.Context, rp scoreboard.Replica) {
 	if len(remedied) == 0 {
 		return
 	}
-	adm, err := r.admin(ctx, rp)
-	if err != nil {
-		if errors.Is(err, errNoConsole) {
-			r.skip("remedies", target, err.Error())
-			return
-		}
-		r.record("admin console", target, err)
-		return
-	}
-	defer adm.Close()
 	for _, e := range remedied {
 		check := "remedy " + e.Weakness
-		if err := applyWeaknessRemedy(ctx, adm, e.Weakness); err != nil {
+		if err := r.remedy(ctx, rp, e.Weakness); err != nil {
 			r.record(check, target, fmt.Errorf("applying it in the console: %w", err))
 			continue
 		}
@@ -627,12 +617,12 @@ func (r *rehearsal) checkExploits(ctx context.Context, rp scoreboard.Replica) {
 // errNoConsole says the host cannot reach a replica's admin console.
 var errNoConsole = errors.New("the admin console is not reachable from the host with this driver")
 
-var operatorPasswordLine = regexp.MustCompile(`admin console operator password: (\S+)`)
-
-// admin logs in to the replica's admin console as its operator.
-func (r *rehearsal) admin(ctx context.Context, rp scoreboard.Replica) (*webclient.Admin, error) {
-	return replicaConsole(ctx, r.rg, r.driver, rp.Owner, rp.Service)
+// remedy applies the remedy of weakness w to the replica.
+func (r *rehearsal) remedy(ctx context.Context, rp scoreboard.Replica, w string) error {
+	return remedyReplica(ctx, r.rg, r.driver, rp.Owner, rp.Service, w)
 }
+
+var operatorPasswordLine = regexp.MustCompile(`admin console operator password: (\S+)`)
 
 // replicaConsole logs in to the admin console of the replica of service
 // svc owned by team owner as its operator, from an address of the

@@ -67,12 +67,7 @@ func TestRehearseNamesWhatIsNotReady(t *testing.T) {
 	var out, errb bytes.Buffer
 	e := &env{stdout: &out, stderr: &errb, getenv: os.Getenv}
 	hooks := rehearsalHooks{binary: binary, beforeExploits: func(ctx context.Context, r *rehearsal) error {
-		a, err := r.admin(ctx, r.cfg.Replicas[0])
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		return applyWeaknessRemedy(ctx, a, contract.WebmailIDOR)
+		return r.remedy(ctx, r.cfg.Replicas[0], contract.WebmailIDOR)
 	}}
 	err := rehearseCommand(context.Background(), e, []string{"demo", "--driver", "local"}, hooks)
 	if err == nil {
