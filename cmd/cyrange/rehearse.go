@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -76,6 +77,11 @@ func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHook
 	if err != nil {
 		return err
 	}
+	// The renamed scenario, so that a kept range can be taken down.
+	scenFile := filepath.Join(data, "scenario.yaml")
+	if err := os.WriteFile(scenFile, sc.Canonical(), 0o600); err != nil {
+		return err
+	}
 	logger := newLogger(e.stderr, *verbose)
 	// Progress goes where it does not mix with the JSON report.
 	progress := e
@@ -86,7 +92,7 @@ func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHook
 	r.run(ctx, progress, data)
 	if *keep {
 		fmt.Fprintf(progress.stdout, "The scratch range stays up: cyrange range down %s --driver %s --data %s\n",
-			pos[0], *driver, data)
+			scenFile, *driver, data)
 	} else {
 		r.teardown(ctx, data)
 	}
