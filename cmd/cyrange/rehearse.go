@@ -201,6 +201,15 @@ func (r *rehearsal) print(w io.Writer) {
 // run brings the scratch range up and makes every check; failures are
 // recorded, never returned.
 func (r *rehearsal) run(ctx context.Context, e *env, data string) {
+	if r.driver == cyberrange.DriverLocal {
+		// Local ranges share the loopback addresses whatever their name:
+		// with another one up, the scratch checkers would plant flags in
+		// the real targets.
+		if err := localAddressesFree(ctx, r.sc, data); err != nil {
+			r.record("range up", r.sc.Name, err)
+			return
+		}
+	}
 	rg, err := startRangeWith(ctx, e, r.sc, data, r.driver, driverOptions{Logger: r.logger, Binary: r.hooks.binary})
 	if !r.record("range up", r.sc.Name, err) {
 		return
@@ -235,6 +244,32 @@ func (r *rehearsal) run(ctx context.Context, e *env, data string) {
 	for _, rp := range r.cfg.Replicas {
 		r.checkExploits(ctx, rp)
 	}
+}
+
+// localAddressesFree fails if anything answers on an address the local
+// plan of sc listens on.
+func localAddressesFree(ctx context.Context, sc *scenarios.Scenario, data string) error {
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", true)
+	if err != nil {
+		return err
+	}
+	for _, c := range plan.Containers {
+		if len(c.Networks) == 0 {
+			continue
+		}
+		for _, p := range c.Ports {
+			addr := net.JoinHostPort(c.Networks[0].Address.String(), fmt.Sprint(p.Number))
+			if p.Publish != "" {
+				addr = p.Publish
+			}
+			d := net.Dialer{Timeout: 300 * time.Millisecond}
+			if conn, err := d.DialContext(ctx, "tcp", addr); err == nil {
+				conn.Close()
+				return fmt.Errorf("%s (%s) is in use: another local range is up; take it down or rehearse on docker", addr, c.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // readyWithin bounds how long the range's processes may take to listen

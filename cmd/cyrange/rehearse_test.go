@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/cyrange/cyrange/images/mailserver/contract"
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/scenarios"
 )
 
 // TestRehearseDemoIsReady rehearses the demo scenario on the local driver
@@ -95,5 +99,38 @@ func assertNoRehearsalLeft(t *testing.T, prefix string) {
 		if strings.Contains(line, binary) && strings.Contains(line, "-rehearsal") {
 			t.Errorf("%s: a range process is left: %s", prefix, line)
 		}
+	}
+}
+
+// TestRehearseRefusesABusyLocalRange: with something listening where the
+// local plan puts a target, the rehearsal does not start (its checkers
+// would plant flags in another range's targets).
+func TestRehearseRefusesABusyLocalRange(t *testing.T) {
+	sc, err := scenarios.Builtin("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Name += rehearsalSuffix
+	data := t.TempDir()
+	if err := localAddressesFree(context.Background(), sc, data); err != nil {
+		t.Fatalf("nothing listens yet: %v", err)
+	}
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	for _, c := range plan.Containers {
+		if c.Kind == cyberrange.KindTarget {
+			addr = net.JoinHostPort(c.Networks[0].Address.String(), fmt.Sprint(c.Ports[0].Number))
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", addr, err)
+	}
+	defer ln.Close()
+	if err := localAddressesFree(context.Background(), sc, data); err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("with %s taken: %v", addr, err)
 	}
 }
