@@ -530,15 +530,28 @@ func (r *rehearsal) checkGateways(ctx context.Context) {
 	}
 }
 
-// weaknessOn says whether the scenario switches weakness w on for the
-// service: the target takes every weakness when the scenario names none,
-// else those set true.
+// weaknessOn says whether the target is told to plant weakness w, read
+// as the plan turns the service's options into the target's
+// --weaknesses: all when the scenario names none; a mapping's keys set
+// true; a list's names; a string as the target parses it.
 func weaknessOn(svc scenarios.Service, w string) bool {
-	ws := svc.Options.Sub("weaknesses")
-	if ws == nil {
+	switch v := svc.Options["weaknesses"].(type) {
+	case nil:
 		return true
+	case scenarios.Options:
+		return v.Bool(w, false)
+	case []any:
+		for _, x := range v {
+			if fmt.Sprint(x) == w {
+				return true
+			}
+		}
+		return false
+	case string:
+		set, err := contract.ParseWeaknesses(v)
+		return err == nil && set[w]
 	}
-	return ws.Bool(w, false)
+	return false
 }
 
 // isMailTarget says whether the service runs the built-in mail target,

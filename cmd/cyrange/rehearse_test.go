@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -67,13 +69,23 @@ func TestRehearseNamesWhatIsNotReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a rehearsal brings a range up")
 	}
-	t.Chdir(t.TempDir())
+	// A weakness the scenario switches off: its exploit must get nothing.
+	b, err := os.ReadFile(filepath.Join("..", "..", "scenarios", "demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	scen := filepath.Join(dir, "demo.yaml")
+	if err := os.WriteFile(scen, bytes.Replace(b, []byte("path_traversal: true"), []byte("path_traversal: false"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var out, errb bytes.Buffer
 	e := &env{stdout: &out, stderr: &errb, getenv: os.Getenv}
 	hooks := rehearsalHooks{binary: binary, beforeExploits: func(ctx context.Context, r *rehearsal) error {
 		return r.remedy(ctx, r.cfg.Replicas[0], contract.WebmailIDOR)
 	}}
-	err := rehearseCommand(context.Background(), e, []string{"demo", "--driver", "local"}, hooks)
+	err = rehearseCommand(context.Background(), e, []string{scen, "--driver", "local"}, hooks)
 	if err == nil {
 		t.Fatalf("the rehearsal passed:\n%s", out.String())
 	}
@@ -87,6 +99,9 @@ func TestRehearseNamesWhatIsNotReady(t *testing.T) {
 		if strings.Contains(line, " FAIL ") && !strings.Contains(line, "webmail-message-idor") {
 			t.Errorf("unexpected failure: %s", line)
 		}
+	}
+	if !regexp.MustCompile(`exploit attachment-path-traversal \(off\) +Đội phòng thủ/mail +PASS`).MatchString(out.String()) {
+		t.Errorf("no passing check of the switched-off weakness:\n%s", out.String())
 	}
 	assertNoRehearsalLeft(t, "cyrange-demo-rehearsal")
 }
