@@ -42,42 +42,12 @@ func TestDefenceEndToEnd(t *testing.T) {
 	const tick = 3 * time.Second
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command(binary, "demo", "--no-bots", "--tick", tick.String(), "--data", data,
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--no-bots", "--tick", tick.String(), "--data", data,
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
-	cmd.Dir = dir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd.Stderr = &syncWriter{w: &logs}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	sc := bufio.NewScanner(stdout)
-	httpAddr := ""
-	for httpAddr == "" && sc.Scan() {
-		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == "scoreboard" {
-			httpAddr = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if httpAddr == "" {
-		t.Fatalf("the demo printed no scoreboard address; log:\n%s", logs.String())
-	}
+	httpAddr := d.http
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf(format+"\nlog:\n%s", append(args, tail(logs.String(), 3000))...)
+		t.Fatalf(format+"\nlog:\n%s", append(args, tail(d.logs.text(), 3000))...)
 	}
 	toks := readTokens(t, data)
 	var attacker, silent, defence string
@@ -220,17 +190,8 @@ func TestDefenceEndToEnd(t *testing.T) {
 		fail("the defence's scorecard: %+v", s)
 	}
 
-	cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		stopped = true
-		if err != nil {
-			fail("demo exited with %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		fail("the demo did not stop on SIGINT")
+	if err := d.interrupt(60 * time.Second); err != nil {
+		fail("%v", err)
 	}
 
 	// The replay judges every verdict again; the report shows the game.

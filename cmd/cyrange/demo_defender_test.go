@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,40 +21,9 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command(binary, "demo", "--tick", e2eTick.String(), "--data", data,
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--tick", e2eTick.String(), "--data", data,
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
-	cmd.Dir = dir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	sw := &syncWriter{w: &logs}
-	cmd.Stderr = sw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	sc := bufio.NewScanner(stdout)
-	httpAddr := ""
-	for httpAddr == "" && sc.Scan() {
-		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == "scoreboard" {
-			httpAddr = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if httpAddr == "" {
-		t.Fatalf("the demo printed no scoreboard address; log:\n%s", sw.text())
-	}
+	httpAddr := d.http
 	defence := ""
 	for _, tm := range readTokens(t, data).Teams {
 		if tm.Role == "defence" {
@@ -76,26 +42,15 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 				tp++
 			}
 		}
-		if tp > 0 && strings.Count(sw.text(), "defender applied a remedy") >= 2 {
+		if tp > 0 && strings.Count(d.logs.text(), "defender applied a remedy") >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %d reports, %d true positives; log:\n%s", 20*e2eTick, len(list), tp, tail(sw.text(), 3000))
+			t.Fatalf("after %v: %d reports, %d true positives; log:\n%s", 20*e2eTick, len(list), tp, tail(d.logs.text(), 3000))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		stopped = true
-		if err != nil {
-			t.Fatalf("demo exited with %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the demo did not stop on SIGINT")
-	}
+	d.stop(t)
 	out, err := exec.Command(binary, "report", "--data", data, "--json", "--out", "-").Output()
 	if err != nil {
 		t.Fatalf("report: %v", err)
@@ -107,11 +62,4 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 	if len(aa.Remedies) < 2 {
 		t.Fatalf("the after-action report lists %d remedies: %+v", len(aa.Remedies), aa.Remedies)
 	}
-}
-
-// text is what was written so far, read under the writer's lock.
-func (s *syncWriter) text() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.(*bytes.Buffer).String()
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,39 +18,9 @@ func TestDemoShowsCaptures(t *testing.T) {
 		t.Skip("the demo runs for tens of seconds")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "demo", "--tick", "4s", "--data", filepath.Join(dir, "data"),
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--tick", "4s", "--data", filepath.Join(dir, "data"),
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
-	cmd.Dir = dir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd.Stderr = &syncWriter{w: &logs}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	sc := bufio.NewScanner(stdout)
-	httpAddr := ""
-	for httpAddr == "" && sc.Scan() {
-		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == "scoreboard" {
-			httpAddr = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if httpAddr == "" {
-		t.Fatalf("the demo printed no scoreboard address; log:\n%s", logs.String())
-	}
+	httpAddr := d.http
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/api/v1/live", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +33,7 @@ func TestDemoShowsCaptures(t *testing.T) {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {
 			chk, _ := os.ReadFile(filepath.Join(dir, "data", "range", "containers", "cyrange-demo-checker-mailserver", "output.log"))
-			t.Fatalf("no capture on the live stream in time (saw %v): %v; log:\n%s\nchecker:\n%s", kinds, err, tail(logs.String(), 3000), tail(string(chk), 2000))
+			t.Fatalf("no capture on the live stream in time (saw %v): %v; log:\n%s\nchecker:\n%s", kinds, err, tail(d.logs.text(), 3000), tail(string(chk), 2000))
 		}
 		var m struct {
 			Recent []struct{ Kind string } `json:"recent"`
@@ -80,18 +46,7 @@ func TestDemoShowsCaptures(t *testing.T) {
 			kinds[e.Kind] = true
 		}
 	}
-	cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		stopped = true
-		if err != nil {
-			t.Fatalf("demo exited with %v; log:\n%s", err, tail(logs.String(), 3000))
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the demo did not stop on SIGINT")
-	}
+	d.stop(t)
 	// The demo takes its range down: no process of it is left.
 	entries, _ := os.ReadDir(filepath.Join(dir, "data", "range", "containers"))
 	if len(entries) != 0 {

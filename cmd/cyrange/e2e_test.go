@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"os"
 	"os/exec"
@@ -54,44 +51,8 @@ func shortScenario(t *testing.T, dir, builtin, name string) string {
 // prints where it listens.
 func startExercise(t *testing.T, scenario, data, driver string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "run", scenario, "--driver", driver, "--data", data,
+	return startCyrange(t, filepath.Dir(data), 90*time.Second, "run", scenario, "--driver", driver, "--data", data,
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
-	cmd.Dir = filepath.Dir(data)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd.Stderr = &syncWriter{w: &logs}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, out: &logs}
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
-		}
-	})
-	sc := bufio.NewScanner(stdout)
-	deadline := time.AfterFunc(90*time.Second, func() { cmd.Process.Kill() })
-	defer deadline.Stop()
-	for (s.http == "" || s.submit == "") && sc.Scan() {
-		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
-			if m[1] == "scoreboard" {
-				s.http = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
-			} else {
-				s.submit = m[2]
-			}
-		}
-	}
-	go io.Copy(io.Discard, stdout)
-	if s.http == "" || s.submit == "" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("the exercise did not print its addresses; log:\n%s", tail(s.cmd.Stderr.(*syncWriter).text(), 4000))
-	}
-	return s
 }
 
 // attackTeam is one attack team the test plays, as a bot would.
@@ -189,7 +150,7 @@ func waitStatus(t *testing.T, s *server, team, service string, after int32) (str
 			return st, v.Tick
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no status of %s/%s after tick %d: %+v\nlog:\n%s", team, service, after, v, tail(s.cmd.Stderr.(*syncWriter).text(), 3000))
+			t.Fatalf("no status of %s/%s after tick %d: %+v\nlog:\n%s", team, service, after, v, tail(s.logs.text(), 3000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -257,7 +218,7 @@ func playExercise(t *testing.T, scen, data, driver string, kill bool) {
 	s := startExercise(t, scen, data, driver)
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf(format+"\nlog:\n%s", append(args, tail(s.cmd.Stderr.(*syncWriter).text(), 4000))...)
+		t.Fatalf(format+"\nlog:\n%s", append(args, tail(s.logs.text(), 4000))...)
 	}
 	gameAction(t, data, "start")
 	toks := readTokens(t, data)

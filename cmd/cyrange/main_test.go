@@ -112,28 +112,44 @@ type server struct {
 	cmd    *exec.Cmd
 	http   string
 	submit string
-	out    *bytes.Buffer
+	logs   *syncWriter
 }
 
 var addrLine = regexp.MustCompile(`(?m)^\s+(scoreboard|flag submission \(TCP\))\s+(\S+)`)
 
 func startServer(t *testing.T, scenario, data string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "run", scenario, "--data", data, "--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
+	return startCyrange(t, "", 20*time.Second, "run", scenario, "--data", data,
+		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
+}
+
+// startCyrange runs the binary with args in dir and returns it once it has
+// printed where it listens (within wait); the test's cleanup kills it if
+// it is still running.
+func startCyrange(t *testing.T, dir string, wait time.Duration, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	cmd.Stderr = &syncWriter{w: &logs}
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, out: &logs}
+	s := &server{cmd: cmd, logs: logs}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+		}
+	})
 	sc := bufio.NewScanner(stdout)
-	deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	deadline := time.AfterFunc(wait, func() { cmd.Process.Kill() })
 	defer deadline.Stop()
-	for sc.Scan() && (s.http == "" || s.submit == "") {
+	for (s.http == "" || s.submit == "") && sc.Scan() {
 		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
 			if m[1] == "scoreboard" {
 				s.http = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
@@ -146,7 +162,7 @@ func startServer(t *testing.T, scenario, data string) *server {
 	if s.http == "" || s.submit == "" {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("server did not print its addresses; log:\n%s", logs.String())
+		t.Fatalf("cyrange %s did not print its addresses; log:\n%s", args[0], tail(logs.text(), 4000))
 	}
 	return s
 }
@@ -164,18 +180,34 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 func (s *server) stop(t *testing.T) {
 	t.Helper()
+	if err := s.interrupt(60 * time.Second); err != nil {
+		t.Fatalf("%v; log:\n%s", err, tail(s.logs.text(), 4000))
+	}
+}
+
+// interrupt stops the process with SIGINT, as Ctrl-C would, and says how
+// it ended.
+func (s *server) interrupt(wait time.Duration) error {
 	s.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("server exited with %v; log:\n%s", err, s.out.String())
+			return fmt.Errorf("cyrange exited with %v", err)
 		}
-	case <-time.After(20 * time.Second):
+		return nil
+	case <-time.After(wait):
 		s.cmd.Process.Kill()
-		t.Fatal("server did not stop on SIGINT")
+		return fmt.Errorf("cyrange did not stop on SIGINT within %v", wait)
 	}
+}
+
+// text is what was written so far, read under the writer's lock.
+func (s *syncWriter) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.(*bytes.Buffer).String()
 }
 
 func getJSON(t *testing.T, url, token string, v any) {
