@@ -28,7 +28,10 @@ type fakeHost struct {
 	delay    time.Duration
 	inFlight int
 	maxIn    int
-	clock    time.Time
+	// hideNetworks makes List leave out the containers' networks, as a
+	// driver that cannot tell would.
+	hideNetworks bool
+	clock        time.Time
 }
 
 type fakeContainer struct {
@@ -138,8 +141,15 @@ func (d *fakeDriver) List(ctx context.Context, exercise string) (cyberrange.Actu
 				}
 			}
 		}
-		a.Containers = append(a.Containers, cyberrange.ContainerStatus{Name: name, Kind: c.spec.Kind, State: c.state,
-			Labels: maps.Clone(c.labels), Restarts: c.restarts, Started: c.started, ExitCode: c.exitCode, Ports: ports})
+		st := cyberrange.ContainerStatus{Name: name, Kind: c.spec.Kind, State: c.state,
+			Labels: maps.Clone(c.labels), Restarts: c.restarts, Started: c.started, ExitCode: c.exitCode, Ports: ports}
+		if !h.hideNetworks {
+			st.Networks = []string{}
+			for _, n := range c.spec.Networks {
+				st.Networks = append(st.Networks, n.Network)
+			}
+		}
+		a.Containers = append(a.Containers, st)
 	}
 	sort.Slice(a.Networks, func(i, j int) bool { return a.Networks[i].Name < a.Networks[j].Name })
 	sort.Slice(a.Containers, func(i, j int) bool { return a.Containers[i].Name < a.Containers[j].Name })

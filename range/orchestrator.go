@@ -3,7 +3,6 @@ package cyberrange
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -23,10 +22,12 @@ const (
 // KindNetwork is the Kind of a Progress about a network.
 const KindNetwork Kind = "network"
 
-// Step is one phase of bringing a range up or down. Up runs StepRemove,
-// StepNetworks, StepTargets (targets and checkers) and StepGateways
-// (gateways and attack boxes) in this order, each only when it has
-// something to do; Down runs StepRemove; Watch reports StepWatch.
+// Step is one part of bringing a range up or down, which the CLI draws as
+// a progress bar. Up runs StepRemove first, when there is something to
+// remove, then StepNetworks, StepTargets (targets and checkers) and
+// StepGateways (gateways and attack boxes) together: a container starts
+// as soon as its networks exist, so their events interleave. Down runs
+// StepRemove; Watch reports StepWatch.
 type Step string
 
 // Steps.
@@ -57,8 +58,8 @@ const (
 	ActionRestart Action = "restart"
 )
 
-// Progress is one network or container finished. Within one step, events
-// come one at a time, in the order the work finished, Done counting 1 to
+// Progress is one network or container finished. Events come one at a
+// time, in the order the work finished; within one step, Done counts 1 to
 // Total.
 type Progress struct {
 	Step    Step
@@ -160,88 +161,6 @@ func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
 	return x
 }
 
-// work is one thing a step does.
-type work struct {
-	name   string
-	kind   Kind
-	action Action
-	do     func(ctx context.Context) error
-}
-
-// step runs batches one after the other, the items of a batch with
-// bounded parallelism, and reports each item as it finishes (Total
-// counting every batch's items). A batch with a failed item ends the step
-// before the next batch. step returns every item's error, joined.
-func (o *Orchestrator) step(ctx context.Context, s Step, batches ...[]work) error {
-	total := 0
-	for _, b := range batches {
-		total += len(b)
-	}
-	done := 0
-	for _, b := range batches {
-		if err := o.batch(ctx, s, b, total, &done); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (o *Orchestrator) batch(ctx context.Context, s Step, items []work, total int, done *int) error {
-	if len(items) == 0 {
-		return nil
-	}
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	next := make(chan work)
-	for range min(o.parallel, len(items)) {
-		wg.Go(func() {
-			for w := range next {
-				start := o.now()
-				var err error
-				if w.do != nil {
-					err = w.do(ctx)
-				}
-				if err != nil {
-					err = fmt.Errorf("%s %s: %w", w.action, w.name, err)
-				}
-				elapsed := o.now().Sub(start)
-				mu.Lock()
-				*done++
-				if err != nil {
-					errs = append(errs, err)
-				}
-				// Reported under mu so that Done rises with each call.
-				o.report(Progress{Step: s, Total: total, Done: *done, Name: w.name, Kind: w.kind, Action: w.action, Err: err, Elapsed: elapsed})
-				mu.Unlock()
-				if err != nil {
-					o.logger.Warn("range step failed", "step", s, "name", w.name, "action", w.action, "err", err)
-				} else {
-					o.logger.Debug("range step", "step", s, "name", w.name, "action", w.action, "elapsed", elapsed)
-				}
-			}
-		})
-	}
-	var stopped error
-feed:
-	for _, w := range items {
-		select {
-		case next <- w:
-		case <-ctx.Done():
-			stopped = ctx.Err()
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if stopped != nil {
-		errs = append(errs, fmt.Errorf("cyberrange: %s: %w", s, stopped))
-	}
-	return errors.Join(errs...)
-}
-
 func (o *Orchestrator) report(p Progress) {
 	if o.progress == nil {
 		return
@@ -253,12 +172,12 @@ func (o *Orchestrator) report(p Progress) {
 
 // Up makes the driver's actual state match the plan: it removes the
 // exercise's containers and networks the plan does not have (or has with
-// another spec), creates missing networks, then creates, starts or
-// recreates targets and checkers, then gateways and attack boxes.
+// another spec), then creates missing networks and creates, starts or
+// recreates containers, each container as soon as its networks exist.
 // Containers already running as planned are adopted untouched, so Up on
-// an up-to-date range changes nothing. It goes on past a failed
-// container and returns every failure, joined; a failed network stops it
-// before any container.
+// an up-to-date range changes nothing. It goes on past a failure, doing
+// everything that does not depend on what failed, and returns every
+// failure, joined.
 func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 	if err := checkPlan(p); err != nil {
 		return err
@@ -279,7 +198,6 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 
 	// What goes: leftovers, and what must be remade before it can be
 	// made again (a network cannot change its subnet in place).
-	var removals []work
 	recreateNet := map[string]bool{}
 	planNets := map[string]bool{}
 	for _, n := range p.Networks {
@@ -288,32 +206,28 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 			recreateNet[n.Name] = true
 		}
 	}
+	var goCons []ContainerStatus
 	for _, a := range actual.Containers {
 		c, inPlan := p.Container(a.Name)
-		switch {
-		case !inPlan:
-			removals = append(removals, o.removeContainer(a.Name, kindOf(a)))
-		case attachedToAny(c, recreateNet):
-			// Remove now, so the network can go; its own item recreates
-			// it below.
-			removals = append(removals, work{name: a.Name, kind: kindOf(a), action: ActionRemove,
-				do: func(ctx context.Context) error { return o.d.Remove(ctx, a.Name) }})
+		// A container on a network to be remade goes now, so that the
+		// network can; its own item below makes it again.
+		if !inPlan || attachedToAny(c, recreateNet) {
+			goCons = append(goCons, a)
 		}
 	}
-	var netRemovals []work
+	var goNets []NetworkStatus
 	for _, a := range actual.Networks {
 		if !planNets[a.Name] || recreateNet[a.Name] {
-			netRemovals = append(netRemovals, work{name: a.Name, kind: KindNetwork, action: ActionRemove,
-				do: func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, a.Name) }})
+			goNets = append(goNets, a)
 		}
 	}
-	if err := o.step(ctx, StepRemove, removals, netRemovals); err != nil {
+	if err := o.run(ctx, o.removals(goCons, goNets)); err != nil {
 		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
 	}
 
-	var nets []work
+	var items []work
 	for _, n := range p.Networks {
-		w := work{name: n.Name, kind: KindNetwork, action: ActionCreate,
+		w := work{name: n.Name, kind: KindNetwork, step: StepNetworks, action: ActionCreate,
 			do: func(ctx context.Context) error { return o.d.EnsureNetwork(ctx, n) }}
 		if _, ok := actNets[n.Name]; ok {
 			if recreateNet[n.Name] {
@@ -322,35 +236,53 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 				w.action, w.do = ActionAdopt, nil
 			}
 		}
-		nets = append(nets, w)
+		// Networks are quick and every container waits for some.
+		w.rank = 1 << 20
+		items = append(items, w)
 	}
-	if err := o.step(ctx, StepNetworks, nets); err != nil {
-		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
-	}
-
-	var targets, gateways []work
 	for _, c := range p.Containers {
 		w := o.containerWork(c, actCons)
+		w.step = StepGateways
 		if c.Kind == KindTarget || c.Kind == KindChecker {
-			targets = append(targets, w)
-		} else {
-			gateways = append(gateways, w)
+			w.step = StepTargets
 		}
+		for _, a := range c.Networks {
+			w.after = append(w.after, workKey(true, a.Network))
+		}
+		// The container on the most networks is the slowest to make.
+		w.rank = len(c.Networks)
+		items = append(items, w)
 	}
-	errT := o.step(ctx, StepTargets, targets)
-	if ctx.Err() != nil {
-		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, errors.Join(errT, ctx.Err()))
-	}
-	errG := o.step(ctx, StepGateways, gateways)
-	if err := errors.Join(errT, errG); err != nil {
+	if err := o.run(ctx, items); err != nil {
 		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
 	}
 	return nil
 }
 
-func (o *Orchestrator) removeContainer(name string, kind Kind) work {
-	return work{name: name, kind: kind, action: ActionRemove,
-		do: func(ctx context.Context) error { return o.d.Remove(ctx, name) }}
+// removals removes containers, then each network once the containers on
+// it are gone: the containers on the most networks first, since every
+// one of those networks waits for them.
+func (o *Orchestrator) removals(cons []ContainerStatus, nets []NetworkStatus) []work {
+	var items []work
+	on := map[string][]string{} // network → keys of the containers on it
+	var unknown []string        // containers whose networks the driver did not say
+	for _, c := range cons {
+		w := work{name: c.Name, kind: kindOf(c), step: StepRemove, action: ActionRemove, rank: len(c.Networks),
+			do: func(ctx context.Context) error { return o.d.Remove(ctx, c.Name) }}
+		items = append(items, w)
+		if c.Networks == nil {
+			unknown = append(unknown, w.key())
+		}
+		for _, n := range c.Networks {
+			on[n] = append(on[n], w.key())
+		}
+	}
+	for _, n := range nets {
+		items = append(items, work{name: n.Name, kind: KindNetwork, step: StepRemove, action: ActionRemove,
+			after: append(slices.Clone(on[n.Name]), unknown...),
+			do:    func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, n.Name) }})
+	}
+	return items
 }
 
 // containerWork decides what Up does to a planned container given what
@@ -410,21 +342,19 @@ func (o *Orchestrator) Down(ctx context.Context, exercise string) error {
 	if err != nil {
 		return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
 	}
-	var cons, nets []work
+	var cons []ContainerStatus
 	for _, c := range actual.Containers {
-		if c.Labels[LabelExercise] != exercise {
-			continue // a driver's List should never return it; never remove it
+		if c.Labels[LabelExercise] == exercise { // a driver's List should never return another; never remove it
+			cons = append(cons, c)
 		}
-		cons = append(cons, o.removeContainer(c.Name, kindOf(c)))
 	}
+	var nets []NetworkStatus
 	for _, n := range actual.Networks {
-		if n.Labels[LabelExercise] != exercise {
-			continue
+		if n.Labels[LabelExercise] == exercise {
+			nets = append(nets, n)
 		}
-		nets = append(nets, work{name: n.Name, kind: KindNetwork, action: ActionRemove,
-			do: func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, n.Name) }})
 	}
-	if err := o.step(ctx, StepRemove, cons, nets); err != nil {
+	if err := o.run(ctx, o.removals(cons, nets)); err != nil {
 		return fmt.Errorf("cyberrange: down %s: %w", exercise, err)
 	}
 	left, err := o.d.List(ctx, exercise)

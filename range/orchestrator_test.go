@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,12 +89,11 @@ func TestUpFromNothing(t *testing.T) {
 	if n := h.count("Start"); n != len(p.Containers) {
 		t.Errorf("%d containers started, want %d", n, len(p.Containers))
 	}
-	// Targets and checkers come before gateways.
-	var steps []cyberrange.Step
+	// Each container comes after its networks, in the step of its kind.
+	if err := rangetest.CheckUpOrder(p, got); err != nil {
+		t.Error(err)
+	}
 	for _, e := range got {
-		if len(steps) == 0 || steps[len(steps)-1] != e.Step {
-			steps = append(steps, e.Step)
-		}
 		want := cyberrange.StepGateways
 		switch e.Kind {
 		case cyberrange.KindNetwork:
@@ -104,9 +104,6 @@ func TestUpFromNothing(t *testing.T) {
 		if e.Step != want {
 			t.Errorf("%s %s in step %s, want %s", e.Kind, e.Name, e.Step, want)
 		}
-	}
-	if fmt.Sprint(steps) != "[networks targets gateways]" {
-		t.Errorf("steps %v", steps)
 	}
 	rep, err := newOrch(h, nil).Status(context.Background(), p)
 	if err != nil {
@@ -309,14 +306,50 @@ func TestUpFailures(t *testing.T) {
 			t.Errorf("second up: %s", a)
 		}
 	})
-	t.Run("a failed network stops before containers", func(t *testing.T) {
+	t.Run("a failed network holds back only its containers", func(t *testing.T) {
 		h := newFakeHost()
-		h.failNext("EnsureNetwork", p.Networks[0].Name, boom)
-		if err := newOrch(h, nil).Up(ctx, p); !errors.Is(err, boom) {
+		failed := p.Networks[0].Name
+		h.failNext("EnsureNetwork", failed, boom)
+		ev := &events{}
+		err := newOrch(h, ev).Up(ctx, p)
+		if !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
-		if n := h.count("Start"); n != 0 {
-			t.Errorf("%d containers started", n)
+		got := ev.take()
+		if err := rangetest.CheckProgress(got); err != nil {
+			t.Error(err)
+		}
+		reported := map[string]error{}
+		for _, e := range got {
+			reported[e.Name] = e.Err
+		}
+		held := 0
+		for _, c := range p.Containers {
+			on := slices.ContainsFunc(c.Networks, func(a cyberrange.Attachment) bool { return a.Network == failed })
+			switch err, ok := reported[c.Name]; {
+			case !ok:
+				t.Errorf("%s not reported", c.Name)
+			case on && (err == nil || !strings.Contains(err.Error(), failed)):
+				t.Errorf("%s, on %s, reported %v", c.Name, failed, err)
+			case !on && err != nil:
+				t.Errorf("%s, not on %s, failed: %v", c.Name, failed, err)
+			}
+			if on {
+				held++
+			}
+		}
+		if held == 0 || held == len(p.Containers) {
+			t.Fatalf("%d of %d containers on %s: the test shows nothing", held, len(p.Containers), failed)
+		}
+		if n := h.count("Start"); n != len(p.Containers)-held {
+			t.Errorf("%d containers started, want %d", n, len(p.Containers)-held)
+		}
+		// The next Up mends it.
+		if err := newOrch(h, nil).Up(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if rep, _ := newOrch(h, nil).Status(ctx, p); !rep.Healthy {
+			t.Errorf("not healthy after the second up: %+v", rep)
 		}
 	})
 	t.Run("list fails", func(t *testing.T) {
@@ -365,7 +398,15 @@ func TestParallelismBound(t *testing.T) {
 }
 
 func TestDownRemovesOnlyTheExercise(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("networks hidden %v", hide), func(t *testing.T) { testDown(t, hide) })
+	}
+}
+
+func testDown(t *testing.T, hideNetworks bool) {
 	h := newFakeHost()
+	h.hideNetworks = hideNetworks
+	h.delay = time.Millisecond
 	ctx := context.Background()
 	p := demoPlan(t)
 	if err := newOrch(h, nil).Up(ctx, p); err != nil {
@@ -384,16 +425,31 @@ func TestDownRemovesOnlyTheExercise(t *testing.T) {
 	if len(got) != len(p.Networks)+len(p.Containers) {
 		t.Errorf("%d removals, want %d", len(got), len(p.Networks)+len(p.Containers))
 	}
-	// Containers go first: a network in use cannot be removed.
-	seenNet := false
-	for _, e := range got {
+	// A network goes after the containers on it (the fake, like an
+	// engine, refuses to remove a network in use); when the driver does
+	// not say which those are, after every container.
+	removed := map[string]int{}
+	for i, e := range got {
 		if e.Action != cyberrange.ActionRemove {
 			t.Errorf("%s: %s", e.Name, e.Action)
 		}
-		if e.Kind == cyberrange.KindNetwork {
-			seenNet = true
-		} else if seenNet {
-			t.Errorf("container %s removed after a network", e.Name)
+		if e.Err != nil {
+			t.Errorf("%s: %v", e.Name, e.Err)
+		}
+		removed[e.Name] = i
+	}
+	for _, c := range p.Containers {
+		for _, a := range c.Networks {
+			if removed[a.Network] < removed[c.Name] {
+				t.Errorf("network %s removed before container %s", a.Network, c.Name)
+			}
+		}
+		if hideNetworks {
+			for _, n := range p.Networks {
+				if removed[n.Name] < removed[c.Name] {
+					t.Errorf("networks hidden: network %s removed before container %s", n.Name, c.Name)
+				}
+			}
 		}
 	}
 	a, _ := h.driver().List(ctx, "demo")

@@ -138,6 +138,10 @@ type ContainerStatus struct {
 	ExitCode int
 	// Ports maps a port's name to the host address it was published on.
 	Ports map[string]string
+	// Networks are the exercise's networks it is attached to; nil when
+	// the driver cannot tell, and then a network goes only after every
+	// container.
+	Networks []string
 }
 
 // NetworkStatus is one network as it actually is.

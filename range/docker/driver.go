@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -265,6 +266,13 @@ func containerStatus(info container.InspectResponse) cyberrange.ContainerStatus 
 		if t, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil && t.Year() > 1 {
 			st.Started = t
 		}
+	}
+	if info.NetworkSettings != nil {
+		st.Networks = make([]string, 0, len(info.NetworkSettings.Networks))
+		for name := range info.NetworkSettings.Networks {
+			st.Networks = append(st.Networks, name)
+		}
+		sort.Strings(st.Networks)
 	}
 	if st.State == cyberrange.StateRunning && info.Config != nil && info.NetworkSettings != nil {
 		st.Ports = reachable(info.Config.Labels, info.NetworkSettings)

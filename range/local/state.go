@@ -78,6 +78,10 @@ func (r *containerRecord) status() cyberrange.ContainerStatus {
 		Started:  r.Started,
 		ExitCode: -1,
 		Ports:    cloneMap(r.Ports),
+		Networks: []string{},
+	}
+	for _, a := range r.Container.Networks {
+		st.Networks = append(st.Networks, a.Network)
 	}
 	switch {
 	case r.alive():

@@ -151,11 +151,14 @@ func (r *recorder) take() []cyberrange.Progress {
 }
 
 // checkUpEvents checks that Up reported each planned network and
-// container once, with want as the action, in step order, with Done
-// counting up to Total within each step.
+// container once, with want as the action, each container after its
+// networks, with Done counting up to Total within each step.
 func checkUpEvents(t *testing.T, p *cyberrange.Plan, events []cyberrange.Progress, want cyberrange.Action) {
 	t.Helper()
 	if err := CheckProgress(events); err != nil {
+		t.Error(err)
+	}
+	if err := CheckUpOrder(p, events); err != nil {
 		t.Error(err)
 	}
 	seen := map[string]int{}
@@ -184,36 +187,59 @@ func checkUpEvents(t *testing.T, p *cyberrange.Plan, events []cyberrange.Progres
 	}
 }
 
-// CheckProgress checks a sequence of progress events of Up or Down: steps
-// in their order and each run once, Done counting 1 to Total within a
-// step, every network reported before any container.
+// CheckProgress checks a sequence of progress events of Up or Down: the
+// removals before anything else, Done counting 1 to Total within each
+// step (the steps of Up may interleave, since a container goes as soon as
+// its networks are there), every step finished, networks only in the
+// networks and remove steps, containers only in the others.
 func CheckProgress(events []cyberrange.Progress) error {
-	order := []cyberrange.Step{cyberrange.StepRemove, cyberrange.StepNetworks, cyberrange.StepTargets, cyberrange.StepGateways}
-	last := -1
-	var cur cyberrange.Step
-	done, total := 0, 0
+	done := map[cyberrange.Step]int{}
+	total := map[cyberrange.Step]int{}
+	var order []cyberrange.Step
 	for i, e := range events {
-		if e.Step != cur {
-			if done != total {
-				return fmt.Errorf("step %s ended at %d of %d", cur, done, total)
-			}
-			at := slices.Index(order, e.Step)
-			if at <= last {
-				return fmt.Errorf("event %d: step %s after %s", i, e.Step, cur)
-			}
-			last, cur, done, total = at, e.Step, 0, e.Total
+		if _, ok := total[e.Step]; !ok {
+			total[e.Step] = e.Total
+			order = append(order, e.Step)
 		}
-		done++
-		if e.Done != done || e.Total != total {
-			return fmt.Errorf("event %d (%s %s): done %d of %d, want %d of %d", i, e.Step, e.Name, e.Done, e.Total, done, total)
+		if e.Step == cyberrange.StepRemove && len(order) > 1 {
+			return fmt.Errorf("event %d: removing %s after %s began", i, e.Name, order[0])
+		}
+		done[e.Step]++
+		if e.Done != done[e.Step] || e.Total != total[e.Step] {
+			return fmt.Errorf("event %d (%s %s): done %d of %d, want %d of %d", i, e.Step, e.Name, e.Done, e.Total, done[e.Step], total[e.Step])
 		}
 		isNet := e.Kind == cyberrange.KindNetwork
 		if e.Step == cyberrange.StepNetworks && !isNet || (e.Step == cyberrange.StepTargets || e.Step == cyberrange.StepGateways) && isNet {
 			return fmt.Errorf("event %d: %s %s in step %s", i, e.Kind, e.Name, e.Step)
 		}
 	}
-	if done != total {
-		return fmt.Errorf("step %s ended at %d of %d", cur, done, total)
+	for _, s := range order {
+		if done[s] != total[s] {
+			return fmt.Errorf("step %s ended at %d of %d", s, done[s], total[s])
+		}
+	}
+	return nil
+}
+
+// CheckUpOrder checks that Up reported each container after every network
+// it is attached to.
+func CheckUpOrder(p *cyberrange.Plan, events []cyberrange.Progress) error {
+	at := map[string]int{}
+	for i, e := range events {
+		if e.Kind == cyberrange.KindNetwork && e.Step != cyberrange.StepRemove {
+			at[e.Name] = i
+		}
+	}
+	for i, e := range events {
+		c, ok := p.Container(e.Name)
+		if !ok || e.Kind == cyberrange.KindNetwork || e.Step == cyberrange.StepRemove {
+			continue
+		}
+		for _, a := range c.Networks {
+			if j, ok := at[a.Network]; ok && j > i {
+				return fmt.Errorf("container %s reported before its network %s", c.Name, a.Network)
+			}
+		}
 	}
 	return nil
 }
