@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,13 +27,14 @@ import (
 // runImages is `cyrange images build`: the range's images, built into the
 // local Docker engine from this binary, with no registry.
 func runImages(ctx context.Context, e *env, args []string) error {
-	const usage = "usage: cyrange images build [--attackbox] [--tag TAG] [--binary PATH] [--source DIR]"
+	const usage = "usage: cyrange images build [--attackbox [--cache-dir DIR]] [--tag TAG] [--binary PATH] [--source DIR]"
 	if len(args) == 0 || args[0] != "build" {
 		return usagef("%s", usage)
 	}
 	fs := newFlagSet(e, "images build")
 	attackbox := fs.Bool("attackbox", false, "build the attack box instead (cyrange-attackbox:VERSION): a Debian workstation made with debootstrap; needs root and takes minutes")
 	tag := fs.String("tag", "", "image tag (default cyrange:VERSION, or cyrange-attackbox:VERSION)")
+	cacheDir := fs.String("cache-dir", "", "with --attackbox: keep downloaded Debian packages here between builds")
 	binary := fs.String("binary", "", "static cyrange binary to put in the image (default: this one)")
 	source := fs.String("source", ".", "where to look for the cyrange source when this binary is not static and one must be built")
 	verbose := fs.Bool("v", false, "log debug messages")
@@ -51,7 +54,7 @@ func runImages(ctx context.Context, e *env, args []string) error {
 		if *tag == "" {
 			*tag = "cyrange-attackbox:" + version
 		}
-		if err := d.BuildAttackBox(ctx, docker.AttackBoxOptions{Tag: *tag, Output: e.stdout}); err != nil {
+		if err := d.BuildAttackBox(ctx, docker.AttackBoxOptions{Tag: *tag, Output: e.stdout, CacheDir: *cacheDir}); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "built %s in %s\n", *tag, time.Since(start).Round(time.Second))
@@ -313,13 +316,18 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "bench range: %s, %d networks, %d containers, image %s, %d runs; baseline %s\n",
 		*scenario, len(plan.Networks), len(plan.Containers), *image, *runs, strings.Join(composeCmd, " "))
 	var upR, downR, upC, downC []time.Duration
+	// The machine's CPU time spent by each, when /proc says: both are
+	// bound by the engine's work per container, and this shows how much
+	// of the machine that work took.
+	var cpuR, cpuC []time.Duration
 	for i := range *runs {
 		rangeUp := func() error {
-			start := time.Now()
+			start, cpu0 := time.Now(), machineCPU()
 			if err := o.Up(ctx, plan); err != nil {
 				return err
 			}
 			up := time.Since(start)
+			cpuR = append(cpuR, machineCPU()-cpu0)
 			rep, err := o.Status(ctx, plan)
 			if err != nil {
 				return err
@@ -335,10 +343,12 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 			return nil
 		}
 		composeUp := func() error {
+			cpu0 := machineCPU()
 			up, err := runCompose(ctx, "up", "-d")
 			if err != nil {
 				return err
 			}
+			cpuC = append(cpuC, machineCPU()-cpu0)
 			down, err := runCompose(ctx, "down", "-t", "0")
 			if err != nil {
 				return err
@@ -361,8 +371,11 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 			upR[i].Round(time.Millisecond), downR[i].Round(time.Millisecond), upC[i].Round(time.Millisecond), downC[i].Round(time.Millisecond))
 	}
 	mu, md, cu, cd := median(upR), median(downR), median(upC), median(downC)
-	fmt.Fprintf(e.stdout, "range up: %.3f s\n", mu.Seconds())
-	fmt.Fprintf(e.stdout, "compose up: %.3f s\n", cu.Seconds())
+	cores := float64(runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "range up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", mu.Seconds(), median(cpuR).Seconds(),
+		100*median(cpuR).Seconds()/mu.Seconds()/cores, runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "compose up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", cu.Seconds(), median(cpuC).Seconds(),
+		100*median(cpuC).Seconds()/cu.Seconds()/cores, runtime.NumCPU())
 	fmt.Fprintf(e.stdout, "up ratio range/compose: %.2f (target ≤ 0.50)\n", mu.Seconds()/cu.Seconds())
 	fmt.Fprintf(e.stdout, "range down: %.3f s (target ≤ 3 s)\n", md.Seconds())
 	fmt.Fprintf(e.stdout, "compose down: %.3f s\n", cd.Seconds())
@@ -384,6 +397,31 @@ func findCompose(given string) ([]string, error) {
 		}
 	}
 	return nil, errors.New("neither docker-compose nor docker compose is installed (give --compose)")
+}
+
+// machineCPU is the CPU time the whole machine has spent busy since it
+// booted, from /proc/stat (zero where there is none). Linux counts it in
+// USER_HZ, which is 100 on every architecture Go supports there.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	// user nice system idle iowait irq softirq: all but idle and iowait.
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func median(ds []time.Duration) time.Duration {
