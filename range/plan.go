@@ -76,6 +76,20 @@ const (
 const (
 	EnvCheckerSecret = "CYRANGE_CHECKER_SECRET"
 	EnvGatewayToken  = "CYRANGE_GATEWAY_TOKEN"
+	// The attack box makes a login of this name and password when it
+	// starts: the team's short name and token, as at its gateway.
+	EnvBoxUser     = "CYRANGE_BOX_USER"
+	EnvBoxPassword = "CYRANGE_BOX_PASSWORD"
+)
+
+// AttackBoxName is what a team's gateway resolves to the team's own
+// attack box, whose SSH port it lets the team reach.
+const AttackBoxName = "attackbox"
+
+// PortSSH is the attack box's SSH port, named PortSSHName.
+const (
+	PortSSH     = 22
+	PortSSHName = "ssh"
 )
 
 // PortAdmin and PortSocks are the names of the ports the plan adds to
@@ -524,6 +538,12 @@ func (b *planBuilder) gateways() error {
 				allow = append(allow, rule)
 			}
 		}
+		if b.sc.AttackBox && !b.local {
+			// Players log in to their own box through their gateway.
+			box := host(tn.Subnet, HostAttackBox)
+			allow = append(allow, netip.AddrPortFrom(box, PortSSH).String())
+			names = append(names, AttackBoxName+"="+box.String())
+		}
 		cmd := []string{"gateway", "--team", team.Name, "--user", team.Short, "--token-env", EnvGatewayToken,
 			"--listen", listen, "--source", source.String()}
 		if len(allow) > 0 {
@@ -549,7 +569,9 @@ func (b *planBuilder) gateways() error {
 				Name:     fmt.Sprintf("cyrange-%s-attackbox-%s", b.sc.Name, team.Short),
 				Kind:     KindAttackBox,
 				Image:    b.o.AttackBoxImage,
+				Env:      map[string]string{EnvBoxUser: team.Short, EnvBoxPassword: b.o.TeamTokens[t]},
 				Networks: []Attachment{{Network: tn.Name, Address: host(tn.Subnet, HostAttackBox)}},
+				Ports:    []Port{{Name: PortSSHName, Number: PortSSH}},
 				Labels:   b.labels(string(KindAttackBox), t),
 				Limits:   DefaultLimits(KindAttackBox),
 				Team:     t,

@@ -367,3 +367,63 @@ func TestRoleCommandsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackBoxPlan: with attack boxes, each attack team gets one on its
+// own network, logging in as the team with its token, and only its own
+// gateway lets it reach the box's SSH port, by name; the local driver
+// has none.
+func TestAttackBoxPlan(t *testing.T) {
+	sc := builtin(t, "tiengiang-2023").Clone()
+	sc.AttackBox = true
+	p := planFor(t, sc, cyberrange.DriverDocker)
+	tokens := fakeTokens(sc)
+	boxes := map[int]cyberrange.Container{}
+	for _, c := range p.Containers {
+		if c.Kind == cyberrange.KindAttackBox {
+			boxes[c.Team] = c
+		}
+	}
+	gateways := 0
+	for _, c := range p.Containers {
+		if c.Kind != cyberrange.KindGateway {
+			continue
+		}
+		gateways++
+		box, ok := boxes[c.Team]
+		if !ok {
+			t.Fatalf("team %d has a gateway and no attack box", c.Team+1)
+		}
+		if len(box.Networks) != 1 || box.Networks[0].Network != c.Networks[0].Network {
+			t.Errorf("%s is on %v, its gateway on %v", box.Name, box.Networks, c.Networks)
+		}
+		team := sc.Teams[c.Team]
+		if box.Env[cyberrange.EnvBoxUser] != team.Short || box.Env[cyberrange.EnvBoxPassword] != tokens[c.Team] {
+			t.Errorf("%s logs in as %v", box.Name, box.Env)
+		}
+		if slices.ContainsFunc(box.Command, func(s string) bool { return strings.Contains(s, tokens[c.Team]) }) {
+			t.Errorf("%s has the token on its command line", box.Name)
+		}
+		cmd, err := gateway.ParseCommand(c.Command[1:], io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := box.Networks[0].Address
+		if got := cmd.Resolve[cyberrange.AttackBoxName]; got != addr {
+			t.Errorf("%s: %s resolves to %s, want %s", c.Name, cyberrange.AttackBoxName, got, addr)
+		}
+		for team, other := range boxes {
+			allowed := slices.ContainsFunc(cmd.Allow, func(r gateway.Rule) bool { return r.Allows(other.Networks[0].Address, cyberrange.PortSSH) })
+			if allowed != (team == c.Team) {
+				t.Errorf("%s: SSH to team %d's box allowed: %v", c.Name, team+1, allowed)
+			}
+		}
+	}
+	if gateways == 0 || len(boxes) != gateways {
+		t.Errorf("%d gateways, %d attack boxes", gateways, len(boxes))
+	}
+	for _, c := range planFor(t, sc, cyberrange.DriverLocal).Containers {
+		if c.Kind == cyberrange.KindAttackBox {
+			t.Errorf("local plan has %s", c.Name)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,9 +28,32 @@ var AttackBoxPackages = []string{
 	"ca-certificates", "iproute2",
 }
 
-// attackBoxCmd starts the attack box's SSH server with host keys of its
-// own (the image ships none, so no two boxes share one).
-const attackBoxCmd = `["/bin/sh","-c","ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e"]`
+// attackBoxStart is the attack box's start: it makes the team's login
+// from CYRANGE_BOX_USER and CYRANGE_BOX_PASSWORD (the plan's team short
+// name and token), drops the password from the environment, makes host
+// keys of its own (the image ships none, so no two boxes share one) and
+// runs the SSH server. It is the image's CMD, in both ways of building it.
+const attackBoxStart = `set -e
+if [ -n "$CYRANGE_BOX_USER" ]; then
+  id -u "$CYRANGE_BOX_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$CYRANGE_BOX_USER"
+  printf '%s:%s\n' "$CYRANGE_BOX_USER" "$CYRANGE_BOX_PASSWORD" | chpasswd
+fi
+unset CYRANGE_BOX_PASSWORD
+ssh-keygen -A >/dev/null
+exec /usr/sbin/sshd -D -e`
+
+// attackBoxSSHConfig is the box's SSH server configuration: passwords
+// (the team's token) for the team's login, never for root.
+const attackBoxSSHConfig = "PermitRootLogin no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nX11Forwarding no\n"
+
+// attackBoxCmd is attackBoxStart as an image CMD.
+func attackBoxCmd() string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // a Dockerfile reads it too: keep > and & as they are
+	enc.Encode([]string{"/bin/sh", "-c", attackBoxStart})
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 // AttackBoxOptions configure BuildAttackBox. Tag is required.
 type AttackBoxOptions struct {
@@ -47,6 +71,10 @@ type AttackBoxOptions struct {
 	Output io.Writer
 	// AptDir is the APT configuration read for the mirror (/etc/apt).
 	AptDir string
+	// CacheDir, when set, keeps the downloaded packages between builds
+	// (debootstrap's --cache-dir), so that a rebuild needs the mirror
+	// only for what changed. It is made if missing.
+	CacheDir string
 }
 
 // BuildAttackBox makes the attack box image, a Debian workstation with
@@ -99,13 +127,24 @@ func (d *Driver) BuildAttackBox(ctx context.Context, o AttackBoxOptions) (err er
 	bctx, cancel := context.WithTimeout(ctx, d.buildTimeout)
 	defer cancel()
 	fmt.Fprintf(o.Output, "debootstrap %s from %s into %s\n", o.Suite, o.Mirror, root)
-	cmd := exec.CommandContext(bctx, debootstrap, "--variant=minbase", "--components=main",
-		"--include="+strings.Join(o.Packages, ","), o.Suite, root, o.Mirror)
+	args := []string{"--variant=minbase", "--components=main", "--include=" + strings.Join(o.Packages, ",")}
+	if o.CacheDir != "" {
+		// debootstrap wants it absolute and existing.
+		cache, err := filepath.Abs(o.CacheDir)
+		if err != nil {
+			return fmt.Errorf("docker: attack box: cache: %w", err)
+		}
+		if err := os.MkdirAll(cache, 0o755); err != nil {
+			return fmt.Errorf("docker: attack box: cache: %w", err)
+		}
+		args = append(args, "--cache-dir="+cache)
+	}
+	cmd := exec.CommandContext(bctx, debootstrap, append(args, o.Suite, root, o.Mirror)...)
 	cmd.Stdout, cmd.Stderr = o.Output, o.Output
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("docker: attack box: debootstrap: %w", err)
 	}
-	if err := trimRoot(root); err != nil {
+	if err := prepareRoot(root); err != nil {
 		return fmt.Errorf("docker: attack box: %w", err)
 	}
 
@@ -115,7 +154,7 @@ func (d *Driver) BuildAttackBox(ctx context.Context, o AttackBoxOptions) (err er
 	res, err := d.e.ImageImport(bctx, client.ImageImportSource{Source: pr, SourceName: "-"}, o.Tag, client.ImageImportOptions{
 		Message: "cyrange attack box: Debian " + o.Suite + " with " + strings.Join(o.Packages, " "),
 		Changes: []string{
-			"CMD " + attackBoxCmd,
+			"CMD " + attackBoxCmd(),
 			"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			"LABEL " + LabelImage + "=attackbox",
 		},
@@ -130,9 +169,11 @@ func (d *Driver) BuildAttackBox(ctx context.Context, o AttackBoxOptions) (err er
 	return nil
 }
 
-// trimRoot drops what an image should not carry: package caches and
-// lists, and the SSH host keys the package made (each box makes its own).
-func trimRoot(root string) error {
+// prepareRoot readies a root file system for an image: it drops what an
+// image should not carry (package caches and lists, and the SSH host keys
+// the package made: each box makes its own) and sets the SSH server up
+// for the team's login.
+func prepareRoot(root string) error {
 	for _, pattern := range []string{
 		"var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*", "etc/ssh/ssh_host_*",
 	} {
@@ -146,7 +187,33 @@ func trimRoot(root string) error {
 			}
 		}
 	}
-	return os.MkdirAll(filepath.Join(root, "run", "sshd"), 0o755)
+	if err := os.MkdirAll(filepath.Join(root, "run", "sshd"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "ssh", "sshd_config.d", "cyrange.conf"), []byte(attackBoxSSHConfig), 0o644); err != nil {
+		return err
+	}
+	// A container may not set the audit login id (that needs
+	// CAP_AUDIT_CONTROL, which the box does not get): PAM must not fail
+	// the session for it.
+	pam := filepath.Join(root, "etc", "pam.d", "sshd")
+	b, err := os.ReadFile(pam)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(pam, []byte(loginUIDOptional(string(b))), 0o644)
+}
+
+// loginUIDOptional makes pam_loginuid optional in a PAM configuration.
+func loginUIDOptional(conf string) string {
+	lines := strings.Split(conf, "\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "session" && f[1] == "required" && f[2] == "pam_loginuid.so" {
+			lines[i] = "session optional " + strings.Join(f[2:], " ")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // skipped are the trees of a root file system the engine provides in

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	"golang.org/x/crypto/ssh"
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/rangetest"
@@ -198,7 +200,7 @@ func cleanupTests(ctx context.Context, image bool) error {
 // 10.base+1.x.0/24 for replicas, 10.base+2.0.0/24 for checkers) so that it
 // never meets a real range on this engine. Every resource carries the
 // test label.
-func testPlan(t *testing.T, exercise string, teams, base int) (*cyberrange.Plan, *scenarios.Scenario, []string) {
+func testPlan(t *testing.T, exercise string, teams, base int, adjust ...func(*scenarios.Scenario, *cyberrange.PlanOptions)) (*cyberrange.Plan, *scenarios.Scenario, []string) {
 	t.Helper()
 	demo, err := scenarios.Builtin("demo")
 	if err != nil {
@@ -212,15 +214,19 @@ func testPlan(t *testing.T, exercise string, teams, base int) (*cyberrange.Plan,
 		Replicas: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", base+1)),
 		Checkers: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/24", base+2)),
 	}
-	if err := sc.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	tokens := make([]string, len(sc.Teams))
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("token-%02d", i)
 	}
-	p, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Image: testImage,
-		GatewayPortBase: -1, TeamTokens: tokens, CheckerSecret: "test-secret"})
+	o := cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Image: testImage,
+		GatewayPortBase: -1, TeamTokens: tokens, CheckerSecret: "test-secret"}
+	for _, f := range adjust {
+		f(sc, &o)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cyberrange.NewPlan(sc, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +355,21 @@ func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
 			t.Fatalf("%s: found %v, %v", c.Name, found, err)
 		}
 		hc := info.HostConfig
-		if len(hc.CapDrop) != 1 || hc.CapDrop[0] != "ALL" || len(hc.CapAdd) != 0 || hc.Privileged {
+		// An attack box keeps what its SSH server and nmap need, and no
+		// more; every other container keeps nothing.
+		var caps []string
+		user := "65534:65534"
+		if c.Kind == cyberrange.KindAttackBox {
+			caps, user = attackBoxCaps, ""
+		}
+		// The engine may sort them and add a CAP_ prefix.
+		added := make([]string, len(hc.CapAdd))
+		for i, c := range hc.CapAdd {
+			added[i] = strings.TrimPrefix(c, "CAP_")
+		}
+		slices.Sort(added)
+		caps = slices.Sorted(slices.Values(caps))
+		if len(hc.CapDrop) != 1 || hc.CapDrop[0] != "ALL" || !slices.Equal(added, caps) || hc.Privileged {
 			t.Errorf("%s: cap drop %v add %v privileged %v", c.Name, hc.CapDrop, hc.CapAdd, hc.Privileged)
 		}
 		nnp := false
@@ -375,7 +395,7 @@ func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
 		} else if len(hc.PortBindings) != 0 {
 			t.Errorf("%s: publishes %v", c.Name, hc.PortBindings)
 		}
-		if info.Config.User != "65534:65534" {
+		if info.Config.User != user {
 			t.Errorf("%s: runs as %q", c.Name, info.Config.User)
 		}
 		for _, a := range c.Networks {
@@ -748,7 +768,10 @@ func TestEngineEventsAndLogs(t *testing.T) {
 }
 
 // TestAttackBox builds the attack box with debootstrap, which takes
-// minutes and the Debian mirror: only with CYRANGE_ATTACKBOX=1.
+// minutes and the Debian mirror: only with CYRANGE_ATTACKBOX=1 (CI runs
+// it as a step of its own). A range with attack boxes comes up, and a
+// team logs in to its box over SSH through its gateway with its token,
+// where the tools run.
 func TestAttackBox(t *testing.T) {
 	if os.Getenv("CYRANGE_ATTACKBOX") != "1" {
 		t.Skip("set CYRANGE_ATTACKBOX=1 to build the attack box (debootstrap, minutes)")
@@ -756,69 +779,92 @@ func TestAttackBox(t *testing.T) {
 	d := needEngine(t)
 	const tag = "cyrange-attackbox:test-range-docker"
 	var out bytes.Buffer
-	err := d.BuildAttackBox(t.Context(), AttackBoxOptions{Tag: tag, Output: &out})
+	// CYRANGE_ATTACKBOX_CACHE keeps the packages between runs.
+	err := d.BuildAttackBox(t.Context(), AttackBoxOptions{Tag: tag, Output: &out, CacheDir: os.Getenv("CYRANGE_ATTACKBOX_CACHE")})
 	t.Cleanup(func() { d.RemoveImage(context.Background(), tag) })
 	if err != nil {
 		t.Fatalf("%v\n%s", err, tail(out.String(), 40))
 	}
-	const ex = "dkattackbox"
-	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.2.0/24"),
-		Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}
-	box := cyberrange.Container{Name: "cyrange-" + ex + "-box", Kind: cyberrange.KindAttackBox, Image: tag,
-		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.2.3")}},
-		Labels:   map[string]string{cyberrange.LabelExercise: ex, cyberrange.LabelKind: "attackbox", labelTest: testValue}}
-	tools := box
-	tools.Name += "-tools"
-	tools.Networks = []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.2.4")}}
-	tools.Command = []string{"/bin/sh", "-c", "nmap --version && curl --version && python3 --version && hydra -h | head -1; swaks --version && nc -h 2>&1 | head -1"}
-	ctx := t.Context()
-	t.Cleanup(func() {
-		ctx := context.WithoutCancel(ctx)
-		d.Remove(ctx, box.Name)
-		d.Remove(ctx, tools.Name)
-		d.RemoveNetwork(ctx, n.Name)
-		checkNothingLeft(t, d, ex)
+	p, sc, tokens := testPlan(t, "dkattackbox", 2, 182, func(sc *scenarios.Scenario, o *cyberrange.PlanOptions) {
+		sc.AttackBox = true
+		o.AttackBoxImage = tag
 	})
-	if err := d.EnsureNetwork(ctx, n); err != nil {
+	ctx := t.Context()
+	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d})
+	t.Cleanup(func() {
+		if err := o.Down(context.WithoutCancel(ctx), p.Exercise); err != nil {
+			t.Error(err)
+		}
+		checkNothingLeft(t, d, p.Exercise)
+	})
+	if err := o.Up(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []cyberrange.Container{box, tools} {
-		if err := d.Start(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The box's SSH server comes up and stays up.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, out := probe(t, d, box.Name, "tcp", "127.0.0.1:22")
-		if code == 0 {
+	var box cyberrange.Container
+	for _, c := range p.Containers {
+		if c.Kind == cyberrange.KindAttackBox {
+			box = c
 			break
 		}
-		if time.Now().After(deadline) {
-			info, _, _ := d.inspect(ctx, box.Name)
-			t.Fatalf("no SSH server in the attack box: %s (state %+v)", out, info.State)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
-	// The tools run.
-	for {
-		info, _, err := d.inspect(ctx, tools.Name)
+	if box.Name == "" {
+		t.Fatal("the plan has no attack box")
+	}
+	checkRestrictions(t, d, p)
+	info, err := o.Gateway(ctx, box.Team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gi := info.(cyberrange.GatewayInfo)
+	user, token := sc.Teams[box.Team].Short, tokens[box.Team]
+	boxSSH := netip.AddrPortFrom(box.Networks[0].Address, cyberrange.PortSSH).String()
+	login := func(user, password string) (*ssh.Client, error) {
+		conn, err := socks5Dial(ctx, gi.Address, gi.Team, token, boxSSH)
 		if err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("through the gateway: %w", err)
 		}
-		if !info.State.Running {
-			rc, err := d.Logs(ctx, tools.Name, time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(rc)
-			rc.Close()
-			if info.State.ExitCode != 0 || !strings.Contains(string(b), "Nmap version") || !strings.Contains(string(b), "Python 3") {
-				t.Fatalf("tools: exit %d\n%s", info.State.ExitCode, b)
-			}
-			break
+		cc, chans, reqs, err := ssh.NewClientConn(conn, boxSSH, &ssh.ClientConfig{User: user,
+			Auth: []ssh.AuthMethod{ssh.Password(password)},
+			// Each box makes its host key when it starts: nothing to pin.
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+		if err != nil {
+			conn.Close()
+			return nil, err
 		}
-		time.Sleep(100 * time.Millisecond)
+		return ssh.NewClient(cc, chans, reqs), nil
+	}
+	// The SSH server comes up: the team logs in with its token.
+	var c *ssh.Client
+	deadline := time.Now().Add(30 * time.Second)
+	for c == nil {
+		if c, err = login(user, token); err != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("logging in to the attack box as %s: %v", user, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sess.CombinedOutput("id -un; nmap --version; curl --version; python3 --version; hydra -h | head -1; swaks --version; nc -h 2>&1 | head -1; ip -4 -o addr show")
+	sess.Close()
+	if err != nil {
+		t.Fatalf("tools: %v\n%s", err, got)
+	}
+	for _, want := range []string{user + "\n", "Nmap version", "curl ", "Python 3", "Hydra", "swaks", box.Networks[0].Address.String() + "/24"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("the box's answer lacks %q:\n%s", want, got)
+		}
+	}
+	// Nobody else gets in: a wrong password, or root.
+	for _, bad := range [][2]string{{user, token + "x"}, {"root", token}} {
+		if c, err := login(bad[0], bad[1]); err == nil {
+			c.Close()
+			t.Errorf("logged in as %s with password %q", bad[0], bad[1])
+		}
 	}
 }
 

@@ -702,4 +702,22 @@ func TestShippedAttackBoxDockerfile(t *testing.T) {
 			t.Errorf("images/attackbox.Dockerfile does not install %s", p)
 		}
 	}
+	// It starts and serves SSH as the imported image does.
+	if !slices.Contains(strings.Split(string(b), "\n"), "CMD "+attackBoxCmd()) {
+		t.Errorf("images/attackbox.Dockerfile does not end with\nCMD %s", attackBoxCmd())
+	}
+	if !strings.Contains(string(b), strings.ReplaceAll(attackBoxSSHConfig, "\n", `\n`)) {
+		t.Errorf("images/attackbox.Dockerfile does not write the SSH configuration %q", attackBoxSSHConfig)
+	}
+}
+
+func TestLoginUIDOptional(t *testing.T) {
+	in := "# PAM for sshd\n@include common-auth\nsession    required     pam_loginuid.so\nsession    optional     pam_keyinit.so force revoke\n"
+	want := "# PAM for sshd\n@include common-auth\nsession optional pam_loginuid.so\nsession    optional     pam_keyinit.so force revoke\n"
+	if got := loginUIDOptional(in); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := loginUIDOptional(want); got != want {
+		t.Errorf("not idempotent:\n%s", got)
+	}
 }
