@@ -270,7 +270,18 @@ func printReport(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK")
+	// A team's attack box, reached over SSH through its gateway.
+	boxes := map[int]string{}
+	for _, c := range plan.Containers {
+		if c.Kind == cyberrange.KindAttackBox && len(c.Networks) > 0 {
+			boxes[c.Team] = c.Networks[0].Address.String()
+		}
+	}
+	header := "TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK"
+	if len(boxes) > 0 {
+		header += "\tATTACK BOX (SSH, through the gateway)"
+	}
+	fmt.Fprintln(tw, header)
 	for i, t := range sc.Teams {
 		gi, ok := plan.Gateway(i)
 		if !ok {
@@ -281,10 +292,18 @@ func printReport(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep
 				gi.Address = c.Ports[cyberrange.PortSocks]
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, gi.Address, gi.Short, gi.Source)
+		line := fmt.Sprintf("%s\t%s\t%s\t%s", t.Name, gi.Address, gi.Short, gi.Source)
+		if box, ok := boxes[i]; ok {
+			line += "\t" + gi.Short + "@" + box
+		}
+		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nGateway passwords are the team tokens in %s.\n", filepath.Join(data, tokens.FileName))
+	what := "Gateway passwords are"
+	if len(boxes) > 0 {
+		what = "Gateway and attack box passwords are"
+	}
+	fmt.Fprintf(w, "\n%s the team tokens in %s.\n", what, filepath.Join(data, tokens.FileName))
 	fmt.Fprintf(w, "%d of %d containers running; healthy: %v\n", rep.Running, rep.Total, rep.Healthy)
 }
 
