@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -599,8 +600,41 @@ func TestCurl(t *testing.T) {
 	}
 }
 
+// TestProxychains runs curl under proxychains-ng, which hands every
+// connection of an unmodified program to the gateway: with proxy_dns, the
+// name goes to the gateway, which resolves it.
+func TestProxychains(t *testing.T) {
+	pc := requireTool(t, "proxychains4", true)
+	curl := requireTool(t, "curl", true)
+	target := httpTarget(t)
+	f := startGateway(t, Options{Allow: []Rule{AllowAddrPort(target)},
+		Resolve: map[string]netip.Addr{"mail.tiengiang.test": target.Addr()}})
+	gw := netip.MustParseAddrPort(f.addr)
+	conf := filepath.Join(t.TempDir(), "proxychains.conf")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf("strict_chain\nproxy_dns\ntcp_read_time_out 5000\ntcp_connect_time_out 5000\n[ProxyList]\nsocks5 %s %d %s %s\n",
+		gw.Addr(), gw.Port(), short, token)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, pc, "-q", "-f", conf, curl, "-sS", "--max-time", "5",
+		fmt.Sprintf("http://mail.tiengiang.test:%d/", target.Port()))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("proxychains4 curl: %v: %s", err, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "from "+team7Source.String()+":") || !strings.Contains(stdout.String(), "host mail.tiengiang.test") {
+		t.Errorf("target answered %q, want a connection from %s for mail.tiengiang.test", stdout.String(), team7Source)
+	}
+	if tel := f.rec.next(t); tel.Refused || tel.BytesUp == 0 {
+		t.Errorf("telemetry %+v", tel)
+	}
+}
+
 func TestNcat(t *testing.T) {
-	ncat := requireTool(t, "ncat", false)
+	ncat := requireTool(t, "ncat", true)
 	x := startExactTarget(t, 3)
 	f := startGateway(t, Options{Allow: []Rule{AllowAddrPort(x.addr())}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
