@@ -91,6 +91,9 @@ func (o *Orchestrator) run(ctx context.Context, items []work) error {
 	return err
 }
 
+// networkParallel bounds the networks made or removed at once.
+const networkParallel = 2
+
 // schedule is run's shared state.
 type schedule struct {
 	items []work
@@ -103,6 +106,7 @@ type schedule struct {
 	left    int           // items neither done nor failed
 	skipped int           // items failed because a prerequisite did
 	running int
+	nets    int // networks among the running
 	done    map[Step]int
 	total   map[Step]int
 	errs    []error
@@ -161,13 +165,23 @@ func (s *schedule) take(ctx context.Context) (int, bool) {
 		if ctx.Err() != nil {
 			return 0, false
 		}
-		if n := len(s.ready); n > 0 {
-			i := s.ready[n-1]
-			s.ready = s.ready[:n-1]
+		// The best ready item, unless it is a network and enough are
+		// being made: an engine makes networks one at a time, so more
+		// would only hold workers that containers could use.
+		for at := len(s.ready) - 1; at >= 0; at-- {
+			i := s.ready[at]
+			net := s.items[i].kind == KindNetwork
+			if net && s.nets >= networkParallel {
+				continue
+			}
+			s.ready = slices.Delete(s.ready, at, at+1)
 			s.running++
+			if net {
+				s.nets++
+			}
 			return i, true
 		}
-		// Nothing ready and nothing running means nothing will become
+		// Nothing to take and nothing running means nothing will become
 		// ready.
 		if s.running == 0 {
 			return 0, false
@@ -189,6 +203,9 @@ func (s *schedule) finish(i int, err error, elapsed time.Duration, report func(P
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running--
+	if s.items[i].kind == KindNetwork {
+		s.nets--
+	}
 	s.settle(i, err, elapsed, report)
 	s.cond.Broadcast()
 }

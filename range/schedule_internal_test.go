@@ -129,3 +129,51 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("%d begun, %d reported; want the 2 in flight", len(tr.order), reported)
 	}
 }
+
+// TestRunNetworksTwoAtATime: networks, which an engine makes one at a
+// time, take at most two workers; the others go to containers meanwhile.
+func TestRunNetworksTwoAtATime(t *testing.T) {
+	var (
+		mu                sync.Mutex
+		nets, most        int
+		containerStarted  bool
+		lastNetworkFinish bool
+	)
+	var items []work
+	for i := range 6 {
+		items = append(items, work{name: fmt.Sprint("net", i), kind: KindNetwork, step: StepNetworks, rank: 1 << 20,
+			do: func(context.Context) error {
+				mu.Lock()
+				nets++
+				most = max(most, nets)
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+				mu.Lock()
+				nets--
+				if i == 5 && containerStarted {
+					lastNetworkFinish = true
+				}
+				mu.Unlock()
+				return nil
+			}})
+	}
+	for i := range 4 {
+		items = append(items, work{name: fmt.Sprint("c", i), kind: KindGateway, step: StepGateways,
+			do: func(context.Context) error {
+				mu.Lock()
+				containerStarted = true
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+				return nil
+			}})
+	}
+	if err := orch(4, nil).run(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+	if most != networkParallel {
+		t.Errorf("%d networks at once, want %d", most, networkParallel)
+	}
+	if !lastNetworkFinish {
+		t.Error("no container ran while networks were being made")
+	}
+}
