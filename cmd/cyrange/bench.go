@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -284,6 +285,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 	viewers := fs.Int("viewers", 10000, "websocket viewers")
 	dur := fs.Duration("duration", 10*time.Second, "how long to measure")
 	rate := fs.Int("changes", 4, "captures per second while measuring (above 10/s every change waits for the coalescing window)")
+	profile := fs.String("cpuprofile", "", "write the server's CPU profile while measuring to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -319,6 +321,13 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 		line := sc.Text()
 		if strings.HasPrefix(line, "ready ") {
 			rssV = rssBytes()
+			if *profile != "" {
+				stop, err := startCPUProfile(*profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			go func() {
 				defer close(changesDone)
 				tick := time.NewTicker(time.Second / time.Duration(max(*rate, 1)))
@@ -361,6 +370,19 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "  server memory: %.1f MiB with 0 viewers, %.1f MiB with %d: %.1f KiB per viewer (target ≤ 16 KiB)\n",
 		float64(rss0)/(1<<20), float64(rssV)/(1<<20), res.Viewers, per)
 	return nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // benchViewers is the child side of bench live: it prints "ready N" once
