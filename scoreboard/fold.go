@@ -425,6 +425,12 @@ func (s *State) applyCheck(e *Event, out *Applied) {
 	if len(r.History) > historyLen {
 		r.History = append(r.History[:0], r.History[len(r.History)-historyLen:]...)
 	}
+	if s.Phase == PhaseEnded {
+		// A check of the tick in flight when the game ended finishes
+		// after it: it shows the replica's state, but the final standings
+		// were announced at the end and stay as they were.
+		return
+	}
 	w := s.cfg.Services[e.Service].Weight
 	t := &s.Teams[e.Owner]
 	t.ChecksTotal++

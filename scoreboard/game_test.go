@@ -233,6 +233,42 @@ func TestScoringHandComputed(t *testing.T) {
 	}
 }
 
+// TestChecksAfterTheEnd: a check of the tick in flight at the end shows
+// the replica's state but changes no standing.
+func TestChecksAfterTheEnd(t *testing.T) {
+	cfg := testConfig(roles(RoleAttack, RoleDefence), 1, "inbox")
+	st := NewState(cfg)
+	seq := uint64(0)
+	apply := func(e Event) Applied {
+		seq++
+		e.Seq, e.Time = seq, time.Unix(1000+int64(seq), 0)
+		a, err := st.Apply(&e)
+		mustNoErr(t, err)
+		return a
+	}
+	const d = 1
+	apply(Event{Kind: KindPhaseChanged, Code: uint8(PhaseRunning), Text: "start"})
+	apply(Event{Kind: KindTickStarted, Tick: 1, Value: int64(time.Minute)})
+	apply(Event{Kind: KindCheckResult, Tick: 1, Owner: d, Code: uint8(StatusOK)})
+	before := st.Teams[d]
+	standings := st.Standings()
+	apply(Event{Kind: KindPhaseChanged, Code: uint8(PhaseEnded), Text: "end"})
+	a := apply(Event{Kind: KindCheckResult, Tick: 1, Owner: d, Code: uint8(StatusOffline), Text: "connection refused"})
+	after := st.Teams[d]
+	if after.SLA != before.SLA || after.ChecksTotal != before.ChecksTotal || after.ChecksUp != before.ChecksUp || after.LastScoreSeq != before.LastScoreSeq {
+		t.Errorf("a check after the end changed the defence: %+v, was %+v", after, before)
+	}
+	if got := st.Standings(); got[1].Availability != standings[1].Availability || got[1].Total != standings[1].Total {
+		t.Errorf("standings moved after the end: %+v, was %+v", got[1], standings[1])
+	}
+	if len(a.Items) != 0 || a.Points != 0 {
+		t.Errorf("a check after the end made news or points: %+v", a)
+	}
+	if r := st.Replicas[[2]int16{d, 0}]; r == nil || r.Status != StatusOffline || r.Message != "connection refused" {
+		t.Errorf("the replica's state is not shown: %+v", r)
+	}
+}
+
 func TestTiesGoToEarlierLastScore(t *testing.T) {
 	cfg := testConfig(roles(RoleAttack, RoleAttack, RoleDefence), 1, "a", "b")
 	st := NewState(cfg)
