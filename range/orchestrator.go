@@ -288,7 +288,12 @@ func (o *Orchestrator) removals(cons []ContainerStatus, nets []NetworkStatus) []
 // containerWork decides what Up does to a planned container given what
 // exists.
 func (o *Orchestrator) containerWork(c Container, actual map[string]ContainerStatus) work {
-	start := func(ctx context.Context) error { return o.d.Start(ctx, c) }
+	start := func(ctx context.Context) error {
+		if err := o.d.Start(ctx, c); err != nil {
+			return err
+		}
+		return o.waitReady(ctx, c)
+	}
 	a, ok := actual[c.Name]
 	switch {
 	case !ok:
@@ -298,13 +303,32 @@ func (o *Orchestrator) containerWork(c Container, actual map[string]ContainerSta
 			if err := o.d.Remove(ctx, c.Name); err != nil {
 				return err
 			}
-			return o.d.Start(ctx, c)
+			return start(ctx)
 		}}
 	case a.State != StateRunning:
 		return work{name: c.Name, kind: c.Kind, action: ActionStart, do: start}
 	default:
 		return work{name: c.Name, kind: c.Kind, action: ActionAdopt}
 	}
+}
+
+// readyTimeout bounds the wait for a started target or checker to
+// listen.
+const readyTimeout = 30 * time.Second
+
+// waitReady waits, where the driver can tell, until a target or checker
+// it just started listens on its ports.
+func (o *Orchestrator) waitReady(ctx context.Context, c Container) error {
+	rw, ok := o.d.(ReadyWaiter)
+	if !ok || len(c.Ports) == 0 || c.Kind != KindTarget && c.Kind != KindChecker {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := rw.WaitReady(ctx, c); err != nil {
+		return fmt.Errorf("started, but not serving: %w", err)
+	}
+	return nil
 }
 
 // kindOf is a container's kind, from its label when the driver left Kind

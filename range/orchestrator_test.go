@@ -659,3 +659,61 @@ func TestContractOnFake(t *testing.T) {
 		t.Errorf("contract left %d containers and %d networks", len(h.containers), len(h.networks))
 	}
 }
+
+// readyDriver is a fake driver that can tell when a container serves.
+type readyDriver struct {
+	*fakeDriver
+	mu     sync.Mutex
+	waited []string
+	fail   map[string]error
+}
+
+func (d *readyDriver) WaitReady(ctx context.Context, c cyberrange.Container) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.waited = append(d.waited, c.Name)
+	return d.fail[c.Name]
+}
+
+// TestUpWaitsForTargetsToServe: Up waits for the targets and checkers it
+// started, not for gateways or what it adopted, and a target that does
+// not come to serve is a failure of its own.
+func TestUpWaitsForTargetsToServe(t *testing.T) {
+	p := demoPlan(t)
+	h := newFakeHost()
+	var target string
+	var want []string
+	for _, c := range p.Containers {
+		if c.Kind == cyberrange.KindTarget || c.Kind == cyberrange.KindChecker {
+			want = append(want, c.Name)
+			if target == "" && c.Kind == cyberrange.KindTarget {
+				target = c.Name
+			}
+		}
+	}
+	boom := errors.New("nothing listens on 25")
+	d := &readyDriver{fakeDriver: h.driver(), fail: map[string]error{target: boom}}
+	ev := &events{}
+	err := newOrch(h, ev, func(o *cyberrange.OrchestratorOptions) { o.Driver = d }).Up(context.Background(), p)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "not serving") {
+		t.Fatalf("err = %v", err)
+	}
+	slices.Sort(d.waited)
+	slices.Sort(want)
+	if !slices.Equal(d.waited, want) {
+		t.Errorf("waited for %v, want %v", d.waited, want)
+	}
+	for _, e := range ev.take() {
+		if (e.Err != nil) != (e.Name == target) {
+			t.Errorf("%s: %v", e.Name, e.Err)
+		}
+	}
+	// Up again: what runs is adopted, without waiting again.
+	d.waited, d.fail = nil, nil
+	if err := newOrch(h, nil, func(o *cyberrange.OrchestratorOptions) { o.Driver = d }).Up(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.waited) != 0 {
+		t.Errorf("waited again for %v", d.waited)
+	}
+}

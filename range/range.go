@@ -188,3 +188,12 @@ type Driver interface {
 	// is done.
 	Events(ctx context.Context, exercise string) (<-chan RangeEvent, error)
 }
+
+// ReadyWaiter is a Driver that can tell when a started container serves:
+// something accepts connections on each of its ports. A started process
+// is not yet a listening one; Up waits for targets and checkers, so that
+// what follows a bring-up (the game's first checks) does not find them
+// still starting. WaitReady returns nil when it cannot tell.
+type ReadyWaiter interface {
+	WaitReady(ctx context.Context, c Container) error
+}

@@ -123,8 +123,14 @@ func staticBinary(ctx context.Context, e *env, given, source string) (string, fu
 //	                                        Docker socket must be out of reach)
 //	cyrange probe listen ADDR...            answer every connection with the
 //	                                        address it came from, then close
+//	cyrange probe ready ADDR... [--timeout 30s]
+//	                                        exit 0 once something accepts
+//	                                        connections at every ADDR, 1 if
+//	                                        not in time (the range runs it
+//	                                        in a started target, to know it
+//	                                        serves)
 func runProbe(ctx context.Context, e *env, args []string) error {
-	const usage = "usage: cyrange probe tcp|unix ADDR [--timeout 2s] | cyrange probe listen ADDR..."
+	const usage = "usage: cyrange probe tcp|unix ADDR [--timeout 2s] | cyrange probe listen ADDR... | cyrange probe ready ADDR... [--timeout 30s]"
 	if len(args) == 0 {
 		return usagef("%s", usage)
 	}
@@ -145,8 +151,42 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 			return usagef("%s", usage)
 		}
 		return probeListen(ctx, e.stdout, args[1:])
+	case "ready":
+		fs := newFlagSet(e, "probe ready")
+		timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for every address")
+		pos, err := parsePositional(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) == 0 {
+			return usagef("%s", usage)
+		}
+		return probeReady(ctx, e.stdout, pos, *timeout)
 	}
 	return usagef("%s", usage)
+}
+
+// probeReady waits until every address accepts a connection.
+func probeReady(ctx context.Context, w io.Writer, addrs []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, a := range addrs {
+		for {
+			var dialer net.Dialer
+			c, err := dialer.DialContext(ctx, "tcp", a)
+			if err == nil {
+				c.Close()
+				fmt.Fprintf(w, "ready: %s\n", a)
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("nothing listens on %s: %w", a, err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 func probeDial(ctx context.Context, w io.Writer, network, addr string, timeout time.Duration) error {

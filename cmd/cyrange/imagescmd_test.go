@@ -66,6 +66,9 @@ func TestProbe(t *testing.T) {
 		{"no address", []string{"probe", "tcp"}, 2, "usage"},
 		{"unknown", []string{"probe", "udp", "x"}, 2, "usage"},
 		{"listen without address", []string{"probe", "listen"}, 2, "usage"},
+		{"ready", []string{"probe", "ready", l.Addr().String(), "--timeout", "1s"}, 0, "ready: " + l.Addr().String()},
+		{"not ready", []string{"probe", "ready", l.Addr().String(), closedAddr, "--timeout", "300ms"}, 1, "nothing listens on " + closedAddr},
+		{"ready without address", []string{"probe", "ready"}, 2, "usage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

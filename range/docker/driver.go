@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -714,4 +715,75 @@ func (d *Driver) Kill(ctx context.Context, name string) error {
 		return fail("kill", name, err)
 	}
 	return nil
+}
+
+// probeBinary is where the range's own image keeps cyrange, whose probe
+// role tells whether a container listens.
+const probeBinary = "/cyrange"
+
+// WaitReady waits until something listens on each of c's ports inside
+// it. Only the container itself sees its ports on an internal network,
+// so the image's own probe runs there (`cyrange probe ready`, as an
+// exec); an image without it cannot tell, which is not an error.
+func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
+	if len(c.Ports) == 0 {
+		return nil
+	}
+	// The probe gives up a little before ctx does, so that its answer,
+	// not ctx's end, says what is missing.
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl) * 3 / 4
+	}
+	cmd := []string{probeBinary, "probe", "ready", "--timeout", timeout.Round(time.Millisecond).String()}
+	for _, p := range c.Ports {
+		cmd = append(cmd, "127.0.0.1:"+strconv.Itoa(p.Number))
+	}
+	cctx, cancel := d.call(ctx)
+	ex, err := d.e.ExecCreate(cctx, c.Name, client.ExecCreateOptions{Cmd: cmd})
+	cancel()
+	if err != nil {
+		return fail("probe", c.Name, err)
+	}
+	cctx, cancel = d.call(ctx)
+	_, err = d.e.ExecStart(cctx, ex.ID, client.ExecStartOptions{Detach: true})
+	cancel()
+	if err != nil {
+		if noProbe(err) {
+			d.log.Debug("no probe in the image: not waiting for it to listen", "name", c.Name, "image", c.Image)
+			return nil
+		}
+		return fail("probe", c.Name, err)
+	}
+	for {
+		cctx, cancel := d.call(ctx)
+		st, err := d.e.ExecInspect(cctx, ex.ID, client.ExecInspectOptions{})
+		cancel()
+		if err != nil {
+			return fail("probe", c.Name, err)
+		}
+		if !st.Running {
+			switch st.ExitCode {
+			case 0:
+				return nil
+			case 126, 127: // the runtime found no probe to run
+				return nil
+			}
+			return fmt.Errorf("docker: %s: nothing listens on some of its ports after %s (probe exit code %d)", c.Name, timeout.Round(time.Millisecond), st.ExitCode)
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("docker: %s: waiting for it to listen: %w", c.Name, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// noProbe reports whether starting the probe failed because the image has
+// no such program.
+func noProbe(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "no such file or directory") || strings.Contains(s, "executable file not found")
 }

@@ -689,6 +689,46 @@ func probe(t *testing.T, d *Driver, netns string, args ...string) (int, string) 
 	}
 }
 
+// TestWaitReady: the probe run inside a container tells a port that
+// listens from one that does not, on an internal network the host cannot
+// reach.
+func TestWaitReady(t *testing.T) {
+	d := needEngine(t)
+	ctx := t.Context()
+	const ex = "dkready"
+	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.3.0/24"),
+		Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}
+	c := cyberrange.Container{Name: "cyrange-" + ex + "-probe", Kind: cyberrange.KindTarget, Image: testImage,
+		Command:  []string{"probe", "listen", ":7001"},
+		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.3.10")}},
+		Ports:    []cyberrange.Port{{Name: "one", Number: 7001}},
+		Labels:   map[string]string{cyberrange.LabelExercise: ex, cyberrange.LabelKind: "target", labelTest: testValue},
+		ReadOnly: true}
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(ctx)
+		d.Remove(ctx, c.Name)
+		d.RemoveNetwork(ctx, n.Name)
+		checkNothingLeft(t, d, ex)
+	})
+	if err := d.EnsureNetwork(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := d.WaitReady(wctx, c); err != nil {
+		t.Fatalf("port 7001 listens, yet: %v", err)
+	}
+	c.Ports = append(c.Ports, cyberrange.Port{Name: "two", Number: 7002})
+	wctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := d.WaitReady(wctx, c); err == nil || !strings.Contains(err.Error(), "nothing listens") {
+		t.Fatalf("port 7002 never listens, yet: %v", err)
+	}
+}
+
 func TestEngineEventsAndLogs(t *testing.T) {
 	d := needEngine(t)
 	ctx := t.Context()

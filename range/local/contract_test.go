@@ -50,6 +50,8 @@ func fakeCommands(t *testing.T, p *cyberrange.Plan) {
 			listen = netip.AddrPortFrom(c.Networks[0].Address, uint16(c.Ports[0].Number)).String()
 		}
 		c.Command = []string{"fake", "--listen", listen}
+		// The fake serves one port: the range waits for what it has.
+		c.Ports = c.Ports[:1]
 		c.Env = fakeEnv()
 	}
 }
