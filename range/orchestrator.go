@@ -24,10 +24,9 @@ const KindNetwork Kind = "network"
 
 // Step is one part of bringing a range up or down, which the CLI draws as
 // a progress bar. Up runs StepRemove first, when there is something to
-// remove, then StepNetworks, StepTargets (targets and checkers) and
-// StepGateways (gateways and attack boxes) together: a container starts
-// as soon as its networks exist, so their events interleave. Down runs
-// StepRemove; Watch reports StepWatch.
+// remove, then StepNetworks, then StepTargets (targets and checkers) and
+// StepGateways (gateways and attack boxes) together, so that the events
+// of those two interleave. Down runs StepRemove; Watch reports StepWatch.
 type Step string
 
 // Steps.
@@ -172,12 +171,12 @@ func (o *Orchestrator) report(p Progress) {
 
 // Up makes the driver's actual state match the plan: it removes the
 // exercise's containers and networks the plan does not have (or has with
-// another spec), then creates missing networks and creates, starts or
-// recreates containers, each container as soon as its networks exist.
+// another spec), then creates missing networks, then creates, starts or
+// recreates containers, the one on the most networks first.
 // Containers already running as planned are adopted untouched, so Up on
 // an up-to-date range changes nothing. It goes on past a failure, doing
-// everything that does not depend on what failed, and returns every
-// failure, joined.
+// everything that does not depend on what failed (a container is only
+// held back by its own networks), and returns every failure, joined.
 func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 	if err := checkPlan(p); err != nil {
 		return err
@@ -226,6 +225,10 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 	}
 
 	var items []work
+	var netKeys []string
+	for _, n := range p.Networks {
+		netKeys = append(netKeys, workKey(true, n.Name))
+	}
 	for _, n := range p.Networks {
 		w := work{name: n.Name, kind: KindNetwork, step: StepNetworks, action: ActionCreate,
 			do: func(ctx context.Context) error { return o.d.EnsureNetwork(ctx, n) }}
@@ -249,6 +252,11 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 		for _, a := range c.Networks {
 			w.after = append(w.after, workKey(true, a.Network))
 		}
+		// Every network is made before any container starts: Docker
+		// 20.10's network controller is known to deadlock when network
+		// and endpoint changes interleave, so the engine sees the two
+		// apart.
+		w.wait = netKeys
 		// The container on the most networks is the slowest to make.
 		w.rank = len(c.Networks)
 		items = append(items, w)
@@ -259,17 +267,19 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// removals removes containers, then each network once the containers on
-// it are gone: the containers on the most networks first, since every
-// one of those networks waits for them.
+// removals removes containers, the ones on the most networks first, then
+// networks. A network whose containers could not all be removed is not
+// tried.
 func (o *Orchestrator) removals(cons []ContainerStatus, nets []NetworkStatus) []work {
 	var items []work
 	on := map[string][]string{} // network → keys of the containers on it
 	var unknown []string        // containers whose networks the driver did not say
+	var all []string
 	for _, c := range cons {
 		w := work{name: c.Name, kind: kindOf(c), step: StepRemove, action: ActionRemove, rank: len(c.Networks),
 			do: func(ctx context.Context) error { return o.d.Remove(ctx, c.Name) }}
 		items = append(items, w)
+		all = append(all, w.key())
 		if c.Networks == nil {
 			unknown = append(unknown, w.key())
 		}
@@ -280,7 +290,10 @@ func (o *Orchestrator) removals(cons []ContainerStatus, nets []NetworkStatus) []
 	for _, n := range nets {
 		items = append(items, work{name: n.Name, kind: KindNetwork, step: StepRemove, action: ActionRemove,
 			after: append(slices.Clone(on[n.Name]), unknown...),
-			do:    func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, n.Name) }})
+			// As in Up, the engine sees network and endpoint changes
+			// apart: networks go once every container has.
+			wait: all,
+			do:   func(ctx context.Context) error { return o.d.RemoveNetwork(ctx, n.Name) }})
 	}
 	return items
 }

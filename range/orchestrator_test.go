@@ -89,9 +89,18 @@ func TestUpFromNothing(t *testing.T) {
 	if n := h.count("Start"); n != len(p.Containers) {
 		t.Errorf("%d containers started, want %d", n, len(p.Containers))
 	}
-	// Each container comes after its networks, in the step of its kind.
+	// Each container comes after its networks, in the step of its kind,
+	// and no container before every network is there.
 	if err := rangetest.CheckUpOrder(p, got); err != nil {
 		t.Error(err)
+	}
+	seenContainer := false
+	for _, e := range got {
+		if e.Kind != cyberrange.KindNetwork {
+			seenContainer = true
+		} else if seenContainer {
+			t.Errorf("network %s made after a container", e.Name)
+		}
 	}
 	for _, e := range got {
 		want := cyberrange.StepGateways
@@ -425,10 +434,17 @@ func testDown(t *testing.T, hideNetworks bool) {
 	if len(got) != len(p.Networks)+len(p.Containers) {
 		t.Errorf("%d removals, want %d", len(got), len(p.Networks)+len(p.Containers))
 	}
-	// A network goes after the containers on it (the fake, like an
-	// engine, refuses to remove a network in use); when the driver does
-	// not say which those are, after every container.
+	// Networks go after every container (the fake, like an engine,
+	// refuses to remove a network in use).
 	removed := map[string]int{}
+	seenNet := false
+	for _, e := range got {
+		if e.Kind == cyberrange.KindNetwork {
+			seenNet = true
+		} else if seenNet {
+			t.Errorf("container %s removed after a network", e.Name)
+		}
+	}
 	for i, e := range got {
 		if e.Action != cyberrange.ActionRemove {
 			t.Errorf("%s: %s", e.Name, e.Action)

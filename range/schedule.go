@@ -20,6 +20,9 @@ type work struct {
 	// after holds the keys of the items of the same run that must succeed
 	// first. An item whose prerequisite failed is not done: it fails too.
 	after []string
+	// wait holds keys of items that must have finished first, whether
+	// they succeeded or not.
+	wait []string
 	// rank orders the items that are ready: higher first. Items that hold
 	// up the most others (a target on every team's network, whose
 	// networks cannot go before it does) go first.
@@ -37,11 +40,11 @@ func workKey(network bool, name string) string {
 	return "container/" + name
 }
 
-// run does items, each as soon as what it comes after has succeeded, at
-// most o.parallel at once, the ready ones in rank order. Engines are slow
-// mostly per item and a range's items depend on few others, so a
-// dependency graph keeps the engine busy where steps run one after the
-// other would wait for each step's slowest item.
+// run does items, each as soon as what it comes after has succeeded and
+// what it waits for has finished, at most o.parallel at once, the ready
+// ones in rank order. A dependency graph rather than fixed steps lets a
+// failure hold back only what depends on it, and the slowest items start
+// first.
 //
 // Each item is reported when it finishes, under one lock, so that within
 // a step Done rises by one from 1 to the step's Total; a step's items may
@@ -103,6 +106,7 @@ type schedule struct {
 	ready   []int         // indexes, best last
 	waiting []int         // per item, prerequisites not yet done
 	next    map[int][]int // item → items that come after it
+	soft    map[int][]int // item → items that only wait for it
 	left    int           // items neither done nor failed
 	skipped int           // items failed because a prerequisite did
 	running int
@@ -113,7 +117,7 @@ type schedule struct {
 }
 
 func newSchedule(items []work) *schedule {
-	s := &schedule{items: items, waiting: make([]int, len(items)), next: map[int][]int{},
+	s := &schedule{items: items, waiting: make([]int, len(items)), next: map[int][]int{}, soft: map[int][]int{},
 		left: len(items), done: map[Step]int{}, total: map[Step]int{}}
 	s.cond = sync.NewCond(&s.mu)
 	at := make(map[string]int, len(items))
@@ -129,6 +133,14 @@ func newSchedule(items []work) *schedule {
 			}
 			s.waiting[i]++
 			s.next[j] = append(s.next[j], i)
+		}
+		for _, k := range w.wait {
+			j, ok := at[k]
+			if !ok || j == i || slices.Contains(w.after, k) {
+				continue
+			}
+			s.waiting[i]++
+			s.soft[j] = append(s.soft[j], i)
 		}
 		if s.waiting[i] == 0 {
 			s.push(i)
@@ -166,8 +178,8 @@ func (s *schedule) take(ctx context.Context) (int, bool) {
 			return 0, false
 		}
 		// The best ready item, unless it is a network and enough are
-		// being made: an engine makes networks one at a time, so more
-		// would only hold workers that containers could use.
+		// being handled: an engine makes and removes networks one at a
+		// time, so more at once would only queue up in it.
 		for at := len(s.ready) - 1; at >= 0; at-- {
 			i := s.ready[at]
 			net := s.items[i].kind == KindNetwork
@@ -222,6 +234,15 @@ func (s *schedule) settle(i int, err error, elapsed time.Duration, report func(P
 	}
 	report(Progress{Step: w.step, Total: s.total[w.step], Done: s.done[w.step], Name: w.name, Kind: w.kind,
 		Action: w.action, Err: err, Elapsed: elapsed})
+	for _, j := range s.soft[i] {
+		if s.waiting[j] < 0 {
+			continue
+		}
+		s.waiting[j]--
+		if s.waiting[j] == 0 {
+			s.push(j)
+		}
+	}
 	for _, j := range s.next[i] {
 		if s.waiting[j] < 0 {
 			continue // already failed by another prerequisite

@@ -177,3 +177,20 @@ func TestRunNetworksTwoAtATime(t *testing.T) {
 		t.Error("no container ran while networks were being made")
 	}
 }
+
+// TestRunWaitDoesNotFail: an item that only waits for another runs after
+// it even when the other failed.
+func TestRunWaitDoesNotFail(t *testing.T) {
+	tr := &trace{}
+	boom := errors.New("boom")
+	net := tr.item("net", 9, 0, boom)
+	other := tr.item("other", 0, 0, nil)
+	other.wait = []string{net.key()}
+	err := orch(2, nil).run(context.Background(), []work{other, net})
+	if !errors.Is(err, boom) || errors.Is(err, errPrerequisite) {
+		t.Fatalf("err = %v", err)
+	}
+	if s := strings.Join(tr.order, ","); s != "net,other" {
+		t.Errorf("ran %s, want net,other", s)
+	}
+}
