@@ -689,19 +689,18 @@ func probe(t *testing.T, d *Driver, netns string, args ...string) (int, string) 
 	}
 }
 
-// TestWaitReady: the probe run inside a container tells a port that
-// listens from one that does not, on an internal network the host cannot
-// reach.
-func TestWaitReady(t *testing.T) {
-	d := needEngine(t)
+// listenerOnNetwork makes exercise ex's network on net24.0/24 and returns
+// a target that, once started, listens on port at net24.10; both go when
+// the test ends.
+func listenerOnNetwork(t *testing.T, d *Driver, ex, net24 string, port int) cyberrange.Container {
+	t.Helper()
 	ctx := t.Context()
-	const ex = "dkready"
-	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.3.0/24"),
+	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix(net24 + ".0/24"),
 		Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}
 	c := cyberrange.Container{Name: "cyrange-" + ex + "-probe", Kind: cyberrange.KindTarget, Image: testImage,
-		Command:  []string{"probe", "listen", ":7001"},
-		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.3.10")}},
-		Ports:    []cyberrange.Port{{Name: "one", Number: 7001}},
+		Command:  []string{"probe", "listen", ":" + strconv.Itoa(port)},
+		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr(net24 + ".10")}},
+		Ports:    []cyberrange.Port{{Name: "listen", Number: port}},
 		Labels:   map[string]string{cyberrange.LabelExercise: ex, cyberrange.LabelKind: "target", labelTest: testValue},
 		ReadOnly: true}
 	t.Cleanup(func() {
@@ -713,6 +712,16 @@ func TestWaitReady(t *testing.T) {
 	if err := d.EnsureNetwork(ctx, n); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestWaitReady: the probe run inside a container tells a port that
+// listens from one that does not, on an internal network the host cannot
+// reach.
+func TestWaitReady(t *testing.T) {
+	d := needEngine(t)
+	ctx := t.Context()
+	c := listenerOnNetwork(t, d, "dkready", "10.179.3", 7001)
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -733,22 +742,7 @@ func TestEngineEventsAndLogs(t *testing.T) {
 	d := needEngine(t)
 	ctx := t.Context()
 	const ex = "dkevents"
-	n := cyberrange.Network{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.1.0/24"),
-		Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}
-	c := cyberrange.Container{Name: "cyrange-" + ex + "-probe", Kind: cyberrange.KindTarget, Image: testImage,
-		Command:  []string{"probe", "listen", ":8080"},
-		Networks: []cyberrange.Attachment{{Network: n.Name, Address: netip.MustParseAddr("10.179.1.10")}},
-		Labels:   map[string]string{cyberrange.LabelExercise: ex, cyberrange.LabelKind: "target", labelTest: testValue},
-		ReadOnly: true}
-	t.Cleanup(func() {
-		ctx := context.WithoutCancel(ctx)
-		d.Remove(ctx, c.Name)
-		d.RemoveNetwork(ctx, n.Name)
-		checkNothingLeft(t, d, ex)
-	})
-	if err := d.EnsureNetwork(ctx, n); err != nil {
-		t.Fatal(err)
-	}
+	c := listenerOnNetwork(t, d, ex, "10.179.1", 8080)
 	ectx, stop := context.WithCancel(ctx)
 	defer stop()
 	evs, err := d.Events(ectx, ex)
