@@ -171,22 +171,30 @@ func probeReady(ctx context.Context, w io.Writer, addrs []string, timeout time.D
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, a := range addrs {
-		for {
-			var dialer net.Dialer
-			c, err := dialer.DialContext(ctx, "tcp", a)
-			if err == nil {
-				c.Close()
-				fmt.Fprintf(w, "ready: %s\n", a)
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("nothing listens on %s: %w", a, err)
-			case <-time.After(20 * time.Millisecond):
-			}
+		if err := dialUntil(ctx, a, 20*time.Millisecond); err != nil {
+			return fmt.Errorf("nothing listens on %s: %w", a, err)
 		}
+		fmt.Fprintf(w, "ready: %s\n", a)
 	}
 	return nil
+}
+
+// dialUntil tries a TCP connection to addr every pause until one succeeds
+// or ctx ends, when it returns the last failure.
+func dialUntil(ctx context.Context, addr string, pause time.Duration) error {
+	for {
+		var dialer net.Dialer
+		c, err := dialer.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
 }
 
 func probeDial(ctx context.Context, w io.Writer, network, addr string, timeout time.Duration) error {

@@ -297,17 +297,8 @@ func (r *rehearsal) waitListening(ctx context.Context) error {
 		}
 	}
 	for _, addr := range addrs {
-		for {
-			var d net.Dialer
-			c, err := d.DialContext(wctx, "tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if wctx.Err() != nil {
-				return fmt.Errorf("%s not listening after %v: %w", addr, readyWithin, err)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if err := dialUntil(wctx, addr, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("%s not listening after %v: %w", addr, readyWithin, err)
 		}
 	}
 	for i, c := range r.rg.checkers {

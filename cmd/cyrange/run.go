@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,7 +141,6 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 		return nil, err
 	}
 	chk := map[int]checks.Checker{}
-	var urls []string
 	for i, svc := range sc.Services {
 		url := svc.Checker
 		if name, ok := svc.IsBuiltinChecker(); ok {
@@ -165,44 +162,8 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 			}
 		}
 		chk[i] = checks.NewClient(url, &http.Client{})
-		urls = append(urls, url)
-	}
-	// A started container is not yet a listening one: the first tick
-	// must not find the checkers still starting.
-	if err := waitListening(ctx, urls, checkerReadyTimeout); err != nil {
-		logger.Warn("a checker is not answering yet; its checks fail until it does", "err", err)
 	}
 	return &exerciseRange{plan: plan, orch: orch, driver: d, checkers: chk, release: release, logger: logger}, nil
-}
-
-// checkerReadyTimeout bounds the wait for the checkers after range up.
-const checkerReadyTimeout = 30 * time.Second
-
-// waitListening waits until something accepts TCP connections at the
-// host of each URL, or the timeout passes.
-func waitListening(ctx context.Context, urls []string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for _, raw := range urls {
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" {
-			continue // an outside checker the scenario names: not ours to wait for
-		}
-		for {
-			var dialer net.Dialer
-			c, err := dialer.DialContext(ctx, "tcp", u.Host)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%s: %w", u.Host, err)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }
 
 // watch restarts what dies until ctx is done.
