@@ -227,9 +227,6 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 	var items []work
 	var netKeys []string
 	for _, n := range p.Networks {
-		netKeys = append(netKeys, workKey(true, n.Name))
-	}
-	for _, n := range p.Networks {
 		w := work{name: n.Name, kind: KindNetwork, step: StepNetworks, action: ActionCreate,
 			do: func(ctx context.Context) error { return o.d.EnsureNetwork(ctx, n) }}
 		if _, ok := actNets[n.Name]; ok {
@@ -242,6 +239,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 		// Networks are quick and every container waits for some.
 		w.rank = 1 << 20
 		items = append(items, w)
+		netKeys = append(netKeys, w.key())
 	}
 	for _, c := range p.Containers {
 		w := o.containerWork(c, actCons)
