@@ -216,5 +216,9 @@ func (l *Log) write(batch []*request) error {
 		}
 	}
 	// Commit writes the pages and fsyncs (bbolt's NoSync stays false).
-	return tx.Commit()
+	if err := l.commitTx(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return nil
 }

@@ -88,6 +88,9 @@ type Options struct {
 
 	// migrations replaces the built-in list, for tests of the mechanism.
 	migrations []migration
+	// commit commits a write transaction (default (*bolt.Tx).Commit); tests
+	// replace it to inject a failed fsync.
+	commit func(*bolt.Tx) error
 }
 
 // Stats counts the committer's work since Open.
@@ -131,6 +134,7 @@ type Log struct {
 	carry     *request   // taken from the queue but too big for the last batch
 	key       [8]byte
 	maxYields int
+	commitTx  func(*bolt.Tx) error
 }
 
 // Open opens or creates the log at o.Path, brings its schema up to date and
@@ -165,6 +169,9 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	if o.migrations == nil {
 		o.migrations = defaultMigrations()
 	}
+	if o.commit == nil {
+		o.commit = (*bolt.Tx).Commit
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", o.Path, err)
 	}
@@ -195,6 +202,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		stopped:   make(chan struct{}),
 		batch:     make([]*request, 0, 256),
 		maxYields: defaultMaxYields,
+		commitTx:  o.commit,
 	}
 	l.reqs.New = func() any { return &request{done: make(chan struct{}, 1)} }
 
@@ -392,7 +400,19 @@ func (l *Log) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	return mapErr(l.db.Update(fn))
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return mapErr(err)
+	}
+	if err := l.commitTx(tx); err != nil {
+		_ = tx.Rollback()
+		return mapErr(err)
+	}
+	return nil
 }
 
 func (l *Log) view(fn func(tx *bolt.Tx) error) error {
