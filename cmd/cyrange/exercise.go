@@ -100,8 +100,11 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 		Logger: logger.With("component", "submit"), Observe: observe})
 	srv := web.New(web.Options{Game: g, Auth: toks, Live: hub, Flags: flags, Range: o.Range, Metrics: metrics,
 		Detections: g.Detections(), Events: d.log, Logger: logger.With("component", "web")})
+	// Only Docker's team networks prove who a source address is: on the
+	// local driver any process can bind a team's loopback address.
 	tcp := submit.NewTCPServer(submit.TCPOptions{Judge: g, Auth: toks, Limiter: lim,
-		Logger: logger.With("component", "submit"), Observe: observe})
+		AddressIdentity: o.Plan != nil && o.Plan.Driver == cyberrange.DriverDocker,
+		Logger:          logger.With("component", "submit"), Observe: observe})
 	x = &exercise{o: o, data: d, game: g, tokens: toks, hub: hub, web: srv, tcp: tcp, metrics: metrics}
 	if o.Plan != nil && o.Logs != nil {
 		if x.ingest, err = ingest.New(ingest.Options{Plan: o.Plan, Logs: o.Logs, Game: g, Console: hub, Logger: logger}); err != nil {

@@ -319,6 +319,7 @@ func TestRange(t *testing.T) {
 	t.Run("restrictions", func(t *testing.T) { checkRestrictions(t, d, p) })
 	t.Run("isolation", func(t *testing.T) { checkIsolation(t, d, p) })
 	t.Run("attribution", func(t *testing.T) { checkAttribution(t, d, o, p, sc, tokens) })
+	t.Run("a flood of strangers at a gateway", func(t *testing.T) { checkGatewayFlood(t, o, p, sc, tokens) })
 	t.Run("the host reaches the checker", func(t *testing.T) { checkChecker(t, rep) })
 }
 
@@ -593,6 +594,55 @@ func checkAttribution(t *testing.T, d *Driver, o *cyberrange.Orchestrator, p *cy
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("no telemetry of the connection in the gateway's output")
+	}
+}
+
+// checkGatewayFlood holds many more unauthenticated connections to team
+// 7's gateway than it keeps, through the port the engine publishes (where
+// every client may show the gateway the same source address), and proves
+// the team still gets through.
+func checkGatewayFlood(t *testing.T, o *cyberrange.Orchestrator, p *cyberrange.Plan, sc *scenarios.Scenario, tokens []string) {
+	const team = 6 // team number 7
+	info, err := o.Gateway(t.Context(), team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gi := info.(cyberrange.GatewayInfo)
+	var flood []net.Conn
+	t.Cleanup(func() {
+		for _, c := range flood {
+			c.Close()
+		}
+	})
+	var dialer net.Dialer
+	for range 1500 {
+		c, err := dialer.DialContext(t.Context(), "tcp", gi.Address)
+		if err != nil {
+			t.Fatalf("flood: %v", err)
+		}
+		flood = append(flood, c)
+		// The method reply (or a close) proves the gateway took it.
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte{5, 1, 2})
+		if _, err := io.ReadFull(c, make([]byte, 2)); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal("flood: the gateway never answered a connection")
+		}
+	}
+	var dst string
+	for owner, tm := range sc.Teams {
+		if addr, ports, ok := p.TargetFor(team, owner, 0); tm.Role.CanDefend() && ok && len(ports) > 0 {
+			dst = netip.AddrPortFrom(addr, uint16(ports[0].Number)).String()
+			break
+		}
+	}
+	conn, err := socks5Dial(t.Context(), gi.Address, gi.Team, tokens[team], dst)
+	if err != nil {
+		t.Fatalf("the team, during the flood, through %s to %s: %v", gi.Address, dst, err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+		t.Fatalf("reading the target's answer during the flood: %v", err)
 	}
 }
 

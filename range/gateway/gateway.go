@@ -23,6 +23,8 @@ import (
 	"time"
 
 	socks5 "github.com/armon/go-socks5"
+
+	"github.com/cyrange/cyrange/internal/admit"
 )
 
 // ErrClosed is returned by Serve after Close.
@@ -30,9 +32,12 @@ var ErrClosed = errors.New("gateway: closed")
 
 // Defaults for the Options left zero.
 const (
-	DefaultDialTimeout      = 10 * time.Second
-	DefaultHandshakeTimeout = 30 * time.Second
-	DefaultMaxConns         = 512
+	DefaultDialTimeout         = 10 * time.Second
+	DefaultHandshakeTimeout    = 30 * time.Second
+	DefaultAuthTimeout         = 10 * time.Second
+	DefaultMaxConns            = 512
+	DefaultMaxPending          = 512
+	DefaultMaxPendingPerSource = 128
 )
 
 // Options configure one team's gateway.
@@ -62,11 +67,24 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	// DialTimeout bounds each connection to a target, HandshakeTimeout the
-	// SOCKS negotiation, MaxConns the connections open at once (beyond it
-	// new ones are closed at once).
+	// SOCKS negotiation until the target is dialled, AuthTimeout its part
+	// up to the team's authentication (never longer than
+	// HandshakeTimeout). Both run from the accept: nothing a client sends
+	// extends them.
 	DialTimeout      time.Duration
 	HandshakeTimeout time.Duration
-	MaxConns         int
+	AuthTimeout      time.Duration
+	// MaxConns bounds the team's authenticated connections open at once;
+	// beyond it authentication fails. Connections that have not
+	// authenticated yet do not count against it: MaxPending bounds them,
+	// and MaxPendingPerSource those of one source address (IPv6: one
+	// /64). Beyond either a new connection pushes out the oldest of them
+	// (of its own source first) rather than being turned away, so that no
+	// flood of strangers keeps the team out, even where every client
+	// shows the same address (a port published by Docker).
+	MaxConns            int
+	MaxPending          int
+	MaxPendingPerSource int
 }
 
 // Conn is the telemetry of one connection through the gateway.
@@ -99,7 +117,7 @@ type Gateway struct {
 	o      Options
 	names  map[string]netip.Addr
 	logger *slog.Logger
-	sem    chan struct{}
+	pool   *admit.Pool
 	// ctx is cancelled by Close; dials and Serve calls follow it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -150,8 +168,18 @@ func New(o Options) (*Gateway, error) {
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
+	o.AuthTimeout = min(o.AuthTimeout, o.HandshakeTimeout)
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxPendingPerSource <= 0 {
+		o.MaxPendingPerSource = DefaultMaxPendingPerSource
 	}
 	o.Source = o.Source.Unmap()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -159,7 +187,7 @@ func New(o Options) (*Gateway, error) {
 		o:      o,
 		names:  names,
 		logger: o.Logger.With("team", o.Team),
-		sem:    make(chan struct{}, o.MaxConns),
+		pool:   admit.NewPool(admit.Limits{Pending: o.MaxPending, PendingPerSource: o.MaxPendingPerSource, PerPrincipal: o.MaxConns}),
 		ctx:    ctx,
 		cancel: cancel,
 	}, nil
@@ -186,7 +214,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 
 	s := &server{g: g, ctx: ctx, sessions: map[netip.AddrPort]*session{}}
 	srv, err := socks5.New(&socks5.Config{
-		Credentials: credentials{g},
+		AuthMethods: []socks5.Authenticator{authenticator{s}},
 		Resolver:    s,
 		Rules:       s,
 		Dial:        s.dial,
@@ -225,18 +253,15 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("gateway: accept: %w", err)
 		}
 		backoff = 0
-		select {
-		case g.sem <- struct{}{}:
-		default:
-			g.logger.Warn("gateway: too many connections, closing a new one", "client", c.RemoteAddr().String(), "max", g.o.MaxConns)
-			c.Close()
-			continue
-		}
+		// Admitted here, in accept order, so that "the oldest" is the
+		// oldest accepted.
+		accepted := time.Now()
+		t := g.pool.Admit(addrPortOf(c.RemoteAddr()).Addr(), func() { c.Close() })
 		handlers.Add(1)
 		go func() {
 			defer handlers.Done()
-			defer func() { <-g.sem }()
-			s.handle(srv, c)
+			defer t.Release()
+			s.handle(srv, c, t, accepted)
 		}()
 	}
 }
@@ -282,6 +307,10 @@ type server struct {
 type session struct {
 	client net.Conn
 	target net.Conn
+	// ticket is the connection's place among the gateway's connections,
+	// accepted when it was accepted.
+	ticket   *admit.Ticket
+	accepted time.Time
 }
 
 type ctxKey struct{}
@@ -311,7 +340,7 @@ type attempt struct {
 // team may not reach.
 type unknownName struct{}
 
-func (s *server) handle(srv *socks5.Server, c net.Conn) {
+func (s *server) handle(srv *socks5.Server, c net.Conn, t *admit.Ticket, accepted time.Time) {
 	ap := addrPortOf(c.RemoteAddr())
 	s.mu.Lock()
 	if s.closed {
@@ -319,17 +348,18 @@ func (s *server) handle(srv *socks5.Server, c net.Conn) {
 		c.Close()
 		return
 	}
-	s.sessions[ap] = &session{client: c}
+	s.sessions[ap] = &session{client: c, ticket: t, accepted: accepted}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.sessions, ap)
 		s.mu.Unlock()
 	}()
-	// Until the target is dialled a client gets HandshakeTimeout to
-	// authenticate and ask; then the connection may idle as long as the
-	// client and target like.
-	c.SetDeadline(time.Now().Add(s.g.o.HandshakeTimeout))
+	// A client gets AuthTimeout to authenticate, then the rest of
+	// HandshakeTimeout to ask (see authenticator); once the target is
+	// dialled the connection may idle as long as the client and target
+	// like.
+	c.SetDeadline(accepted.Add(s.g.o.AuthTimeout))
 	if err := srv.ServeConn(c); err != nil {
 		// go-socks5 flattens its errors to text: nothing to tell apart.
 		s.g.logger.Debug("gateway: connection ended", "client", ap.String(), "err", err)

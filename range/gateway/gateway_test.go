@@ -484,25 +484,6 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 }
 
-func TestMaxConns(t *testing.T) {
-	f := startGateway(t, Options{MaxConns: 1})
-	first, err := net.Dial("tcp", f.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	time.Sleep(50 * time.Millisecond)
-	second, err := net.Dial("tcp", f.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Close()
-	second.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := second.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("second connection: %v, want closed at once", err)
-	}
-}
-
 func TestNewRejects(t *testing.T) {
 	for _, tc := range []struct {
 		desc string

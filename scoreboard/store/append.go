@@ -38,9 +38,15 @@ type request struct {
 // for that outcome, so its answer is always the truth about the records.
 //
 // If the commit fails, every Append of that commit gets the error, applied is
-// not called, and no sequence is used up; later Appends may succeed.
+// not called, and no sequence is used up; the records never count, neither
+// in this process nor after the log is reopened. When nothing was written
+// (ErrFull), later Appends may succeed. When the commit failed after bbolt
+// began writing it (its fsync failed, typically), its records may be in the
+// file: the error is ErrFailed, every later write fails with ErrFailed too
+// (a commit built on the failed one would make it durable), and the next
+// Open deletes those records before anything else is written.
 // Errors: ErrInvalid (no records, or one larger than Options.MaxRecordSize),
-// ErrClosed, ErrFull, ctx's error, or the underlying write error.
+// ErrClosed, ErrFull, ErrFailed (wrapping the write error), or ctx's error.
 func (l *Log) Append(ctx context.Context, recs [][]byte, applied func(first uint64)) (uint64, error) {
 	if len(recs) == 0 {
 		return 0, fmt.Errorf("store: append: no records: %w", ErrInvalid)
@@ -150,21 +156,32 @@ func (l *Log) drain() (took int, open bool) {
 // callbacks in order and then wakes the waiters.
 func (l *Log) commit(batch []*request, n int) {
 	start := l.now()
-	err := l.write(batch)
-	if err != nil {
-		err = fmt.Errorf("store: commit of %d records: %w", n, mapErr(err))
-		l.failed.Add(1)
-		l.log.Error("store: commit failed", "records", n, "requests", len(batch), "err", err)
-		// The keys are the truth: re-read them in case bbolt kept anything.
-		if lerr := l.loadLast(); lerr != nil {
-			l.log.Error("store: reloading last sequence", "err", lerr)
-		}
-		for _, r := range batch {
-			r.err = err
-			r.done <- struct{}{}
-		}
+	l.wmu.Lock()
+	if l.broken != nil {
+		err := fmt.Errorf("store: append: %w", l.broken)
+		l.wmu.Unlock()
+		l.fail(batch, err)
 		return
 	}
+	committing, err := l.write(batch)
+	if err != nil {
+		l.failed.Add(1)
+		if committing && uncertain(err) {
+			err = l.breakOn(err, n)
+		} else {
+			err = fmt.Errorf("store: commit of %d records: %w", n, mapErr(err))
+			l.log.Error("store: commit failed", "records", n, "requests", len(batch), "err", err)
+			// Nothing was written: the keys on disk are those of the
+			// last good commit.
+			if lerr := l.loadLast(); lerr != nil {
+				l.log.Error("store: reloading last sequence", "err", lerr)
+			}
+		}
+		l.wmu.Unlock()
+		l.fail(batch, err)
+		return
+	}
+	l.wmu.Unlock()
 	l.next += uint64(n)
 	l.last.Store(l.next - 1)
 	l.commits.Add(1)
@@ -186,18 +203,48 @@ func (l *Log) commit(batch []*request, n int) {
 	}
 }
 
+// fail answers every request of batch with err.
+func (l *Log) fail(batch []*request, err error) {
+	for _, r := range batch {
+		r.err = err
+		r.done <- struct{}{}
+	}
+}
+
+// breakOn handles a commit of n records from l.next that failed after
+// bbolt began writing it. Its records may be in the file, and its callers
+// are about to be told they are not: so before they are, the log stops
+// writing (a later commit would be built on the failed one and make it
+// durable) and records on disk, beside the file, where the refused records
+// start, for Open to drop them. Their sequences are not used up, and
+// LastSeq and Iterate never show them. It returns the error for the
+// callers; l.wmu is held.
+func (l *Log) breakOn(cause error, n int) error {
+	l.broken = fmt.Errorf("%w: commit of %d records from seq %d: %w", ErrFailed, n, l.next, cause)
+	l.refused = l.next
+	l.log.Error("store: commit failed; no more writes until the log is reopened, which drops its records",
+		"records", n, "from_seq", l.next, "err", cause)
+	if err := writeRefused(l.db.Path(), l.refused); err != nil {
+		l.markLater = true
+		l.log.Error("store: cannot mark the failed commit's records as refused yet; trying again at close",
+			"from_seq", l.refused, "err", err)
+	}
+	return l.broken
+}
+
 // write puts batch under sequences l.next... and commits. It assigns each
 // request's first sequence but leaves l.next alone, so a failure costs no
-// sequence numbers.
-func (l *Log) write(batch []*request) error {
+// sequence numbers. committing reports that the error came from the commit
+// itself, after which bbolt may have written to the file.
+func (l *Log) write(batch []*request) (committing bool, err error) {
 	tx, err := l.db.Begin(true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	b, err := eventsBucket(tx)
 	if err != nil {
 		_ = tx.Rollback()
-		return err
+		return false, err
 	}
 	// Keys only ever go to the right edge, so full pages are never split
 	// again: fill them completely.
@@ -210,11 +257,15 @@ func (l *Log) write(batch []*request) error {
 			binary.BigEndian.PutUint64(l.key[:], seq)
 			if err := b.Put(l.key[:], rec); err != nil {
 				_ = tx.Rollback()
-				return err
+				return false, err
 			}
 			seq++
 		}
 	}
 	// Commit writes the pages and fsyncs (bbolt's NoSync stays false).
-	return tx.Commit()
+	if err := l.commitTx(tx); err != nil {
+		_ = tx.Rollback()
+		return true, err
+	}
+	return false, nil
 }

@@ -35,6 +35,30 @@
 // of thousands of durable appends per second possible; bbolt's own DB.Batch
 // waits up to 10 ms to gather a batch and is too slow for that.
 //
+// # A commit that fails
+//
+// What an Append was told failed must never count, and what it was told
+// succeeded must never be lost. A failed fsync breaks the first half on its
+// own: bbolt writes the data pages, syncs, writes the meta page and syncs
+// again, and when that last fsync fails the meta page is already in the page
+// cache, where this process and the next one read it. The commit is then in
+// the file, though its callers were told it failed, and the next commit,
+// built on it, would make it durable. So after such a failure the log takes
+// no more writes (ErrFailed) and, before the callers hear of it, writes
+// beside the file a marker, <path>.refused, holding the first sequence of
+// that commit (synced, then renamed into place). Open reads the marker under
+// the file's lock, deletes every event from that sequence on in the same
+// transaction as the migrations, and only then removes the marker, so a
+// crash anywhere in between repeats the deletion and never loses a newer
+// record. Everything before that sequence was committed by fsyncs that
+// succeeded. Only commits that would outgrow MaxSize (ErrFull) fail before
+// bbolt writes anything, and leave the log writable.
+//
+// If even the marker cannot be written, Close tries again; if it still
+// cannot, the log says so at error level with the sequence: the disk then
+// refuses both the file and a few bytes beside it, and the records of the
+// failed commit would count after a restart if they reached it.
+//
 // This package must never import the scoreboard domain package, echo or the
 // Docker SDK, and it is the only package of the project allowed to import
 // bbolt.

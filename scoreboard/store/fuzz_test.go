@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -46,6 +48,40 @@ func FuzzAppendIterate(f *testing.F) {
 		}
 		if i < len(want) {
 			t.Fatalf("read back %d of %d records", i, len(want))
+		}
+	})
+}
+
+// FuzzRefusalMarker: Open trusts a refusal marker only when it names a
+// sequence exactly as writeRefused would have written it (surrounding
+// blanks aside); anything else is ErrCorrupt, never a guess.
+func FuzzRefusalMarker(f *testing.F) {
+	f.Add([]byte("refused-from 4\n"))
+	f.Add([]byte("refused-from 0\n"))
+	f.Add([]byte("refused-from -1"))
+	f.Add([]byte("refused-from 18446744073709551616\n"))
+	f.Add([]byte(""))
+	dir := f.TempDir()
+	db := filepath.Join(dir, "exercise.db")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(refusedPath(db), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		seq, err := readRefused(db)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%q: %v, want ErrCorrupt", data, err)
+			}
+			return
+		}
+		if seq == 0 {
+			t.Fatalf("%q: sequence 0 accepted", data)
+		}
+		if err := writeRefused(db, seq); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := readRefused(db); err != nil || again != seq {
+			t.Fatalf("%q: read %d, then %d, %v from what writeRefused wrote", data, seq, again, err)
 		}
 	})
 }

@@ -44,6 +44,11 @@ const (
 	ErrFull = Error("store: database reached its maximum size")
 	// ErrInvalid: an argument was rejected before touching the file.
 	ErrInvalid = Error("store: invalid argument")
+	// ErrFailed: a commit failed after bbolt began writing it (its fsync,
+	// typically), so it may be in the file though its callers were told it
+	// failed. The log takes no more writes until it is reopened, and Open
+	// drops the records of that commit.
+	ErrFailed = Error("store: a commit failed, the log must be reopened")
 )
 
 // Defaults for zero Options fields.
@@ -88,6 +93,9 @@ type Options struct {
 
 	// migrations replaces the built-in list, for tests of the mechanism.
 	migrations []migration
+	// commit commits a write transaction (default (*bolt.Tx).Commit); tests
+	// replace it to inject a failed fsync.
+	commit func(*bolt.Tx) error
 }
 
 // Stats counts the committer's work since Open.
@@ -124,6 +132,15 @@ type Log struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// wmu orders the committer's commits against PutMeta and PutSnapshot,
+	// so that nothing is written once a commit has failed. broken is that
+	// failure; markLater is set when the refusal marker could not be
+	// written then, for Close to try again.
+	wmu       sync.Mutex
+	broken    error
+	refused   uint64
+	markLater bool
+
 	// Owned by the committer goroutine.
 	next      uint64     // sequence the next record gets
 	batch     []*request // the commit being gathered
@@ -131,6 +148,7 @@ type Log struct {
 	carry     *request   // taken from the queue but too big for the last batch
 	key       [8]byte
 	maxYields int
+	commitTx  func(*bolt.Tx) error
 }
 
 // Open opens or creates the log at o.Path, brings its schema up to date and
@@ -165,6 +183,9 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	if o.migrations == nil {
 		o.migrations = defaultMigrations()
 	}
+	if o.commit == nil {
+		o.commit = (*bolt.Tx).Commit
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", o.Path, err)
 	}
@@ -195,15 +216,27 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		stopped:   make(chan struct{}),
 		batch:     make([]*request, 0, 256),
 		maxYields: defaultMaxYields,
+		commitTx:  o.commit,
 	}
 	l.reqs.New = func() any { return &request{done: make(chan struct{}, 1)} }
 
-	var from int
-	err = db.Update(func(tx *bolt.Tx) error {
-		var err error
-		from, l.version, err = migrate(tx, o.migrations)
-		return err
-	})
+	// The marker of a commit that failed is read under the file's lock,
+	// and removed only once the records it names are gone for good.
+	refused, err := readRefused(o.Path)
+	var from, dropped int
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			var err error
+			if from, l.version, err = migrate(tx, o.migrations); err != nil || refused == 0 {
+				return err
+			}
+			dropped, err = dropFrom(tx, refused)
+			return err
+		})
+	}
+	if err == nil && refused > 0 {
+		err = removeRefused(o.Path)
+	}
 	if err == nil {
 		err = l.loadLast()
 	}
@@ -213,6 +246,9 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	}
 	if from != l.version {
 		l.log.Info("store: schema migrated", "from", from, "to", l.version)
+	}
+	if refused > 0 {
+		l.log.Warn("store: dropped the records of a commit that failed", "from_seq", refused, "records", dropped)
 	}
 	l.log.Debug("store: opened", "schema", l.version, "lastSeq", l.LastSeq())
 	go l.run()
@@ -257,7 +293,20 @@ func (l *Log) Close() error {
 		close(l.queue)
 		l.mu.Unlock()
 		<-l.stopped
+		var errs []error
+		l.wmu.Lock()
+		if l.markLater {
+			if err := writeRefused(l.db.Path(), l.refused); err != nil {
+				l.log.Error("store: the records of the failed commit are still not marked as refused: if it reached the disk they would count after a restart",
+					"from_seq", l.refused, "err", err)
+				errs = append(errs, err)
+			}
+		}
+		l.wmu.Unlock()
 		if err := l.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
 			l.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})
@@ -392,7 +441,42 @@ func (l *Log) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	return mapErr(l.db.Update(fn))
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.broken != nil {
+		return l.broken
+	}
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return mapErr(err)
+	}
+	if err := l.commitTx(tx); err != nil {
+		_ = tx.Rollback()
+		if uncertain(err) {
+			// No event was refused, but what comes next must not be
+			// built on a transaction that may or may not be there.
+			l.broken = fmt.Errorf("%w: %w", ErrFailed, err)
+			l.failed.Add(1)
+			l.log.Error("store: commit failed; no more writes until the log is reopened", "err", err)
+			return l.broken
+		}
+		return mapErr(err)
+	}
+	return nil
+}
+
+// uncertain reports whether a failed commit may have left anything in the
+// file. bbolt gives up on a transaction that would outgrow MaxSize while
+// allocating its pages, before it writes any; every other failure of
+// Commit may come after it wrote the meta page, which then stays in the
+// page cache, where this process and the next one read it, even when its
+// fsync failed.
+func uncertain(commitErr error) bool {
+	return !errors.Is(commitErr, berrors.ErrMaxSizeReached)
 }
 
 func (l *Log) view(fn func(tx *bolt.Tx) error) error {

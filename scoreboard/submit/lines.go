@@ -80,3 +80,11 @@ func (l *lineReader) fill() error {
 	}
 	return err
 }
+
+// moveTo goes on reading into buf, which must be longer than max+1,
+// keeping what next has not returned yet.
+func (l *lineReader) moveTo(buf []byte) {
+	l.w = copy(buf, l.buf[l.r:l.w])
+	l.r = 0
+	l.buf = buf
+}

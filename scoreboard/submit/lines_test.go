@@ -24,10 +24,16 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// readAllLines drives a lineReader the way the TCP reader does.
-func readAllLines(rd io.Reader, bufSize, max int) (lines []string, tooLong bool, err error) {
+// readAllLines drives a lineReader the way the TCP reader does: after
+// moveAfter lines (the token line; never if negative) it goes on in a
+// buffer of moveSize bytes.
+func readAllLines(rd io.Reader, bufSize, max, moveAfter, moveSize int) (lines []string, tooLong bool, err error) {
 	lr := newLineReader(rd, make([]byte, bufSize), max)
 	for {
+		if len(lines) == moveAfter {
+			lr.moveTo(make([]byte, moveSize))
+			moveAfter = -1
+		}
 		line, ok, err := lr.next()
 		if errors.Is(err, errLineTooLong) {
 			return lines, true, nil
@@ -82,7 +88,7 @@ func TestLineReader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, chunk := range []int{1, 2, 3, 100} {
-			got, tooLong, err := readAllLines(&chunkReader{data: []byte(tt.in), n: chunk}, 16, 5)
+			got, tooLong, err := readAllLines(&chunkReader{data: []byte(tt.in), n: chunk}, 16, 5, -1, 0)
 			if err != nil || tooLong != tt.tooLong || !equalLines(got, tt.want) {
 				t.Errorf("%q in chunks of %d: %q, too long %v, %v; want %q, %v", tt.in, chunk, got, tooLong, err, tt.want, tt.tooLong)
 			}
@@ -92,7 +98,7 @@ func TestLineReader(t *testing.T) {
 
 func TestLineReaderReadError(t *testing.T) {
 	boom := errors.New("boom")
-	_, _, err := readAllLines(iotest.ErrReader(boom), 16, 5)
+	_, _, err := readAllLines(iotest.ErrReader(boom), 16, 5, -1, 0)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
 	}
@@ -111,22 +117,24 @@ func equalLines(a, b []string) bool {
 }
 
 // FuzzLineReader checks the line splitting and its length limit against
-// refLines, for any input cut into any chunk size.
+// refLines, for any input cut into any chunk size, also when the reader
+// moves to a larger buffer after the first line (as a connection does once
+// its token is accepted).
 func FuzzLineReader(f *testing.F) {
 	f.Add([]byte("AAAA\nBBBB\r\n\n"), uint8(1))
 	f.Add([]byte("x\r\r\n\r"), uint8(2))
 	f.Add(bytes.Repeat([]byte("A"), 300), uint8(7))
 	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
 		const max = 20
-		for _, bufSize := range []int{max + 2, 64} {
-			got, tooLong, err := readAllLines(&chunkReader{data: data, n: int(chunk)%31 + 1}, bufSize, max)
+		for _, bufs := range []struct{ size, moveAfter int }{{max + 2, -1}, {64, -1}, {max + 2, 1}, {max + 2, 0}} {
+			got, tooLong, err := readAllLines(&chunkReader{data: data, n: int(chunk)%31 + 1}, bufs.size, max, bufs.moveAfter, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want, wantLong := refLines(data, max)
 			if tooLong != wantLong || !equalLines(got, want) {
-				t.Fatalf("%q (chunks of %d, buffer %d): %q, too long %v; want %q, %v",
-					data, int(chunk)%31+1, bufSize, got, tooLong, want, wantLong)
+				t.Fatalf("%q (chunks of %d, buffer %d moved after %d lines): %q, too long %v; want %q, %v",
+					data, int(chunk)%31+1, bufs.size, bufs.moveAfter, got, tooLong, want, wantLong)
 			}
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cyrange/cyrange/internal/admit"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
@@ -29,10 +30,13 @@ const (
 
 // Defaults of TCPOptions.
 const (
-	DefaultIdleTimeout = 60 * time.Second
-	DefaultMaxConns    = 1024
-	DefaultMaxBatch    = 1000
-	DefaultMaxInFlight = 8
+	DefaultIdleTimeout         = 60 * time.Second
+	DefaultAuthTimeout         = 10 * time.Second
+	DefaultMaxPending          = 1024
+	DefaultMaxPendingPerSource = 128
+	DefaultMaxConnsPerTeam     = 64
+	DefaultMaxBatch            = 1000
+	DefaultMaxInFlight         = 8
 )
 
 // linger is how long a connection we close keeps reading (and dropping)
@@ -41,8 +45,12 @@ const (
 const linger = time.Second
 
 // readBufSize holds a full batch of flags with room to spare; it must
-// exceed MaxLine+1.
-const readBufSize = 64 << 10
+// exceed MaxLine+1. A connection gets it once authenticated: until then it
+// reads into authBufSize, so that a flood of strangers costs little memory.
+const (
+	readBufSize = 64 << 10
+	authBufSize = 512
+)
 
 // TCPOptions configure a TCPServer. Judge and Auth are required.
 type TCPOptions struct {
@@ -54,8 +62,28 @@ type TCPOptions struct {
 	// IdleTimeout closes a connection that sends nothing (or reads
 	// nothing we write) for that long; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
-	// MaxConns bounds open connections; 0 means DefaultMaxConns.
-	MaxConns int
+	// AuthTimeout is how long a connection has, from its accept, to send
+	// its token; nothing it sends meanwhile (blank lines, a token in
+	// pieces) extends it. 0 means DefaultAuthTimeout; it is never longer
+	// than IdleTimeout.
+	AuthTimeout time.Duration
+	// AddressIdentity identifies a connection from a team's network by its
+	// source address (Judge.TeamByAddr), without a token. Set it only
+	// where a team's addresses cannot be forged: the Docker driver's team
+	// networks are bridges of their own, but on the local driver any
+	// process of the machine can bind a team's loopback address.
+	AddressIdentity bool
+	// MaxPending bounds the connections that have not sent a valid token
+	// yet, MaxPendingPerSource those of one source address (IPv6: one
+	// /64). Beyond either bound a new connection pushes out the oldest of
+	// them (of its own source first) rather than being turned away. 0
+	// means DefaultMaxPending, DefaultMaxPendingPerSource.
+	MaxPending          int
+	MaxPendingPerSource int
+	// MaxConnsPerTeam bounds each team's authenticated connections; one
+	// more gets "ERR too many connections" and is closed. 0 means
+	// DefaultMaxConnsPerTeam.
+	MaxConnsPerTeam int
 	// MaxBatch is the most lines handed to the judge at once; 0 means
 	// DefaultMaxBatch.
 	MaxBatch int
@@ -68,13 +96,20 @@ type TCPOptions struct {
 
 // TCPServer serves the line protocol of PROTOCOLS.md §1.
 //
-// A connection is identified either by its source address (a team's
-// network, Judge.TeamByAddr) or by a first line holding a team token.
-// A connection identified by its address may still send a token as its
-// first line (farm clients written for token servers do): a line that is
-// not flag-shaped and is a valid token is then taken as a token line, and
-// the token's team wins over the address's. Blank lines are ignored, and
-// the spaces, tabs and "\r" around a flag are dropped.
+// A connection is identified by a first line holding a team token or, with
+// AddressIdentity, by its source address (a team's network,
+// Judge.TeamByAddr). A connection identified by its address may still send
+// a token as its first line (farm clients written for token servers do): a
+// line that is not flag-shaped and is a valid token is then taken as a
+// token line, and the token's team wins over the address's. Blank lines are
+// ignored, and the spaces, tabs and "\r" around a flag are dropped.
+//
+// No flood keeps a team out (see package admit): a connection must send
+// its token within AuthTimeout of its accept, strangers wait in a bounded
+// pool where a newcomer pushes out the oldest, and each team's
+// authenticated connections count only against that team's own bound.
+// Until it has sent its token a connection is served by one goroutine and
+// a small buffer.
 //
 // Each connection has a reader, which cuts everything the client has
 // already sent into batches, and a writer, which writes the replies batch
@@ -88,9 +123,10 @@ type TCPServer struct {
 	bufs    sync.Pool // of *[]byte, read buffers
 	writers sync.Pool // of *bufio.Writer
 
+	pool *admit.Pool
+
 	mu     sync.Mutex
 	closed bool
-	nconns int
 	serves map[*serving]struct{}
 }
 
@@ -106,8 +142,18 @@ func NewTCPServer(o TCPOptions) *TCPServer {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
+	o.AuthTimeout = min(o.AuthTimeout, o.IdleTimeout)
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxPendingPerSource <= 0 {
+		o.MaxPendingPerSource = DefaultMaxPendingPerSource
+	}
+	if o.MaxConnsPerTeam <= 0 {
+		o.MaxConnsPerTeam = DefaultMaxConnsPerTeam
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
@@ -115,7 +161,8 @@ func NewTCPServer(o TCPOptions) *TCPServer {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
 	}
-	s := &TCPServer{o: o, log: o.Logger, serves: map[*serving]struct{}{}}
+	s := &TCPServer{o: o, log: o.Logger, serves: map[*serving]struct{}{},
+		pool: admit.NewPool(admit.Limits{Pending: o.MaxPending, PendingPerSource: o.MaxPendingPerSource, PerPrincipal: o.MaxConnsPerTeam})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,35 +228,55 @@ func (s *TCPServer) accept(ctx context.Context, sv *serving) error {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return nil
-		}
-		if s.nconns >= s.o.MaxConns {
-			s.mu.Unlock()
-			// A fresh socket's send buffer is empty: this write does
-			// not block.
+		accepted := time.Now()
+		// Admitted here, in accept order, so that "the oldest" is the
+		// oldest accepted.
+		t, team, known := s.admit(nc)
+		if t == nil {
+			// A team at its bound, known by its address. A fresh
+			// socket's send buffer is empty: this write does not block.
 			nc.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(nc, replyTooManyConns)
 			nc.Close()
 			continue
 		}
-		s.nconns++
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			t.Release()
+			nc.Close()
+			return nil
+		}
 		sv.conns[nc] = struct{}{}
 		sv.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer sv.wg.Done()
-			s.handle(ctx, nc)
+			s.handle(ctx, nc, t, team, known, accepted)
 			nc.Close()
+			t.Release()
 			s.mu.Lock()
-			s.nconns--
 			delete(sv.conns, nc)
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// admit places a new connection: as its team's when AddressIdentity knows
+// its address (nil when that team holds its bound), else among the
+// strangers, pushing out the oldest of them if need be.
+func (s *TCPServer) admit(nc net.Conn) (t *admit.Ticket, team int, known bool) {
+	addr, _ := remoteAddr(nc)
+	if s.o.AddressIdentity {
+		if team, ok := s.o.Judge.TeamByAddr(addr); ok {
+			t, err := s.pool.AdmitAs(addr, team)
+			if err != nil {
+				return nil, 0, false
+			}
+			return t, team, true
+		}
+	}
+	return s.pool.Admit(addr, func() { nc.Close() }), 0, false
 }
 
 func (s *TCPServer) isClosed() bool {
@@ -270,12 +337,13 @@ func (b *batch) reset() {
 
 // conn is one client connection.
 type conn struct {
-	s     *TCPServer
-	ctx   context.Context
-	nc    net.Conn
-	lr    *lineReader
-	team  int
-	known bool
+	s      *TCPServer
+	ctx    context.Context
+	nc     net.Conn
+	ticket *admit.Ticket
+	lr     *lineReader
+	team   int
+	known  bool
 	// maybeToken: the first line of a connection identified by address
 	// may still be a token.
 	maybeToken bool
@@ -289,25 +357,100 @@ type conn struct {
 	closing atomic.Bool
 }
 
-func (s *TCPServer) handle(ctx context.Context, nc net.Conn) {
+func (s *TCPServer) handle(ctx context.Context, nc net.Conn, t *admit.Ticket, team int, known bool, accepted time.Time) {
+	c := &conn{s: s, ctx: ctx, nc: nc, ticket: t, team: team, known: known, maybeToken: known}
+	authBy := accepted.Add(s.o.AuthTimeout)
+	// Nothing is queued yet: the greeting goes out directly.
+	nc.SetWriteDeadline(authBy)
+	if _, err := io.WriteString(nc, greeting); err != nil {
+		return
+	}
+	c.lr = newLineReader(nc, make([]byte, authBufSize), MaxLine)
+	if !known && !c.authenticate(authBy) {
+		return
+	}
 	bufp := s.bufs.Get().(*[]byte)
+	c.lr.moveTo(*bufp)
 	bw := s.writers.Get().(*bufio.Writer)
 	bw.Reset(nc)
-	c := &conn{s: s, ctx: ctx, nc: nc, lr: newLineReader(nc, *bufp, MaxLine), bw: bw,
-		queue: make(chan *batch, s.o.MaxInFlight), slots: make(chan struct{}, s.o.MaxInFlight)}
-	if addr, ok := remoteAddr(nc); ok {
-		c.team, c.known = s.o.Judge.TeamByAddr(addr)
-		c.maybeToken = c.known
-	}
+	c.bw = bw
+	c.queue, c.slots = make(chan *batch, s.o.MaxInFlight), make(chan struct{}, s.o.MaxInFlight)
 	written := make(chan struct{})
 	go c.writeLoop(written)
-	c.control(greeting, false)
+	if !known {
+		c.control(replyTokenOK, false)
+	}
 	c.readLoop()
 	close(c.queue)
 	<-written
 	bw.Reset(nil)
 	s.writers.Put(bw)
 	s.bufs.Put(bufp)
+}
+
+// authenticate reads the token line, ignoring blank lines, until authBy.
+// It reports whether the connection goes on as a team's; otherwise it has
+// answered the client if there was anything to answer.
+func (c *conn) authenticate(authBy time.Time) bool {
+	c.nc.SetReadDeadline(authBy)
+	for {
+		line, ok, err := c.lr.next()
+		if err != nil {
+			c.refuse(replyLineTooLong)
+			return false
+		}
+		if !ok {
+			if c.lr.eof {
+				return false
+			}
+			if err := c.lr.fill(); err != nil && !errors.Is(err, io.EOF) {
+				return false // the deadline, typically
+			}
+			continue
+		}
+		if line = trimBlank(line); len(line) == 0 {
+			continue
+		}
+		p, err := c.s.o.Auth.Lookup(string(line))
+		switch {
+		case err != nil:
+			c.refuse(replyBadToken)
+			return false
+		case p.Kind != tokens.TeamToken:
+			c.refuse(msgOrganizer + "\n")
+			return false
+		case !p.Role.Attacks():
+			c.refuse(msgNoAttack + "\n")
+			return false
+		}
+		switch err := c.ticket.Authenticate(p.Team); {
+		case errors.Is(err, admit.ErrTooMany):
+			c.refuse(replyTooManyConns)
+			return false
+		case err != nil:
+			return false // pushed out by newer connections meanwhile
+		}
+		c.team, c.known = p.Team, true
+		return true
+	}
+}
+
+// refuse answers a connection that has not authenticated and closes it
+// gently (see closeGently); only the reader goroutine runs yet.
+func (c *conn) refuse(text string) {
+	c.nc.SetWriteDeadline(time.Now().Add(linger))
+	if _, err := io.WriteString(c.nc, text); err != nil {
+		return
+	}
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(linger))
+	for {
+		if _, err := c.nc.Read(c.lr.buf); err != nil {
+			return
+		}
+	}
 }
 
 func (c *conn) newBatch() *batch {
@@ -375,31 +518,30 @@ func (c *conn) readLoop() {
 	}
 }
 
-// take adds one line to the batch, or handles it as the token line. It
-// returns the batch to go on with, and stop when the connection is done.
+// take adds one line to the batch, or handles it as the token line of a
+// connection identified by its address. It returns the batch to go on
+// with, and stop when the connection is done.
 func (c *conn) take(b *batch, line []byte) (*batch, bool) {
 	line = trimBlank(line)
 	if len(line) == 0 {
 		return b, false
 	}
-	if !c.known || c.maybeToken && !flagShaped(line) {
-		first := c.maybeToken
+	if c.maybeToken && !flagShaped(line) {
 		c.maybeToken = false
-		p, err := c.s.o.Auth.Lookup(string(line))
-		switch {
-		case err != nil && first:
-			// Identified by address already: this was a flag after all.
-		case err != nil:
-			c.control(replyBadToken, true)
-			return b, true
-		case p.Kind != tokens.TeamToken:
-			c.control(msgOrganizer+"\n", true)
-			return b, true
-		case !p.Role.Attacks():
-			c.control(msgNoAttack+"\n", true)
-			return b, true
-		default:
-			c.team, c.known = p.Team, true
+		// Not a token: a line like any other (a flag, after all).
+		if p, err := c.s.o.Auth.Lookup(string(line)); err == nil {
+			switch {
+			case p.Kind != tokens.TeamToken:
+				c.control(msgOrganizer+"\n", true)
+				return b, true
+			case !p.Role.Attacks():
+				c.control(msgNoAttack+"\n", true)
+				return b, true
+			case c.ticket.Authenticate(p.Team) != nil:
+				c.control(replyTooManyConns, true)
+				return b, true
+			}
+			c.team = p.Team
 			c.control(replyTokenOK, false)
 			return b, false
 		}

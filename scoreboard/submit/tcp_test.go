@@ -361,8 +361,34 @@ func TestTCPIdleTimeout(t *testing.T) {
 	})
 }
 
+// Without AddressIdentity (the local driver, where any process can bind a
+// team's address), a connection from a team's network is a stranger until
+// it sends a token.
+func TestTCPSpoofedSourceGetsNoTeam(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{running: true, networks: [4]string{teamAlpha: "127.60.0.0/24"}})
+	addr := startTCP(t, fx.tcpOptions())
+	f := fx.flag(4000, teamDelta, 0)
+	c := dialFrom(t, "127.60.0.7", addr)
+	c.greeting()
+	c.send(f + "\n")
+	c.expect("invalid team token\n")
+	c.closed()
+	if st, _ := fx.game.Standing(teamAlpha); st.Captures != 0 {
+		t.Errorf("alpha has %d captures from a spoofed address, want 0", st.Captures)
+	}
+	// With its token it is served as usual.
+	c = dialFrom(t, "127.60.0.7", addr)
+	c.login(fx.toks.TeamToken(teamAlpha))
+	c.send(f + "\n")
+	c.expect(f + " OK Accepted: 12 flag points\n")
+}
+
 func TestTCPAddressIdentity(t *testing.T) {
 	f := func(fx *fixture) string { return fx.flag(4000, teamDelta, 0) }
+	startTCP := func(t *testing.T, o TCPOptions) string {
+		o.AddressIdentity = true
+		return startTCP(t, o)
+	}
 	t.Run("team known by address", func(t *testing.T) {
 		fx := newFixture(t, fixtureOpts{running: true, networks: [4]string{teamAlpha: "127.0.0.0/8"}})
 		c := dialTCP(t, startTCP(t, fx.tcpOptions()))
@@ -428,32 +454,60 @@ func TestTCPRateLimit(t *testing.T) {
 	)
 }
 
-func TestTCPMaxConns(t *testing.T) {
+func TestTCPMaxConnsPerTeam(t *testing.T) {
 	fx := newFixture(t, fixtureOpts{running: true})
 	o := fx.tcpOptions()
-	o.MaxConns = 1
+	o.MaxConnsPerTeam = 1
 	addr := startTCP(t, o)
 	first := dialTCP(t, addr)
-	first.greeting()
+	first.login(fx.toks.TeamToken(teamAlpha))
 	second := dialTCP(t, addr)
+	second.greeting()
+	second.send(fx.toks.TeamToken(teamAlpha) + "\n")
 	second.expect("ERR too many connections, try again later\n")
 	second.closed()
+	// Another team is not affected.
+	bravo := dialTCP(t, addr)
+	bravo.login(fx.toks.TeamToken(teamBravo))
 	first.nc.Close()
 	// The slot frees once the server has seen the first one go.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c := dialTCP(t, addr)
-		c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		l, err := c.br.ReadString('\n')
-		if err == nil && strings.HasPrefix(l, "Welcome") {
+		c.greeting()
+		c.send(fx.toks.TeamToken(teamAlpha) + "\n")
+		l := c.line()
+		if l == "team token accepted, enter your flags\n" {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no slot after the first connection closed: %q %v", l, err)
+		if l != "ERR too many connections, try again later\n" || time.Now().After(deadline) {
+			t.Fatalf("no slot after the first connection closed: %q", l)
 		}
 		c.nc.Close()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A source at its bound of connections without a token: the newest pushes
+// out the oldest.
+func TestTCPPendingPerSource(t *testing.T) {
+	fx := newFixture(t, fixtureOpts{running: true})
+	o := fx.tcpOptions()
+	o.MaxPendingPerSource = 1
+	addr := startTCP(t, o)
+	old := dialTCP(t, addr)
+	old.greeting()
+	c := dialTCP(t, addr)
+	c.greeting()
+	old.closed()
+	c.send(fx.toks.TeamToken(teamAlpha) + "\n")
+	c.expect("team token accepted, enter your flags\n")
+	// Authenticated, it is no longer in the strangers' pool.
+	other := dialTCP(t, addr)
+	other.greeting()
+	f := fx.flag(4000, teamDelta, 0)
+	c.send(f + "\n")
+	c.expect(f + " OK Accepted: 12 flag points\n")
 }
 
 // A client that sends and never reads stalls its own connection only.
