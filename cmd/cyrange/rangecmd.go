@@ -133,11 +133,15 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", data, err)
 	}
-	toks, err := tokens.LoadOrCreate(data, sc.GameConfig(scenarios.Placement{}).Teams)
+	// An exercise's secrets are made with it, before its log: once the
+	// log exists they have been handed out (tokens) or planted in its
+	// targets (the checker secret), and are never made anew.
+	create = create && !exerciseExists(data)
+	toks, err := tokens.Load(data, sc.GameConfig(scenarios.Placement{}).Teams, create)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := loadOrCreateCheckerSecret(data)
+	secret, err := loadCheckerSecret(data, create)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +153,20 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 		TeamTokens: teamTokens, CheckerSecret: secret})
 }
 
-// loadOrCreateCheckerSecret reads <data>/checker-secret, or makes it.
-func loadOrCreateCheckerSecret(dir string) (string, error) {
+// loadCheckerSecret reads <data>/checker-secret, or makes it when create
+// is set.
+func loadCheckerSecret(dir string, create bool) (string, error) {
 	path := filepath.Join(dir, checkerSecretFile)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err == nil {
+		defer f.Close()
+		if err := tokens.CheckPrivate(f); err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(io.LimitReader(f, 4<<10))
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", path, err)
+		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
 			return "", fmt.Errorf("%s is empty", path)
@@ -162,6 +175,10 @@ func loadOrCreateCheckerSecret(dir string) (string, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", err
+	}
+	if !create {
+		return "", fmt.Errorf("%s is missing, but the exercise in %s was created with it: restore it "+
+			"(the range's targets and checkers hold it), or start a new exercise in another data directory", path, dir)
 	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {

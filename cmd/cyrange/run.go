@@ -54,7 +54,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
 	var rg *exerciseRange
 	if *driver == "none" {
-		secret, err := loadOrCreateCheckerSecret(*data)
+		secret, err := loadCheckerSecret(*data, !exerciseExists(*data))
 		if err != nil {
 			return err
 		}
