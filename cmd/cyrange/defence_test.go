@@ -231,7 +231,7 @@ func applyRemedy(t *testing.T, data string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", false)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -41,6 +42,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	lock, err := datadir.Acquire(*data)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	logger := newLogger(e.stderr, *verbose)
 	if d := sc.Services[0].Options; d != nil && *seed != 1 {
 		d["seed"] = int(*seed)

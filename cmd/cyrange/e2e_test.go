@@ -355,7 +355,7 @@ func keys(m map[string]string) []string {
 // remedyIDOR patches the webmail's IDOR in the defence's admin console.
 func remedyIDOR(t *testing.T, sc *scenarios.Scenario, data, driver string) {
 	t.Helper()
-	plan, err := rangePlan(sc, data, driver, "127.0.0.1", false)
+	plan, err := rangePlan(sc, data, driver, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -50,7 +51,7 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	driver := fs.String("driver", cyberrange.DriverDocker, "where the range runs: local (processes on 127.x addresses) or docker")
 	asJSON := fs.Bool("json", false, "print progress and status as JSON lines")
 	data := fs.String("data", "", "data directory holding tokens.json (default ./cyrange-data/SCENARIO)")
-	gatewayHost := fs.String("gateway-host", "127.0.0.1", "host address the teams' gateways listen on")
+	gatewayHost := fs.String("gateway-host", "", "host address the teams' gateways listen on (default: the scenario's network.<driver>.gateways)")
 	parallel := fs.Int("parallel", 8, "how many containers to start at once")
 	verbose := fs.Bool("v", false, "log debug messages")
 	pos, err := parsePositional(fs, args[1:])
@@ -72,6 +73,15 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	}
 	if *data == "" {
 		*data = filepath.Join("cyrange-data", sc.Name)
+	}
+	if _, err := os.Stat(*data); sub == "up" || sub == "down" && err == nil {
+		// A range an exercise runs on is that exercise's: up and down
+		// wait until it has stopped.
+		lock, err := datadir.Acquire(*data)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
 	logger := newLogger(e.stderr, *verbose)
 	d, release, err := mk(ctx, *driver, driverOptions{DataDir: *data, StateDir: filepath.Join(*data, rangeStateDir),

@@ -249,7 +249,7 @@ func (r *rehearsal) run(ctx context.Context, e *env, data string) {
 // localAddressesFree fails if anything answers on an address the local
 // plan of sc listens on.
 func localAddressesFree(ctx context.Context, sc *scenarios.Scenario, data string) error {
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", true)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", true)
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 	if err := localAddressesFree(context.Background(), sc, data); err != nil {
 		t.Fatalf("nothing listens yet: %v", err)
 	}
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", false)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -48,9 +49,13 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 		*data = filepath.Join("cyrange-data", sc.Name)
 	}
 	logger := newLogger(e.stderr, *verbose)
-	if err := os.MkdirAll(*data, 0o700); err != nil {
+	// Before anything else: a second run on the same directory must not
+	// touch the first one's range.
+	lock, err := datadir.Acquire(*data)
+	if err != nil {
 		return err
 	}
+	defer lock.Release()
 	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
 	var rg *exerciseRange
 	if *driver == "none" {
@@ -122,7 +127,7 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 	if err != nil {
 		return nil, err
 	}
-	plan, err := rangePlan(sc, data, driver, "127.0.0.1", true)
+	plan, err := rangePlan(sc, data, driver, "", true)
 	if err != nil {
 		release()
 		return nil, err
