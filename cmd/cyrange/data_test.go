@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -103,4 +105,41 @@ func mustTokensFile(t *testing.T, b []byte) tokens.File {
 		t.Fatal(err)
 	}
 	return readTokens(t, dir)
+}
+
+// TestSecondRunLeavesTheRangeAlone: a second run (or demo, or range down)
+// on the data directory of a running exercise is refused before it
+// touches anything: the first exercise's range keeps running untouched.
+func TestSecondRunLeavesTheRangeAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("brings a local range up")
+	}
+	dir := t.TempDir()
+	scen := shortScenario(t, dir, "demo", "lock")
+	data := filepath.Join(dir, "data")
+	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
+	s := startExercise(t, scen, data, cyberrange.DriverLocal)
+	before := rangeProcesses(t)
+	if len(before) == 0 {
+		t.Fatal("no range processes")
+	}
+	for _, args := range [][]string{
+		{"run", scen, "--driver", "local", "--data", data, "--http", "127.0.0.1:0", "--submit", "127.0.0.1:0", "--down"},
+		{"demo", "--scenario", scen, "--data", data, "--http", "127.0.0.1:0", "--submit", "127.0.0.1:0"},
+		{"range", "down", scen, "--driver", "local", "--data", data},
+		{"range", "up", scen, "--driver", "local", "--data", data},
+	} {
+		code, stderr := runBinary(t, args...)
+		if code != 1 || !strings.Contains(stderr, "in use by another cyrange") {
+			t.Fatalf("cyrange %s: exit %d, %q; want a refusal", strings.Join(args[:2], " "), code, stderr)
+		}
+	}
+	if after := rangeProcesses(t); !maps.Equal(before, after) {
+		t.Fatalf("the range changed under the running exercise:\nbefore %v\nafter  %v", before, after)
+	}
+	// Status is read-only and may look at any time.
+	if code, stderr := runBinary(t, "range", "status", scen, "--driver", "local", "--data", data); code != 0 {
+		t.Fatalf("range status while running: %d %s", code, stderr)
+	}
+	s.stop(t)
 }

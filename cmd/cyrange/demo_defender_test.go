@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	cyberrange "github.com/cyrange/cyrange/range"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,9 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	d := startCyrange(t, dir, 60*time.Second, "demo", "--tick", e2eTick.String(), "--data", data,
+	scen := ownScenario(t, dir, "demo", "", nil)
+	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--scenario", scen, "--tick", e2eTick.String(), "--data", data,
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
 	httpAddr := d.http
 	defence := ""

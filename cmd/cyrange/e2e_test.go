@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -30,21 +29,12 @@ import (
 // for a round of every exploit through a gateway.
 const e2eTick = 3 * time.Second
 
-// shortScenario writes a copy of a built-in scenario renamed and with a
-// short tick, so that the test's range meets no other.
+// shortScenario writes a copy of a built-in scenario renamed, with a
+// short tick, on address plans of the test's own, so that the test's
+// range meets no other.
 func shortScenario(t *testing.T, dir, builtin, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "scenarios", builtin+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := regexp.MustCompile(`(?m)^name: .*$`).ReplaceAllString(string(b), "name: "+name)
-	s = regexp.MustCompile(`(?m)^tick: .*$`).ReplaceAllString(s, "tick: "+e2eTick.String())
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return ownScenario(t, dir, builtin, name, func(sc *scenarios.Scenario) { sc.Tick = e2eTick })
 }
 
 // startExercise starts `cyrange run` with a range and returns it once it
