@@ -111,7 +111,10 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	if sub == "up" {
 		start := time.Now()
 		if err := o.Up(ctx, plan); err != nil {
-			return err
+			// Up goes on past a failure, so the rest of the range is up:
+			// say so, and how to see and remove it.
+			return fmt.Errorf("%w\nwhat did come up is still running: cyrange range status %s --driver %s --data %s shows it, "+
+				"cyrange range down (same arguments) removes it", err, pos[0], *driver, *data)
 		}
 		if !*asJSON {
 			fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))

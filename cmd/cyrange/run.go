@@ -135,7 +135,10 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 	pr := newProgressPrinter(e.stdout, false)
 	orch := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Progress: pr.print})
 	start := time.Now()
-	if err := orch.Up(ctx, plan); err != nil {
+	// An exercise that cannot start takes down what it started: left
+	// running, those processes would answer on the plan's addresses for
+	// the next range.
+	if err := orch.UpOrUndo(ctx, plan); err != nil {
 		release()
 		return nil, fmt.Errorf("bringing the range up: %w", err)
 	}
