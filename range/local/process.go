@@ -400,4 +400,3 @@ func environ(env map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
-
