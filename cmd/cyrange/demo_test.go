@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	cyberrange "github.com/cyrange/cyrange/range"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	cyberrange "github.com/cyrange/cyrange/range"
 )
 
 // TestDemoShowsCaptures runs the built binary's demo (local driver, bot
