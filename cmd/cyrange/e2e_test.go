@@ -398,7 +398,7 @@ func TestExerciseEndToEndDocker(t *testing.T) {
 	d.Close()
 	dir := t.TempDir()
 	static := filepath.Join(dir, "cyrange-static")
-	build := exec.Command("go", "build", "-o", static, ".")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", static, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("static build: %v\n%s", err, out)
@@ -406,6 +406,8 @@ func TestExerciseEndToEndDocker(t *testing.T) {
 	if out, err := exec.Command(binary, "images", "build", "--binary", static).CombinedOutput(); err != nil {
 		t.Fatalf("images build: %v\n%s", err, out)
 	}
-	scen := shortScenario(t, dir, "tiengiang-2023", "e2e-docker")
+	t.Cleanup(func() { exec.Command("docker", "image", "rm", "cyrange:"+version).Run() })
+	// Docker names are the engine's: a name of this run's own.
+	scen := shortScenario(t, dir, "tiengiang-2023", fmt.Sprintf("e2e-docker-%d", os.Getpid()))
 	playExercise(t, scen, filepath.Join(dir, "data"), cyberrange.DriverDocker, true)
 }
