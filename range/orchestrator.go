@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,6 +179,105 @@ func (o *Orchestrator) report(p Progress) {
 // everything that does not depend on what failed (a container is only
 // held back by its own networks), and returns every failure, joined.
 func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
+	return o.up(ctx, p, nil)
+}
+
+// undoTimeout bounds UpOrUndo's removals, which run after Up's context
+// may have ended (an interrupted up).
+const undoTimeout = 2 * time.Minute
+
+// UpOrUndo is Up for a command whose failure must leave nothing behind:
+// when Up fails (or its context ends), it removes what this call made —
+// the containers it created, recreated or started and the networks it
+// created — and leaves alone what it adopted, which was there before. The
+// error says what was taken down, or, if removing failed too, exactly
+// what is left.
+func (o *Orchestrator) UpOrUndo(ctx context.Context, p *Plan) error {
+	m := &made{}
+	err := o.up(ctx, p, m)
+	if err == nil {
+		return nil
+	}
+	cons, nets := m.lists()
+	if len(cons)+len(nets) == 0 {
+		return err
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	var cs []ContainerStatus
+	for _, name := range cons {
+		cs = append(cs, ContainerStatus{Name: name, Labels: map[string]string{LabelExercise: p.Exercise}})
+	}
+	var ns []NetworkStatus
+	for _, name := range nets {
+		ns = append(ns, NetworkStatus{Name: name, Labels: map[string]string{LabelExercise: p.Exercise}})
+	}
+	o.logger.Warn("range up failed: taking down what it made", "containers", len(cons), "networks", len(nets))
+	uerr := o.run(uctx, o.removals(cs, ns))
+	if uerr == nil {
+		return fmt.Errorf("%w (took down the %d containers and %d networks it had made; nothing it made is left)", err, len(cons), len(nets))
+	}
+	left := o.leftOf(uctx, p.Exercise, cons, nets)
+	return fmt.Errorf("%w; taking down what it had made failed too (%v): left %s; remove them with cyrange range down",
+		err, uerr, strings.Join(left, ", "))
+}
+
+// leftOf lists which of the named containers and networks still exist,
+// or all of them when the driver cannot tell.
+func (o *Orchestrator) leftOf(ctx context.Context, exercise string, cons, nets []string) []string {
+	actual, err := o.d.List(ctx, exercise)
+	if err != nil {
+		return append(slices.Clone(cons), nets...)
+	}
+	var left []string
+	for _, c := range actual.Containers {
+		if slices.Contains(cons, c.Name) {
+			left = append(left, "container "+c.Name)
+		}
+	}
+	for _, n := range actual.Networks {
+		if slices.Contains(nets, n.Name) {
+			left = append(left, "network "+n.Name)
+		}
+	}
+	return left
+}
+
+// made records what an Up call began to make, so that UpOrUndo can take
+// exactly that down.
+type made struct {
+	mu         sync.Mutex
+	containers []string
+	networks   []string
+}
+
+// wrap makes w record itself before it does anything: a container whose
+// start failed halfway may exist all the same.
+func (m *made) wrap(w work) work {
+	if m == nil || w.do == nil || w.action == ActionAdopt || w.action == ActionRemove {
+		return w
+	}
+	do := w.do
+	w.do = func(ctx context.Context) error {
+		m.mu.Lock()
+		if w.kind == KindNetwork {
+			m.networks = append(m.networks, w.name)
+		} else {
+			m.containers = append(m.containers, w.name)
+		}
+		m.mu.Unlock()
+		return do(ctx)
+	}
+	return w
+}
+
+func (m *made) lists() (containers, networks []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.containers), slices.Clone(m.networks)
+}
+
+func (o *Orchestrator) up(ctx context.Context, p *Plan, m *made) error {
 	if err := checkPlan(p); err != nil {
 		return err
 	}
@@ -238,7 +338,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 		}
 		// Networks are quick and every container waits for some.
 		w.rank = 1 << 20
-		items = append(items, w)
+		items = append(items, m.wrap(w))
 		netKeys = append(netKeys, w.key())
 	}
 	for _, c := range p.Containers {
@@ -257,7 +357,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *Plan) error {
 		w.wait = netKeys
 		// The container on the most networks is the slowest to make.
 		w.rank = len(c.Networks)
-		items = append(items, w)
+		items = append(items, m.wrap(w))
 	}
 	if err := o.run(ctx, items); err != nil {
 		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)

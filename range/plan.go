@@ -114,12 +114,13 @@ type PlanOptions struct {
 	// AttackBoxImage is the attack box's image; "cyrange-attackbox:"+Version
 	// when empty.
 	AttackBoxImage string
-	// GatewayHost is the host address gateways are published on;
-	// 127.0.0.1 when empty.
+	// GatewayHost is the host address gateways are published on; the
+	// scenario's (network.<driver>.gateways) when empty.
 	GatewayHost string
 	// GatewayPortBase places team number i's gateway on port base+i; 0
-	// means DefaultGatewayPortBase and a negative base publishes every
-	// gateway on port 0, a port the engine chooses (read it from Status).
+	// means the scenario's, and a negative base publishes every gateway
+	// on port 0, a port the engine chooses (read it from Status), as
+	// does a scenario's port 0.
 	GatewayPortBase int
 	// TeamTokens are the teams' tokens, by index into Scenario.Teams:
 	// each attack team's gateway password.
@@ -193,12 +194,21 @@ func newPlanBuilder(sc *scenarios.Scenario, o PlanOptions) (*planBuilder, error)
 	}
 	if b.o.GatewayHost == "" {
 		b.o.GatewayHost = "127.0.0.1"
+		if b.addrs.Gateways.IsValid() {
+			b.o.GatewayHost = b.addrs.Gateways.Addr().String()
+		}
 	}
 	if _, err := netip.ParseAddr(b.o.GatewayHost); err != nil {
 		return nil, invalidf("gateway host %q is not an IP address", b.o.GatewayHost)
 	}
 	if b.o.GatewayPortBase == 0 {
 		b.o.GatewayPortBase = DefaultGatewayPortBase
+		if b.addrs.Gateways.IsValid() {
+			b.o.GatewayPortBase = int(b.addrs.Gateways.Port())
+			if b.o.GatewayPortBase == 0 {
+				b.o.GatewayPortBase = -1
+			}
+		}
 	}
 	if b.o.CheckerSecret == "" {
 		return nil, invalidf("no checker secret")

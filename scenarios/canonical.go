@@ -109,7 +109,12 @@ func serviceNode(svc Service) *yaml.Node {
 }
 
 func addressPlanNode(p AddressPlan) *yaml.Node {
-	return mapping("teams", prefixNode(p.Teams), "replicas", prefixNode(p.Replicas), "checkers", prefixNode(p.Checkers))
+	gw := str("")
+	if p.Gateways.IsValid() {
+		gw = str(p.Gateways.String())
+	}
+	return mapping("teams", prefixNode(p.Teams), "replicas", prefixNode(p.Replicas), "checkers", prefixNode(p.Checkers),
+		"gateways", gw)
 }
 
 func prefixNode(p netip.Prefix) *yaml.Node {

@@ -445,7 +445,20 @@ func (d *decoder) addressPlan(n *yaml.Node, path string, plan *AddressPlan) {
 		"teams":    func(n *yaml.Node, p string) { d.prefix(n, p, &plan.Teams) },
 		"replicas": func(n *yaml.Node, p string) { d.prefix(n, p, &plan.Replicas) },
 		"checkers": func(n *yaml.Node, p string) { d.prefix(n, p, &plan.Checkers) },
+		"gateways": func(n *yaml.Node, p string) { d.addrPort(n, p, &plan.Gateways) },
 	})
+}
+
+func (d *decoder) addrPort(n *yaml.Node, path string, dst *netip.AddrPort) {
+	if n.Kind == yaml.ScalarNode {
+		if ap, err := netip.ParseAddrPort(n.Value); err == nil {
+			*dst = ap
+			return
+		}
+		d.errorf(n.Line, path, "must be an address and a port, such as 127.0.0.1:1080 (got %q)", n.Value)
+		return
+	}
+	d.errorf(n.Line, path, "must be an address and a port, such as 127.0.0.1:1080")
 }
 
 // team decodes one list item; a broken item still yields a Team so that the

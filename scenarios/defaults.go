@@ -37,11 +37,13 @@ func DefaultNetwork() Network {
 			Teams:    netip.MustParsePrefix("10.60.0.0/16"),
 			Replicas: netip.MustParsePrefix("10.61.0.0/16"),
 			Checkers: netip.MustParsePrefix("10.62.0.0/24"),
+			Gateways: netip.MustParseAddrPort("127.0.0.1:1080"),
 		},
 		Local: AddressPlan{
 			Teams:    netip.MustParsePrefix("127.60.0.0/16"),
 			Replicas: netip.MustParsePrefix("127.61.0.0/16"),
 			Checkers: netip.MustParsePrefix("127.62.0.0/24"),
+			Gateways: netip.MustParseAddrPort("127.0.0.1:1080"),
 		},
 	}
 }
@@ -84,6 +86,12 @@ func (s *Scenario) applyDefaults(set func(path string) bool) {
 	defaultPrefix(set, "network.local.teams", &s.Network.Local.Teams, def.Local.Teams)
 	defaultPrefix(set, "network.local.replicas", &s.Network.Local.Replicas, def.Local.Replicas)
 	defaultPrefix(set, "network.local.checkers", &s.Network.Local.Checkers, def.Local.Checkers)
+	if !set("network.docker.gateways") {
+		s.Network.Docker.Gateways = def.Docker.Gateways
+	}
+	if !set("network.local.gateways") {
+		s.Network.Local.Gateways = def.Local.Gateways
+	}
 
 	s.defaultShorts()
 	for i := range s.Services {

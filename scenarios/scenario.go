@@ -230,6 +230,24 @@ type AddressPlan struct {
 	Teams    netip.Prefix
 	Replicas netip.Prefix
 	Checkers netip.Prefix
+	// Gateways is where the players reach the attack teams' gateways on
+	// the host: team i's (1-based) listens on the address at port
+	// Gateways.Port()+i, or on a port the system picks when the port is 0.
+	Gateways netip.AddrPort
+}
+
+// GatewayAddr is where team i's (1-based) gateway listens on the host,
+// with port 0 when the system picks it; false when the port would be past
+// the last one.
+func (p AddressPlan) GatewayAddr(i int) (netip.AddrPort, bool) {
+	if p.Gateways.Port() == 0 {
+		return netip.AddrPortFrom(p.Gateways.Addr(), 0), true
+	}
+	port := int(p.Gateways.Port()) + i
+	if port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(p.Gateways.Addr(), uint16(port)), true
 }
 
 // TeamSubnet returns the /24 of team i (1-based), or false when the plan has

@@ -248,6 +248,16 @@ func (v *validator) network(path string, plan AddressPlan, local bool) {
 			}
 		}
 	}
+	gw := plan.Gateways
+	switch {
+	case !gw.IsValid():
+		v.errorf(path+".gateways", "is required")
+	case gw.Addr().Zone() != "" || gw.Addr().IsMulticast():
+		v.errorf(path+".gateways", "must be an address of this host to listen on (got %s)", gw.Addr())
+	case gw.Port() != 0 && int(gw.Port())+len(v.s.Teams) > 65535:
+		v.errorf(path+".gateways", "port %d leaves no port for team %d (team i listens on port %d+i)",
+			gw.Port(), len(v.s.Teams), gw.Port())
+	}
 }
 
 func (v *validator) teams() {

@@ -192,6 +192,11 @@ services:
 		{"docker on loopback", "network:\n  docker:\n    checkers: 127.62.0.0/24\n" + base,
 			[]string{"t.yaml:3: network.docker.checkers: must not be a loopback range: Docker networks need routable addresses (got 127.62.0.0/24)"}},
 
+		{"gateways not an address", "network:\n  local:\n    gateways: localhost:1080\n" + base,
+			[]string{`t.yaml:3: network.local.gateways: must be an address and a port, such as 127.0.0.1:1080 (got "localhost:1080")`}},
+		{"gateways past the last port", "network:\n  docker:\n    gateways: 0.0.0.0:65534\n" + base,
+			[]string{"t.yaml:3: network.docker.gateways: port 65534 leaves no port for team 2 (team i listens on port 65534+i)"}},
+
 		// Teams.
 		{"no teams", "name: t\nservices:\n  - {name: web, flag_stores: [f]}\n",
 			[]string{"t.yaml: teams: needs at least one team that attacks and one that defends"}},

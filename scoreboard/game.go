@@ -125,6 +125,11 @@ type Game struct {
 	// their events, and a capture's append holds it shared, so every
 	// verdict is the one the log before it implies (VerifyJudgements).
 	judgeMu sync.RWMutex
+	// actMu makes a phase change one step from reading the phase to
+	// appending the change, so that two changes (a pause racing the
+	// automatic freeze) never decide on the same state. It is taken
+	// after judgeMu, never before.
+	actMu sync.Mutex
 
 	// The current tick's telemetry, summarised at its end.
 	telMu      sync.Mutex
@@ -456,6 +461,8 @@ func (g *Game) Act(ctx context.Context, action string) error {
 		g.judgeMu.Lock()
 		defer g.judgeMu.Unlock()
 	}
+	g.actMu.Lock()
+	defer g.actMu.Unlock()
 	g.mu.RLock()
 	p, frozen, tick := g.st.Phase, g.st.Frozen, g.st.Tick
 	g.mu.RUnlock()

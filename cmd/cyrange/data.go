@@ -132,6 +132,13 @@ func (d *exerciseData) gameConfig(p scenarios.Placement) *scoreboard.Config {
 	return d.scenario.GameConfig(p)
 }
 
+// exerciseExists reports whether dir holds an exercise's log: from then
+// on the exercise's secrets exist and must never be made anew.
+func exerciseExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, dbFile))
+	return err == nil
+}
+
 // serverInfo is written to <data>/server.json while a server runs, so that
 // `cyrange game --data DIR` can find it.
 type serverInfo struct {

@@ -42,7 +42,9 @@ func TestDefenceEndToEnd(t *testing.T) {
 	const tick = 3 * time.Second
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	d := startCyrange(t, dir, 60*time.Second, "demo", "--no-bots", "--tick", tick.String(), "--data", data,
+	scen := ownScenario(t, dir, "demo", "", nil)
+	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--scenario", scen, "--no-bots", "--tick", tick.String(), "--data", data,
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
 	httpAddr := d.http
 	fail := func(format string, args ...any) {
@@ -81,7 +83,7 @@ func TestDefenceEndToEnd(t *testing.T) {
 		fail("targets: %+v", tg)
 	}
 	source := netip.MustParsePrefix(tg.Gateway.Source)
-	demo, err := scenarios.Builtin("demo")
+	demo, err := scenarios.Open(scen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +157,7 @@ func TestDefenceEndToEnd(t *testing.T) {
 	post(fmt.Sprintf(`{"attacker":%q,"service":"mail","seenAt":%q}`, silent, now))
 
 	// A remedy in the admin console, from the replica's own network.
-	applyRemedy(t, data)
+	applyRemedy(t, scen, data)
 
 	var list []scoreboard.DetectionView
 	deadline := time.Now().Add(6 * tick)
@@ -225,13 +227,13 @@ func TestDefenceEndToEnd(t *testing.T) {
 
 // applyRemedy turns the lockout on in the demo target's admin console, as
 // the defence would, from an address of the replica's network.
-func applyRemedy(t *testing.T, data string) {
+func applyRemedy(t *testing.T, scen, data string) {
 	t.Helper()
-	sc, err := scenarios.Builtin("demo")
+	sc, err := scenarios.Open(scen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", false)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

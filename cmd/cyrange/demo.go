@@ -8,6 +8,7 @@ import (
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -19,11 +20,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	tick := fs.Duration("tick", 0, "tick length (default: the scenario's 15s)")
 	seed := fs.Int64("seed", 1, "seed of the bots and the target's generated data, for reproducible runs")
 	noBots := fs.Bool("no-bots", false, "no bot teams (attack nor defence): a real exercise on one machine")
+	scenario := fs.String("scenario", "demo", "the scenario to play: a built-in name or a YAML file (its targets must be the mail server)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	sc, err := scenarios.Builtin("demo")
+	sc, err := scenarios.Open(*scenario)
 	if err != nil {
 		return err
 	}
@@ -41,6 +43,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	lock, err := datadir.Acquire(*data)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	logger := newLogger(e.stderr, *verbose)
 	if d := sc.Services[0].Options; d != nil && *seed != 1 {
 		d["seed"] = int(*seed)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 )
 
@@ -21,7 +24,9 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	d := startCyrange(t, dir, 60*time.Second, "demo", "--tick", e2eTick.String(), "--data", data,
+	scen := ownScenario(t, dir, "demo", "", nil)
+	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--scenario", scen, "--tick", e2eTick.String(), "--data", data,
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
 	httpAddr := d.http
 	defence := ""
@@ -42,7 +47,11 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 				tp++
 			}
 		}
-		if tp > 0 && strings.Count(d.logs.text(), "defender applied a remedy") >= 2 {
+		// The remedies count once the game has them in its log (the
+		// bot's word that it applied them comes before the target's log
+		// line reaches the game).
+		if tp > 0 && strings.Count(d.logs.text(), "defender applied a remedy") >= 2 &&
+			remediesRecorded(t, httpAddr, readTokens(t, data).Organizer) >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -62,4 +71,26 @@ func TestDemoDefenderDetectsAndRemedies(t *testing.T) {
 	if len(aa.Remedies) < 2 {
 		t.Fatalf("the after-action report lists %d remedies: %+v", len(aa.Remedies), aa.Remedies)
 	}
+}
+
+// remediesRecorded counts the remedies in the exercise's event log.
+func remediesRecorded(t *testing.T, httpAddr, organizer string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/v1/admin/events", nil)
+	req.Header.Set("Authorization", "Bearer "+organizer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e struct{ Kind string }
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Kind == scoreboard.KindRemedyApplied.String() {
+			n++
+		}
+	}
+	return n
 }

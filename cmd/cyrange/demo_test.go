@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	cyberrange "github.com/cyrange/cyrange/range"
 )
 
 // TestDemoShowsCaptures runs the built binary's demo (local driver, bot
@@ -18,7 +20,9 @@ func TestDemoShowsCaptures(t *testing.T) {
 		t.Skip("the demo runs for tens of seconds")
 	}
 	dir := t.TempDir()
-	d := startCyrange(t, dir, 60*time.Second, "demo", "--tick", "4s", "--data", filepath.Join(dir, "data"),
+	scen := ownScenario(t, dir, "demo", "", nil)
+	downAtCleanup(t, scen, filepath.Join(dir, "data"), cyberrange.DriverLocal)
+	d := startCyrange(t, dir, 60*time.Second, "demo", "--scenario", scen, "--tick", "4s", "--data", filepath.Join(dir, "data"),
 		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
 	httpAddr := d.http
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/api/v1/live", nil)

@@ -65,6 +65,12 @@ type exercise struct {
 func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error) {
 	logger := o.Logger
 	metrics := web.NewMetrics()
+	// The tokens are made before the log, so that an exercise whose log
+	// exists always has the tokens its teams were given.
+	toks, err := tokens.Load(o.DataDir, o.Scenario.GameConfig(o.Placement).Teams, !exerciseExists(o.DataDir))
+	if err != nil {
+		return nil, err
+	}
 	d, err := openDataObserved(ctx, o.DataDir, o.Scenario, logger, metrics)
 	if err != nil {
 		return nil, err
@@ -81,10 +87,6 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 	}
 	g, err := scoreboard.NewGame(ctx, scoreboard.Options{Config: cfg, Log: d.log, Key: d.key, Checker: checker,
 		Logger: logger.With("component", "game")})
-	if err != nil {
-		return nil, err
-	}
-	toks, err := tokens.LoadOrCreate(o.DataDir, cfg.Teams)
 	if err != nil {
 		return nil, err
 	}

@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -67,6 +69,14 @@ func runGameCmd(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "game %s: now %s\n", action, phase)
 		return nil
 	}
+	if _, err := os.Stat(*data); err != nil {
+		return fmt.Errorf("no exercise in %s: %w", *data, err)
+	}
+	lock, err := datadir.Acquire(*data)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err

@@ -33,7 +33,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "cyrange")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	// A version of this run's own names the image the Docker tests build
+	// (cyrange:VERSION), so that a test run elsewhere on this machine never
+	// runs this one's build, nor removes it.
+	version = fmt.Sprintf("test-%d", os.Getpid())
+	out, err := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", binary, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building cyrange: %v\n%s", err, out)
 		os.Exit(1)

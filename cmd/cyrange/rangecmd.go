@@ -19,6 +19,7 @@ import (
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -50,7 +51,7 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	driver := fs.String("driver", cyberrange.DriverDocker, "where the range runs: local (processes on 127.x addresses) or docker")
 	asJSON := fs.Bool("json", false, "print progress and status as JSON lines")
 	data := fs.String("data", "", "data directory holding tokens.json (default ./cyrange-data/SCENARIO)")
-	gatewayHost := fs.String("gateway-host", "127.0.0.1", "host address the teams' gateways listen on")
+	gatewayHost := fs.String("gateway-host", "", "host address the teams' gateways listen on (default: the scenario's network.<driver>.gateways)")
 	parallel := fs.Int("parallel", 8, "how many containers to start at once")
 	verbose := fs.Bool("v", false, "log debug messages")
 	pos, err := parsePositional(fs, args[1:])
@@ -72,6 +73,15 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	}
 	if *data == "" {
 		*data = filepath.Join("cyrange-data", sc.Name)
+	}
+	if _, err := os.Stat(*data); sub == "up" || sub == "down" && err == nil {
+		// A range an exercise runs on is that exercise's: up and down
+		// wait until it has stopped.
+		lock, err := datadir.Acquire(*data)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
 	logger := newLogger(e.stderr, *verbose)
 	d, release, err := mk(ctx, *driver, driverOptions{DataDir: *data, StateDir: filepath.Join(*data, rangeStateDir),
@@ -101,7 +111,10 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	if sub == "up" {
 		start := time.Now()
 		if err := o.Up(ctx, plan); err != nil {
-			return err
+			// Up goes on past a failure, so the rest of the range is up:
+			// say so, and how to see and remove it.
+			return fmt.Errorf("%w\nwhat did come up is still running: cyrange range status %s --driver %s --data %s shows it, "+
+				"cyrange range down (same arguments) removes it", err, pos[0], *driver, *data)
 		}
 		if !*asJSON {
 			fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))
@@ -133,11 +146,15 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", data, err)
 	}
-	toks, err := tokens.LoadOrCreate(data, sc.GameConfig(scenarios.Placement{}).Teams)
+	// An exercise's secrets are made with it, before its log: once the
+	// log exists they have been handed out (tokens) or planted in its
+	// targets (the checker secret), and are never made anew.
+	create = create && !exerciseExists(data)
+	toks, err := tokens.Load(data, sc.GameConfig(scenarios.Placement{}).Teams, create)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := loadOrCreateCheckerSecret(data)
+	secret, err := loadCheckerSecret(data, create)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +166,20 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 		TeamTokens: teamTokens, CheckerSecret: secret})
 }
 
-// loadOrCreateCheckerSecret reads <data>/checker-secret, or makes it.
-func loadOrCreateCheckerSecret(dir string) (string, error) {
+// loadCheckerSecret reads <data>/checker-secret, or makes it when create
+// is set.
+func loadCheckerSecret(dir string, create bool) (string, error) {
 	path := filepath.Join(dir, checkerSecretFile)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err == nil {
+		defer f.Close()
+		if err := tokens.CheckPrivate(f); err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(io.LimitReader(f, 4<<10))
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", path, err)
+		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
 			return "", fmt.Errorf("%s is empty", path)
@@ -162,6 +188,10 @@ func loadOrCreateCheckerSecret(dir string) (string, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", err
+	}
+	if !create {
+		return "", fmt.Errorf("%s is missing, but the exercise in %s was created with it: restore it "+
+			"(the range's targets and checkers hold it), or start a new exercise in another data directory", path, dir)
 	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {

@@ -226,7 +226,7 @@ func (r *rehearsal) run(ctx context.Context, e *env, data string) {
 	if !r.record("range healthy", r.sc.Name, r.waitListening(ctx)) {
 		return
 	}
-	if r.toks, err = tokens.LoadOrCreate(data, r.cfg.Teams); !r.record("team tokens", r.sc.Name, err) {
+	if r.toks, err = tokens.Load(data, r.cfg.Teams, true); !r.record("team tokens", r.sc.Name, err) {
 		return
 	}
 	r.infos = map[string][]string{}
@@ -249,7 +249,7 @@ func (r *rehearsal) run(ctx context.Context, e *env, data string) {
 // localAddressesFree fails if anything answers on an address the local
 // plan of sc listens on.
 func localAddressesFree(ctx context.Context, sc *scenarios.Scenario, data string) error {
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", true)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", true)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,8 +24,9 @@ func TestRehearseDemoIsReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a rehearsal brings a range up")
 	}
-	cmd := exec.Command(binary, "rehearse", "demo", "--driver", "local", "--json")
-	cmd.Dir = t.TempDir()
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "rehearse", ownScenario(t, dir, "demo", "", nil), "--driver", "local", "--json")
+	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -70,22 +70,17 @@ func TestRehearseNamesWhatIsNotReady(t *testing.T) {
 		t.Skip("a rehearsal brings a range up")
 	}
 	// A weakness the scenario switches off: its exploit must get nothing.
-	b, err := os.ReadFile(filepath.Join("..", "..", "scenarios", "demo.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	t.Chdir(dir)
-	scen := filepath.Join(dir, "demo.yaml")
-	if err := os.WriteFile(scen, bytes.Replace(b, []byte("path_traversal: true"), []byte("path_traversal: false"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	scen := ownScenario(t, dir, "demo", "", func(sc *scenarios.Scenario) {
+		sc.Services[0].Options["weaknesses"].(scenarios.Options)["path_traversal"] = false
+	})
 	var out, errb bytes.Buffer
 	e := &env{stdout: &out, stderr: &errb, getenv: os.Getenv}
 	hooks := rehearsalHooks{binary: binary, beforeExploits: func(ctx context.Context, r *rehearsal) error {
 		return r.remedy(ctx, r.cfg.Replicas[0], contract.WebmailIDOR)
 	}}
-	err = rehearseCommand(context.Background(), e, []string{scen, "--driver", "local"}, hooks)
+	err := rehearseCommand(context.Background(), e, []string{scen, "--driver", "local"}, hooks)
 	if err == nil {
 		t.Fatalf("the rehearsal passed:\n%s", out.String())
 	}
@@ -121,7 +116,7 @@ func assertNoRehearsalLeft(t *testing.T, prefix string) {
 // local plan puts a target, the rehearsal does not start (its checkers
 // would plant flags in another range's targets).
 func TestRehearseRefusesABusyLocalRange(t *testing.T) {
-	sc, err := scenarios.Builtin("demo")
+	sc, err := scenarios.Open(ownScenario(t, t.TempDir(), "demo", "", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +125,7 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 	if err := localAddressesFree(context.Background(), sc, data); err != nil {
 		t.Fatalf("nothing listens yet: %v", err)
 	}
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "127.0.0.1", false)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -48,13 +49,17 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 		*data = filepath.Join("cyrange-data", sc.Name)
 	}
 	logger := newLogger(e.stderr, *verbose)
-	if err := os.MkdirAll(*data, 0o700); err != nil {
+	// Before anything else: a second run on the same directory must not
+	// touch the first one's range.
+	lock, err := datadir.Acquire(*data)
+	if err != nil {
 		return err
 	}
+	defer lock.Release()
 	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
 	var rg *exerciseRange
 	if *driver == "none" {
-		secret, err := loadOrCreateCheckerSecret(*data)
+		secret, err := loadCheckerSecret(*data, !exerciseExists(*data))
 		if err != nil {
 			return err
 		}
@@ -122,7 +127,7 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 	if err != nil {
 		return nil, err
 	}
-	plan, err := rangePlan(sc, data, driver, "127.0.0.1", true)
+	plan, err := rangePlan(sc, data, driver, "", true)
 	if err != nil {
 		release()
 		return nil, err
@@ -130,7 +135,10 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 	pr := newProgressPrinter(e.stdout, false)
 	orch := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Progress: pr.print})
 	start := time.Now()
-	if err := orch.Up(ctx, plan); err != nil {
+	// An exercise that cannot start takes down what it started: left
+	// running, those processes would answer on the plan's addresses for
+	// the next range.
+	if err := orch.UpOrUndo(ctx, plan); err != nil {
 		release()
 		return nil, fmt.Errorf("bringing the range up: %w", err)
 	}

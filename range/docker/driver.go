@@ -53,7 +53,14 @@ type Options struct {
 	// BuildOutput receives the engine's output of image builds and
 	// imports; nil drops it.
 	BuildOutput io.Writer
+	// ProbeTimeout bounds how long WaitReady's probe waits for a
+	// container's ports to listen (DefaultProbeTimeout when zero); a
+	// shorter deadline of WaitReady's context shortens it.
+	ProbeTimeout time.Duration
 }
+
+// DefaultProbeTimeout is Options.ProbeTimeout's default.
+const DefaultProbeTimeout = 30 * time.Second
 
 // Driver runs plans on a Docker engine. It is safe for concurrent use.
 type Driver struct {
@@ -66,6 +73,7 @@ type Driver struct {
 	parallel      int
 	out           io.Writer
 	apiVersion    string
+	probeTimeout  time.Duration
 
 	// ingressMu serialises making ingress networks: the engine accepts
 	// two networks of one name, and an ingress network has no explicit
@@ -107,7 +115,8 @@ func New(ctx context.Context, o Options) (*Driver, error) {
 // newDriver wraps an engine; tests give it a fake.
 func newDriver(e engine, o Options) *Driver {
 	d := &Driver{e: e, log: o.Logger, now: o.Now, timeout: o.CallTimeout, buildTimeout: o.BuildTimeout,
-		ingressSubnet: o.IngressSubnet, parallel: o.Parallel, out: o.BuildOutput, ingress: map[string]bool{}}
+		ingressSubnet: o.IngressSubnet, parallel: o.Parallel, out: o.BuildOutput, ingress: map[string]bool{},
+		probeTimeout: o.ProbeTimeout}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +131,9 @@ func newDriver(e engine, o Options) *Driver {
 	}
 	if d.parallel <= 0 {
 		d.parallel = defaultParallel
+	}
+	if d.probeTimeout <= 0 {
+		d.probeTimeout = DefaultProbeTimeout
 	}
 	if d.out == nil {
 		d.out = io.Discard
@@ -731,9 +743,9 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 	}
 	// The probe gives up a little before ctx does, so that its answer,
 	// not ctx's end, says what is missing.
-	timeout := 30 * time.Second
+	timeout := d.probeTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl) * 3 / 4
+		timeout = min(timeout, time.Until(dl)*3/4)
 	}
 	cmd := []string{probeBinary, "probe", "ready", "--timeout", timeout.Round(time.Millisecond).String()}
 	for _, p := range c.Ports {

@@ -400,29 +400,3 @@ func environ(env map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
-
-// WaitReady waits until something accepts connections on each of c's
-// ports at its address, which the host reaches on loopback.
-func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
-	if len(c.Networks) == 0 {
-		return nil
-	}
-	addr := c.Networks[0].Address
-	for _, p := range c.Ports {
-		ap := netip.AddrPortFrom(addr, uint16(p.Number)).String()
-		for {
-			var dialer net.Dialer
-			conn, err := dialer.DialContext(ctx, "tcp", ap)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("local: %s: nothing listens on %s (%s): %w", c.Name, ap, p.Name, err)
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}

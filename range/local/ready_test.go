@@ -11,28 +11,89 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 )
 
-// TestWaitReady: a target counts as serving once every port listens at
-// its address.
+// TestWaitReady: a container counts as serving once its own process
+// listens on every port; a port it never opens is named when the wait
+// ends.
 func TestWaitReady(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.73.0.10:0")
+	d := setup(t, Options{})
+	ctx := context.Background()
+	c, _ := fakeTarget(t, "ready")
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.WaitReady(wctx, c); err != nil {
+		t.Fatalf("listening, yet: %v", err)
+	}
+	c.Ports = append(c.Ports, cyberrange.Port{Name: "imap", Number: int(freeAddr(t, c.Networks[0].Address.String()).Port())})
+	// The wait for a port that never opens ends with its context, which
+	// is why this one is short; the answer names the port whatever the
+	// machine's load, since the first port is known to listen already.
+	wctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := d.WaitReady(wctx, c); err == nil || !strings.Contains(err.Error(), "(imap)") {
+		t.Fatalf("imap never listens, yet: %v", err)
+	}
+}
+
+// TestWaitReadyRefusesAForeignListener: a process that is not the
+// container's, listening where the container should, is never taken for
+// it (a range left behind would otherwise answer the exercise's checks).
+func TestWaitReadyRefusesAForeignListener(t *testing.T) {
+	d := setup(t, Options{})
+	ctx := context.Background()
+	c, addr := fakeTarget(t, "squatted")
+	ln, err := net.Listen("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	c := cyberrange.Container{Name: "cyrange-x-mail-d01", Kind: cyberrange.KindTarget,
-		Networks: []cyberrange.Attachment{{Network: "x", Address: netip.MustParseAddr("127.73.0.10")}},
-		Ports:    []cyberrange.Port{{Name: "smtp", Number: port}}}
-	d := &Driver{}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := d.WaitReady(ctx, c); err != nil {
-		t.Fatalf("listening, yet: %v", err)
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
 	}
-	c.Ports = append(c.Ports, cyberrange.Port{Name: "imap", Number: port + 1})
-	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := d.WaitReady(ctx, c); err == nil || !strings.Contains(err.Error(), "(imap)") {
-		t.Fatalf("imap never listens, yet: %v", err)
+	err = d.WaitReady(wctx, c)
+	if err == nil || !(strings.Contains(err.Error(), "another process listens") || strings.Contains(err.Error(), "exited before it listened")) {
+		t.Fatalf("a foreign listener was taken for the container: %v", err)
+	}
+}
+
+// TestWaitReadyEndsWhenTheProcessDies: a process that exits while
+// starting ends the wait at once, with its last words.
+func TestWaitReadyEndsWhenTheProcessDies(t *testing.T) {
+	d := setup(t, Options{})
+	ctx := context.Background()
+	c, _ := fakeTarget(t, "dies")
+	c.Command = []string{"fake", "--listen", "not-an-address"}
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := d.WaitReady(wctx, c)
+	if err == nil || !strings.Contains(err.Error(), "exited before it listened") || !strings.Contains(err.Error(), "listen:") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseProcAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0100007F:1F90":                         "127.0.0.1:8080",
+		"0A013D7F:2739":                         "127.61.1.10:10041",
+		"00000000:0050":                         "0.0.0.0:80",
+		"00000000000000000000000000000000:0016": "[::]:22",
+		"0000000000000000FFFF00000100007F:0019": "[::ffff:127.0.0.1]:25",
+	} {
+		got, ok := parseProcAddr(in)
+		if !ok || got != netip.MustParseAddrPort(want) {
+			t.Errorf("%s: %v %v, want %s", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "zz:1", "0100007F", "0100007F:zz", "01007F:0001"} {
+		if _, ok := parseProcAddr(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

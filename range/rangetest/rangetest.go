@@ -5,7 +5,8 @@
 //		rangetest.Contract(t, func(t *testing.T) cyberrange.Driver { ... }, func(t *testing.T) *cyberrange.Plan { ... })
 //	}
 //
-// It imports only cyberrange and the standard library, never a driver.
+// It imports only cyberrange, scenarios and the standard library, never a
+// driver. Network gives a test address plans no other test holds.
 package rangetest
 
 import (

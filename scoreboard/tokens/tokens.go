@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,12 +90,21 @@ func Generate() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// LoadOrCreate reads <dir>/tokens.json, or creates it with fresh tokens at
-// first start. The file must list exactly the scenario's teams.
-func LoadOrCreate(dir string, teams []scoreboard.Team) (*Set, error) {
+// Load reads <dir>/tokens.json. With create set (a new exercise) a
+// missing file is made with fresh tokens; without it a missing file is
+// ErrNotFound, because the exercise's tokens have been handed out and
+// new ones would lock every team out of its gateway and submissions. A
+// file other users may read or write is ErrInvalid: it holds every
+// team's secret. The file must list exactly the scenario's teams.
+func Load(dir string, teams []scoreboard.Team, create bool) (*Set, error) {
 	path := filepath.Join(dir, FileName)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if !create {
+			return nil, fmt.Errorf("tokens: %s is missing, but the exercise in %s was created with it: "+
+				"restore it (the teams hold its tokens), or start a new exercise in another data directory: %w",
+				path, dir, scoreboard.ErrNotFound)
+		}
 		s, err := New(teams)
 		if err != nil {
 			return nil, err
@@ -107,15 +117,44 @@ func LoadOrCreate(dir string, teams []scoreboard.Team) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: reading %s: %w", path, err)
 	}
-	var f File
-	if err := json.Unmarshal(b, &f); err != nil {
+	defer f.Close()
+	if err := CheckPrivate(f); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("tokens: reading %s: %w", path, err)
+	}
+	if len(b) > maxFile {
+		return nil, fmt.Errorf("tokens: %s is larger than %d bytes: %w", path, maxFile, scoreboard.ErrInvalid)
+	}
+	var tf File
+	if err := json.Unmarshal(b, &tf); err != nil {
 		return nil, fmt.Errorf("tokens: %s: %v: %w", path, err, scoreboard.ErrInvalid)
 	}
-	s, err := fromFile(f, teams)
+	s, err := fromFile(tf, teams)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// maxFile bounds tokens.json: 250 teams take about 30 KiB.
+const maxFile = 1 << 20
+
+// CheckPrivate refuses a secrets file that users other than its owner may
+// read or write, as ssh does with a private key: the organizer fixes the
+// mode rather than the exercise widening it silently.
+func CheckPrivate(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("tokens: %s: %w", f.Name(), err)
+	}
+	if m := st.Mode().Perm(); m&0o077 != 0 {
+		return fmt.Errorf("tokens: %s is open to other users (mode %04o): run chmod 600 %s: %w",
+			f.Name(), m, f.Name(), scoreboard.ErrInvalid)
+	}
+	return nil
 }
 
 func fromFile(f File, teams []scoreboard.Team) (*Set, error) {
@@ -176,6 +215,15 @@ func (s *Set) Save(dir string) error {
 		return fmt.Errorf("tokens: saving: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, FileName)); err != nil {
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	// The rename is durable only once the directory is.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("tokens: saving: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
 		return fmt.Errorf("tokens: saving: %w", err)
 	}
 	return nil

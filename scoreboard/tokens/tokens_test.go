@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cyrange/cyrange/scoreboard"
@@ -14,9 +15,9 @@ var teams = []scoreboard.Team{
 	{ID: 1, Name: "Đội phòng thủ", Role: scoreboard.RoleDefence},
 }
 
-func TestLoadOrCreate(t *testing.T) {
+func TestLoadCreatesOnce(t *testing.T) {
 	dir := t.TempDir()
-	s, err := LoadOrCreate(dir, teams)
+	s, err := Load(dir, teams, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("tokens.json has mode %v, want 0600", fi.Mode().Perm())
 	}
-	again, err := LoadOrCreate(dir, teams)
+	again, err := Load(dir, teams, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,28 +74,61 @@ func TestLookup(t *testing.T) {
 
 func TestLoadRefusesAnotherScenario(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := LoadOrCreate(dir, teams); err != nil {
+	if _, err := Load(dir, teams, true); err != nil {
 		t.Fatal(err)
 	}
 	other := append([]scoreboard.Team(nil), teams...)
 	other[0].Name = "Đội khác"
-	if _, err := LoadOrCreate(dir, other); !errors.Is(err, scoreboard.ErrConflict) {
+	if _, err := Load(dir, other, true); !errors.Is(err, scoreboard.ErrConflict) {
 		t.Fatalf("renamed team: %v, want ErrConflict", err)
 	}
-	if _, err := LoadOrCreate(dir, teams[:1]); !errors.Is(err, scoreboard.ErrConflict) {
+	if _, err := Load(dir, teams[:1], true); !errors.Is(err, scoreboard.ErrConflict) {
 		t.Fatalf("fewer teams: %v, want ErrConflict", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("{broken"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreate(dir, teams); !errors.Is(err, scoreboard.ErrInvalid) {
+	if _, err := Load(dir, teams, true); !errors.Is(err, scoreboard.ErrInvalid) {
 		t.Fatalf("broken file: %v, want ErrInvalid", err)
 	}
 	dup := `{"organizer":"aaaaaaaaaaaaaaaaaaaa","teams":[{"name":"Đội tấn công 01","role":"attack","token":"aaaaaaaaaaaaaaaaaaaa"},{"name":"Đội phòng thủ","role":"defence","token":"bbbbbbbbbbbbbbbbbbbb"}]}`
 	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(dup), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreate(dir, teams); !errors.Is(err, scoreboard.ErrInvalid) {
+	if _, err := Load(dir, teams, true); !errors.Is(err, scoreboard.ErrInvalid) {
 		t.Fatalf("a token used twice: %v, want ErrInvalid", err)
+	}
+}
+
+// TestLoadRefusesAMissingOrOpenFile: an existing exercise's tokens are
+// never silently made anew, and a file other users can read is refused.
+func TestLoadRefusesAMissingOrOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(dir, teams, false); !errors.Is(err, scoreboard.ErrNotFound) {
+		t.Fatalf("missing file without create: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a refused load must not create the file")
+	}
+	s, err := Load(dir, teams, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o602} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir, teams, false)
+		if !errors.Is(err, scoreboard.ErrInvalid) || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("mode %04o: %v, want a refusal that says chmod 600", mode, err)
+		}
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(dir, teams, false)
+	if err != nil || again.TeamToken(0) != s.TeamToken(0) {
+		t.Fatalf("reload: %v", err)
 	}
 }

@@ -1,0 +1,113 @@
+package cyberrange_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+)
+
+// TestUpOrUndoLeavesNothing: an up that fails takes down what it made —
+// here everything, including the gateways and checker that did start —
+// and says so.
+func TestUpOrUndoLeavesNothing(t *testing.T) {
+	h := newFakeHost()
+	p := demoPlan(t)
+	var target string
+	for _, c := range p.Containers {
+		if c.Kind == cyberrange.KindTarget {
+			target = c.Name
+		}
+	}
+	h.failNext("Start", target, errors.New("the target refused its options"))
+	err := newOrch(h, nil).UpOrUndo(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "refused its options") || !strings.Contains(err.Error(), "nothing it made is left") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range p.Containers {
+		if h.has(c.Name) {
+			t.Errorf("container %s left behind", c.Name)
+		}
+	}
+	actual, lerr := h.driver().List(context.Background(), p.Exercise)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if len(actual.Networks)+len(actual.Containers) != 0 {
+		t.Errorf("left behind: %+v", actual)
+	}
+}
+
+// TestUpOrUndoKeepsWhatItAdopted: a failed up of a range that was already
+// (partly) up removes only what this up made.
+func TestUpOrUndoKeepsWhatItAdopted(t *testing.T) {
+	h := newFakeHost()
+	p := demoPlan(t)
+	if err := newOrch(h, nil).Up(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	var gw, target string
+	for _, c := range p.Containers {
+		switch c.Kind {
+		case cyberrange.KindGateway:
+			gw = c.Name
+		case cyberrange.KindTarget:
+			target = c.Name
+		}
+	}
+	// The gateway died; the target is gone and will not start again.
+	h.setState(gw, cyberrange.StateExited)
+	if err := h.driver().Remove(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	h.failNext("Start", target, errors.New("no room"))
+	if err := newOrch(h, nil).UpOrUndo(context.Background(), p); err == nil {
+		t.Fatal("up succeeded")
+	}
+	for _, c := range p.Containers {
+		switch c.Name {
+		case gw, target:
+			if h.has(c.Name) {
+				t.Errorf("%s, started by the failed up, is still there", c.Name)
+			}
+		default:
+			if st, ok := h.state(c.Name); !ok || st != cyberrange.StateRunning {
+				t.Errorf("%s, adopted, is %v %v", c.Name, st, ok)
+			}
+		}
+	}
+	if len(p.Networks) == 0 {
+		t.Fatal("no networks")
+	}
+	actual, err := h.driver().List(context.Background(), p.Exercise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(actual.Networks) != len(p.Networks) {
+		t.Errorf("%d networks left of %d adopted", len(actual.Networks), len(p.Networks))
+	}
+}
+
+// TestUpOrUndoSaysWhatIsLeft: when taking down fails too, the error names
+// what is left.
+func TestUpOrUndoSaysWhatIsLeft(t *testing.T) {
+	h := newFakeHost()
+	p := demoPlan(t)
+	var target, gw string
+	for _, c := range p.Containers {
+		switch c.Kind {
+		case cyberrange.KindTarget:
+			target = c.Name
+		case cyberrange.KindGateway:
+			gw = c.Name
+		}
+	}
+	h.failNext("Start", target, errors.New("refused"))
+	h.failNext("Remove", gw, errors.New("engine busy"))
+	err := newOrch(h, nil).UpOrUndo(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "left container "+gw) || !strings.Contains(err.Error(), "range down") {
+		t.Fatalf("err = %v", err)
+	}
+}
