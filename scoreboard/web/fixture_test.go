@@ -185,7 +185,7 @@ func fixedTokens(t testing.TB, cfg *scoreboard.Config) *tokens.Set {
 	if err := os.WriteFile(filepath.Join(dir, tokens.FileName), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := tokens.LoadOrCreate(dir, cfg.Teams)
+	s, err := tokens.Load(dir, cfg.Teams, true)
 	if err != nil {
 		t.Fatal(err)
 	}
