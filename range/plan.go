@@ -336,27 +336,13 @@ func (b *planBuilder) port(n int, what string) (int, error) {
 	return n + LocalPortOffset, nil
 }
 
-// IsBuiltinImage reports whether a service's image is a role of the
-// cyrange binary (cyrange target IMAGE) rather than an image reference.
-func IsBuiltinImage(image string) bool {
-	if image == "" || len(image) > 32 {
-		return false
-	}
-	for _, c := range image {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func (b *planBuilder) targets() error {
 	nsvc := len(b.sc.Services)
 	chk := b.network(b.checkersNetName())
 	for r, owner := range b.defence {
 		rnet := b.network(b.replicaNetName(owner))
 		for s, svc := range b.sc.Services {
-			builtin := IsBuiltinImage(svc.Image)
+			builtin := scenarios.IsBuiltinImage(svc.Image)
 			if b.local && !builtin {
 				return invalidf("service %q: image %q is not a built-in target, which is all the local driver runs", svc.Name, svc.Image)
 			}

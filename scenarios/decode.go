@@ -544,6 +544,9 @@ func (d *decoder) anyValue(n *yaml.Node, path string, depth int) any {
 	case yaml.MappingNode:
 		out := Options{}
 		for _, p := range d.pairs(n, path) {
+			// Options are checked by their target after loading: their
+			// lines let its complaints name the line.
+			d.lines[joinPath(path, p.name)] = p.key.Line
 			out[p.name] = d.anyValue(p.val, joinPath(path, p.name), depth+1)
 		}
 		return out

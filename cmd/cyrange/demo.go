@@ -7,7 +7,6 @@ import (
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
-	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 )
 
@@ -25,7 +24,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	sc, err := scenarios.Open(*scenario)
+	sc, err := openScenario(*scenario)
 	if err != nil {
 		return err
 	}

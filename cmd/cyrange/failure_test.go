@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,17 +13,34 @@ import (
 )
 
 // TestFailedRunLeavesNothing: when the range cannot come up (here its
-// target refuses its options), run takes down the gateways and checker it
-// had started and says so: nothing is left to answer on the plan's
-// addresses for the next range.
+// target cannot listen: a stranger holds its SMTP address), run takes down
+// the gateways and checker it had started and says so: nothing is left to
+// answer on the plan's addresses for the next range.
 func TestFailedRunLeavesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("brings a local range up")
 	}
 	dir := t.TempDir()
-	scen := ownScenario(t, dir, "demo", "refused", func(sc *scenarios.Scenario) {
-		sc.Services[0].Options["accounts"] = 3
-	})
+	scen := ownScenario(t, dir, "demo", "refused", nil)
+	sc, err := scenarios.Open(scen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first replica's /24 is the one after the reserved one, and its
+	// first target sits at .10.
+	a := sc.Network.Local.Replicas.Addr().As4()
+	a[2], a[3] = 1, cyberrange.HostTarget
+	smtp := netip.AddrPortFrom(netip.AddrFrom4(a), 0)
+	for _, p := range sc.Services[0].Ports {
+		if p.Name == "smtp" {
+			smtp = netip.AddrPortFrom(smtp.Addr(), uint16(p.Number+cyberrange.LocalPortOffset))
+		}
+	}
+	ln, err := net.Listen("tcp", smtp.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
 	data := filepath.Join(dir, "data")
 	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
 	before := rangeProcesses(t)
@@ -67,5 +85,28 @@ func TestRunRefusesAForeignChecker(t *testing.T) {
 		if _, ok := before[pid]; !ok {
 			t.Errorf("left running: %s %s", pid, args)
 		}
+	}
+}
+
+// TestRunReportsEveryBadOption: options a target would refuse stop the
+// scenario at load, every one of them with its line, before anything
+// starts.
+func TestRunReportsEveryBadOption(t *testing.T) {
+	dir := t.TempDir()
+	scen := ownScenario(t, dir, "demo", "badopts", func(sc *scenarios.Scenario) {
+		sc.Services[0].Options["acounts"] = 300
+		sc.Services[0].Options["accounts"] = 3
+		sc.Services[0].Options["weaknesses"].(scenarios.Options)["nope"] = true
+	})
+	data := filepath.Join(dir, "data")
+	code, stderr := runBinary(t, "run", scen, "--driver", "local", "--data", data, "--http", "127.0.0.1:0", "--submit", "127.0.0.1:0")
+	for _, want := range []string{"services[0].options.acounts: unknown option", "services[0].options.accounts: must be 100",
+		"services[0].options.weaknesses.nope: unknown weakness"} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "range")); err == nil {
+		t.Error("a range was started for a scenario with bad options")
 	}
 }

@@ -21,7 +21,6 @@ import (
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/docker"
-	"github.com/cyrange/cyrange/scenarios"
 )
 
 // runImages is `cyrange images build`: the range's images, built into the
@@ -278,7 +277,7 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sc, err := scenarios.Open(*scenario)
+	sc, err := openScenario(*scenario)
 	if err != nil {
 		return err
 	}

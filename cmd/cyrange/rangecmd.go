@@ -67,7 +67,7 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	if *parallel < 1 {
 		return usagef("--parallel must be at least 1")
 	}
-	sc, err := scenarios.Open(pos[0])
+	sc, err := openScenario(pos[0])
 	if err != nil {
 		return err
 	}

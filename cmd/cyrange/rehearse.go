@@ -65,7 +65,7 @@ func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHook
 	if *driver != cyberrange.DriverLocal && *driver != cyberrange.DriverDocker {
 		return usagef("--driver must be local or docker, not %q", *driver)
 	}
-	sc, err := scenarios.Open(pos[0])
+	sc, err := openScenario(pos[0])
 	if err != nil {
 		return err
 	}

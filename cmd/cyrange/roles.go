@@ -25,6 +25,26 @@ func targetRoles() map[string]role {
 	}
 }
 
+// targetOptions are the built-in targets' checks of their scenario
+// options, by image name.
+func targetOptions() map[string]scenarios.OptionsCheck {
+	return map[string]scenarios.OptionsCheck{"mailserver": mailserver.CheckOptions}
+}
+
+// openScenario loads a scenario (a built-in name or a file) and checks its
+// targets' options, so that a bad option is reported with its line before
+// anything starts.
+func openScenario(nameOrPath string) (*scenarios.Scenario, error) {
+	sc, err := scenarios.Open(nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.CheckOptions(targetOptions()); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
 // checkerRoles are the built-in checkers served over HTTP, by name.
 func checkerRoles() map[string]role {
 	return map[string]role{

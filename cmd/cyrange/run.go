@@ -36,7 +36,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("usage: cyrange run SCENARIO [flags] (SCENARIO: a file or one of %s)", strings.Join(scenarios.Builtins(), ", "))
 	}
-	sc, err := scenarios.Open(pos[0])
+	sc, err := openScenario(pos[0])
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,10 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 			}
 			owned, err := listensOn(rec.Process.Pid, ap)
 			switch {
+			case err != nil && !rec.alive():
+				// It died while we looked: say so, not what the look
+				// tripped on.
+				return fmt.Errorf("local: %s exited before it listened on %s (%s): %s", c.Name, ap, p.Name, d.lastLine(c.Name))
 			case errors.Is(err, errForeign):
 				return fmt.Errorf("local: %s: %s (%s): %w", c.Name, ap, p.Name, err)
 			case err != nil:
