@@ -136,6 +136,7 @@ type AttackTarget struct {
 	Team       string            `json:"team"`
 	Service    string            `json:"service"`
 	Address    string            `json:"address"`
+	Ports      []Port            `json:"ports"`
 	AttackInfo []AttackInfoEntry `json:"attackInfo"`
 }
 
@@ -156,7 +157,7 @@ func (g *Game) Targets(team int) []AttackTarget {
 			continue
 		}
 		t := AttackTarget{Team: g.cfg.Teams[r.Owner].Name, Service: g.cfg.Services[r.Service].Name,
-			Address: r.Address, AttackInfo: []AttackInfoEntry{}}
+			Address: r.Address, Ports: append([]Port{}, r.Ports...), AttackInfo: []AttackInfoEntry{}}
 		for back := int32(0); back < int32(g.cfg.FlagLifetime); back++ {
 			tick := g.st.Tick - back
 			for st, name := range g.cfg.Services[r.Service].Stores {

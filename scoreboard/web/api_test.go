@@ -664,3 +664,35 @@ func TestMetrics(t *testing.T) {
 		t.Error("a caller's code reached the label set")
 	}
 }
+
+// TestTargetsCarryPorts: an attack team learns from /api/v1/targets the
+// ports of every target, not only its address (PROTOCOLS.md §5).
+func TestTargetsCarryPorts(t *testing.T) {
+	fx := newFixture(t)
+	fx.play()
+	w := fx.do("GET", "/api/v1/targets", "", cred{bearer: fx.teamToken(teamHaNoi)})
+	if w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	var b struct {
+		Targets []struct {
+			Team    string `json:"team"`
+			Address string `json:"address"`
+			Ports   []struct {
+				Name   string `json:"name"`
+				Number int    `json:"port"`
+			} `json:"ports"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Targets) != 2 {
+		t.Fatalf("targets %s", w.Body)
+	}
+	for _, tg := range b.Targets {
+		if len(tg.Ports) != 3 || tg.Ports[0].Name != "smtp" || tg.Ports[0].Number != 10025 || tg.Ports[2].Number != 10080 {
+			t.Errorf("target %s at %s: ports %+v, want smtp 10025, imap 10143, http 10080", tg.Team, tg.Address, tg.Ports)
+		}
+	}
+}

@@ -128,6 +128,9 @@ const (
 	teamDef    = 3 // defence
 )
 
+// mailPorts are the ports teams reach the test's mail replicas on.
+var mailPorts = []scoreboard.Port{{Name: "smtp", Number: 10025}, {Name: "imap", Number: 10143}, {Name: "http", Number: 10080}}
+
 var testStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.FixedZone("ICT", 7*3600))
 
 func testConfig() *scoreboard.Config {
@@ -144,8 +147,8 @@ func testConfig() *scoreboard.Config {
 			{ID: 0, Name: "mail", Title: "Thư điện tử công vụ", Weight: 1, Stores: []string{"inbox", "draft"}},
 		},
 		Replicas: []scoreboard.Replica{
-			{Owner: teamCanTho, Service: 0, Address: "127.0.20.2"},
-			{Owner: teamDef, Service: 0, Address: "127.0.20.3"},
+			{Owner: teamCanTho, Service: 0, Address: "127.0.20.2", Ports: mailPorts},
+			{Owner: teamDef, Service: 0, Address: "127.0.20.3", Ports: mailPorts},
 		},
 		Tick:         time.Minute,
 		FlagLifetime: 5,
