@@ -152,6 +152,7 @@ type Server struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	sessions *sessions
+	logins   *loginLimiter
 	secure   bool
 	origins  []string
 	known    map[string]bool // route templates, for the metrics' route label
@@ -187,6 +188,7 @@ func New(o Options) *Server {
 		ttl = defaultSessionTTL
 	}
 	s.sessions = newSessions(ttl, s.now)
+	s.logins = newLoginLimiter(s.now)
 	for _, og := range o.AllowedOrigins {
 		s.origins = append(s.origins, strings.TrimSuffix(strings.TrimSpace(og), "/"))
 	}
