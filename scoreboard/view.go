@@ -57,9 +57,12 @@ func (g *Game) view(public bool) View {
 		v.Services = append(v.Services, ServiceInfo{Name: s.Name, Title: s.Title, Weight: s.Weight, Stores: s.Stores})
 	}
 	if public && st.Board != nil {
+		// Nothing here may move with what the freeze hides: not even
+		// the count of events (FrozenBoard.Seq).
+		v.Seq = st.Board.Seq
 		v.Standings = append([]Standing(nil), st.Board.Standings...)
 		v.Status = st.Board.Status
-		v.Recent = append(append([]TickerItem(nil), st.Board.Recent...), phaseItems(st.RecentItems(), st.Board.Recent)...)
+		v.Recent = append([]TickerItem(nil), st.Board.Recent...)
 		return v
 	}
 	v.Standings = st.Standings()
@@ -69,7 +72,8 @@ func (g *Game) view(public bool) View {
 }
 
 // phaseItems returns the phase changes of items that came after the last
-// item of before: the only ticker news a frozen board still shows.
+// item of before: the only ticker news a frozen board still shows. Only
+// snapshots of before FrozenBoard kept them need it (DecodeState).
 func phaseItems(items, before []TickerItem) []TickerItem {
 	var last uint64
 	if len(before) > 0 {

@@ -562,7 +562,9 @@ func (h *Hub) flush() {
 		f.LogsDropped = logsDropped
 		a.seq++
 		f.Seq = a.seq
-		if !at.IsZero() {
+		// While the board is frozen the public is not told when the
+		// changes of a flush were made: the first may be a hidden one.
+		if !at.IsZero() && (a.key.kind != audPublic || !boardFrozen(nv)) {
 			f.At = at.UnixNano()
 		}
 		b, err := json.Marshal(f)
@@ -611,20 +613,25 @@ func (h *Hub) itemsFor(a *audience, nv scoreboard.View, items []entry) []scorebo
 	var out []scoreboard.TickerItem
 	switch a.key.kind {
 	case audPublic:
-		var shown map[itemKey]bool
+		var shown map[itemKey]scoreboard.TickerItem
 		if boardFrozen(nv) {
 			// The frozen board shows only what its own recent list
-			// holds: items of before the freeze and phase changes.
-			shown = make(map[itemKey]bool, len(nv.Recent))
+			// holds: items of before the freeze and phase changes,
+			// the latter numbered in the board's own count.
+			shown = make(map[itemKey]scoreboard.TickerItem, len(nv.Recent))
 			for _, it := range nv.Recent {
-				shown[itemKey{it.Seq, it.Kind}] = true
+				shown[itemKey{logSeq(it), it.Kind}] = it
 			}
 		}
 		for _, e := range items {
-			if e.private || (shown != nil && !shown[itemKey{e.item.Seq, e.item.Kind}]) {
+			if e.private {
 				continue
 			}
-			out = append(out, e.item)
+			if shown == nil {
+				out = append(out, e.item)
+			} else if it, ok := shown[itemKey{e.item.Seq, e.item.Kind}]; ok {
+				out = append(out, it)
+			}
 		}
 	case audAdmin:
 		for _, e := range items {
@@ -647,6 +654,15 @@ func (h *Hub) itemsFor(a *audience, nv scoreboard.View, items []entry) []scorebo
 type itemKey struct {
 	seq  uint64
 	kind string
+}
+
+// logSeq is an item's place in the event log, whichever numbering its
+// Seq is in.
+func logSeq(it scoreboard.TickerItem) uint64 {
+	if it.LogSeq != 0 {
+		return it.LogSeq
+	}
+	return it.Seq
 }
 
 // boardFrozen reports whether the view is the board of the freeze; the

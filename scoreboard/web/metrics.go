@@ -11,9 +11,11 @@ import (
 )
 
 // Metrics is the exercise's Prometheus registry and the hooks the other
-// components call. No series has a team label: /metrics is public and must
-// not tell the audience what a frozen board hides. A nil *Metrics ignores
-// every call, so a component can hold one unconditionally.
+// components call. No series has a team label, but the totals per verdict
+// and per route still move with captures after a freeze: /metrics is the
+// organizer's (or on a listen address of its own), never public. A nil
+// *Metrics ignores every call, so a component can hold one
+// unconditionally.
 type Metrics struct {
 	reg         *prometheus.Registry
 	submissions *prometheus.CounterVec

@@ -121,7 +121,7 @@ func TestRequiredEndpoints(t *testing.T) {
 		roles role
 	}{
 		{"GET /healthz", everyone},
-		{"GET /metrics", everyone},
+		{"GET /metrics", organizer},
 		{"GET /api/v1/scoreboard", everyone},
 		{"GET /api/v1/live", everyone},
 		{"GET /api/v1/team/live", teams},

@@ -285,6 +285,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, s.echo)
 }
 
+// ServeMetrics answers GET /metrics on ln, without authentication, until
+// ctx is done: for a Prometheus that scrapes a private address rather than
+// the public port with the organizer's token. It has the same limits as
+// Serve and nothing else on it.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return s.serve(ctx, ln, mux)
+}
+
 func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	l := s.limits
 	hs := &http.Server{
