@@ -18,13 +18,23 @@
 //   - events lists the ticker items since the previous message; skipped, when
 //     present, counts items left out because too many arrived at once.
 //   - at is when the server applied the first change the message carries
-//     (unix nanoseconds); clients may ignore it.
+//     (unix nanoseconds); clients may ignore it. Public messages carry
+//     none while the board is frozen: the first change of a flush may be
+//     one the freeze hides.
+//   - While the board is frozen the public ticker shows the phase changes
+//     numbered in the frozen board's own count (scoreboard.FrozenBoard),
+//     so no seq the public sees moves with what the freeze hides.
 //   - A defending team's stream also carries its targets' log lines as
 //     events of kind "log" (service, source, text, time; see PublishLog).
 //     They come through a bounded queue per team: when lines arrive faster
 //     than the stream sends them, the oldest are dropped and the next
 //     message says how many in logsDropped. A target or the game never
 //     waits for a console.
+//
+// Each audience counts against a bound of its own — the public stream's,
+// with a share per source address, each team's and the organizer's — so
+// that an audience filling the public stream never keeps a team or the
+// organizer out, and a team fills only its own.
 //
 // Authentication is the web package's job: it calls ServePublic, ServeTeam
 // or ServeAdmin only for a caller entitled to that audience. This package
