@@ -706,6 +706,17 @@ func (p *Plan) Placement() scenarios.Placement {
 			}
 			return n.Subnet.String()
 		},
+		ReplicaPorts: func(owner, svc int) []scenarios.Port {
+			c, ok := p.target(owner, svc)
+			if !ok {
+				return nil
+			}
+			var out []scenarios.Port
+			for _, port := range teamPorts(c) {
+				out = append(out, scenarios.Port{Name: port.Name, Number: port.Number})
+			}
+			return out
+		},
 	}
 }
 
@@ -733,12 +744,19 @@ func (p *Plan) TargetFor(team, owner, svc int) (addr netip.Addr, ports []Port, o
 		return netip.Addr{}, nil, false
 	}
 	addr, _ = p.targetAddrs(team, c)
+	return addr, teamPorts(c), true
+}
+
+// teamPorts returns the ports of target c open to teams: all but the
+// admin console's.
+func teamPorts(c Container) []Port {
+	var out []Port
 	for _, port := range c.Ports {
 		if port.Name != PortAdmin {
-			ports = append(ports, port)
+			out = append(out, port)
 		}
 	}
-	return addr, ports, true
+	return out
 }
 
 // TeamAddress returns the target's address on team's own network, which

@@ -224,6 +224,14 @@ func TestPlacementAndTargets(t *testing.T) {
 			if cfg.Replicas[0].Address != tt.replica || cfg.Teams[6].Network != tt.team7Net {
 				t.Errorf("game config: %+v %+v", cfg.Replicas[0], cfg.Teams[6])
 			}
+			// The game tells teams the same ports the gateway lets them reach.
+			var cfgPorts []int
+			for _, port := range cfg.Replicas[0].Ports {
+				cfgPorts = append(cfgPorts, port.Number)
+			}
+			if !slices.Equal(cfgPorts, tt.ports) || cfg.Replicas[0].Ports[0].Name != ports[0].Name {
+				t.Errorf("game config ports %v, want %v", cfg.Replicas[0].Ports, tt.ports)
+			}
 		})
 	}
 }

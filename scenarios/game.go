@@ -14,6 +14,10 @@ type Placement struct {
 	ReplicaAddress func(owner, svc int) string
 	// TeamNetwork returns the CIDR team i's traffic comes from, or "".
 	TeamNetwork func(i int) string
+	// ReplicaPorts returns the ports teams reach that replica on; nil
+	// means the service's own ports (the targets run elsewhere, as the
+	// scenario describes them).
+	ReplicaPorts func(owner, svc int) []Port
 }
 
 // GameConfig turns the scenario into the game's configuration.
@@ -58,6 +62,13 @@ func (s *Scenario) GameConfig(p Placement) *scoreboard.Config {
 			r := scoreboard.Replica{Owner: i, Service: j}
 			if p.ReplicaAddress != nil {
 				r.Address = p.ReplicaAddress(i, j)
+			}
+			ports := s.Services[j].Ports
+			if p.ReplicaPorts != nil {
+				ports = p.ReplicaPorts(i, j)
+			}
+			for _, port := range ports {
+				r.Ports = append(r.Ports, scoreboard.Port{Name: port.Name, Number: port.Number})
 			}
 			c.Replicas = append(c.Replicas, r)
 		}

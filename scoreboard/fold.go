@@ -114,6 +114,9 @@ type TickerItem struct {
 	// Source is where a target log line's activity came from (the
 	// client's address), on a defending team's stream only.
 	Source string `json:"source,omitempty"`
+	// LogSeq is the item's place in the event log when Seq is a frozen
+	// board's own numbering (FrozenBoard.Seq); zero otherwise. Never sent.
+	LogSeq uint64 `json:"-"`
 }
 
 // State is the fold of the event log: apply events in log order and it
@@ -180,7 +183,25 @@ type State struct {
 type FrozenBoard struct {
 	Standings []Standing
 	Status    map[string]map[string]Status
-	Recent    []TickerItem
+	// Recent is the public ticker: the items of before the freeze, then
+	// the phase changes since, the only news the public still gets.
+	Recent []TickerItem
+	// Seq is the public's own count while the board is frozen: the
+	// freeze's place in the log, plus one for each item shown since,
+	// which carries it as its Seq. The numbers the public sees thus move
+	// with what it is shown, never with how many events the freeze hides.
+	Seq uint64
+}
+
+// show adds an item to the frozen ticker, numbered in the board's own
+// count.
+func (b *FrozenBoard) show(it TickerItem) {
+	b.Seq++
+	it.LogSeq, it.Seq = it.Seq, b.Seq
+	b.Recent = append(b.Recent, it)
+	if len(b.Recent) > recentLen {
+		b.Recent = append(b.Recent[:0], b.Recent[len(b.Recent)-recentLen:]...)
+	}
 }
 
 // NewState returns the empty fold for cfg.
@@ -336,6 +357,7 @@ func (s *State) applyPhase(e *Event, out *Applied) {
 	s.Phase = next
 	wasFrozen := s.Frozen
 	s.Frozen = e.Value == 1
+	it := TickerItem{Seq: e.Seq, Time: e.Time, Kind: "phase", Text: e.Text}
 	switch {
 	case next == PhaseEnded:
 		// The end reveals the final board.
@@ -343,9 +365,12 @@ func (s *State) applyPhase(e *Event, out *Applied) {
 	case s.Frozen && !wasFrozen:
 		// Kept in the state, not beside it, so that a restart shows the
 		// public exactly the board of the moment of the freeze.
-		s.Board = &FrozenBoard{Standings: s.Standings(), Status: s.StatusMatrix(), Recent: s.RecentItems()}
+		s.Board = &FrozenBoard{Standings: s.Standings(), Status: s.StatusMatrix(),
+			Recent: append(s.RecentItems(), it), Seq: e.Seq}
+	case s.Board != nil:
+		s.Board.show(it)
 	}
-	out.Items = append(out.Items, TickerItem{Seq: e.Seq, Time: e.Time, Kind: "phase", Text: e.Text})
+	out.Items = append(out.Items, it)
 }
 
 // RunningTime is the game's running time at now (pauses excluded).
@@ -701,6 +726,16 @@ func DecodeState(cfg *Config, b []byte) (*State, error) {
 	}
 	if s.Held == nil {
 		s.Held = map[FlagID]*HeldCaptures{}
+	}
+	if b := s.Board; b != nil && b.Seq == 0 {
+		// A snapshot of before the frozen board kept its own ticker and
+		// count: rebuild them from what the state still holds.
+		if len(b.Recent) > 0 {
+			b.Seq = b.Recent[len(b.Recent)-1].Seq
+		}
+		for _, it := range phaseItems(s.RecentItems(), b.Recent) {
+			b.show(it)
+		}
 	}
 	s.byKey = map[[3]int16][]int{}
 	for i := range s.Incidents {

@@ -72,6 +72,15 @@ type Replica struct {
 	Owner   int    `json:"owner"`
 	Service int    `json:"service"`
 	Address string `json:"address"`
+	// Ports are the ports teams reach the replica on (through their
+	// gateway), in the scenario's order; its admin console is not one.
+	Ports []Port `json:"ports,omitempty"`
+}
+
+// Port is one named port of a replica.
+type Port struct {
+	Name   string `json:"name"`
+	Number int    `json:"port"`
 }
 
 // Scoring holds the scenario's scoring constants (SCORING.md).

@@ -57,9 +57,12 @@ func (g *Game) view(public bool) View {
 		v.Services = append(v.Services, ServiceInfo{Name: s.Name, Title: s.Title, Weight: s.Weight, Stores: s.Stores})
 	}
 	if public && st.Board != nil {
+		// Nothing here may move with what the freeze hides: not even
+		// the count of events (FrozenBoard.Seq).
+		v.Seq = st.Board.Seq
 		v.Standings = append([]Standing(nil), st.Board.Standings...)
 		v.Status = st.Board.Status
-		v.Recent = append(append([]TickerItem(nil), st.Board.Recent...), phaseItems(st.RecentItems(), st.Board.Recent)...)
+		v.Recent = append([]TickerItem(nil), st.Board.Recent...)
 		return v
 	}
 	v.Standings = st.Standings()
@@ -69,7 +72,8 @@ func (g *Game) view(public bool) View {
 }
 
 // phaseItems returns the phase changes of items that came after the last
-// item of before: the only ticker news a frozen board still shows.
+// item of before: the only ticker news a frozen board still shows. Only
+// snapshots of before FrozenBoard kept them need it (DecodeState).
 func phaseItems(items, before []TickerItem) []TickerItem {
 	var last uint64
 	if len(before) > 0 {
@@ -136,6 +140,7 @@ type AttackTarget struct {
 	Team       string            `json:"team"`
 	Service    string            `json:"service"`
 	Address    string            `json:"address"`
+	Ports      []Port            `json:"ports"`
 	AttackInfo []AttackInfoEntry `json:"attackInfo"`
 }
 
@@ -156,7 +161,7 @@ func (g *Game) Targets(team int) []AttackTarget {
 			continue
 		}
 		t := AttackTarget{Team: g.cfg.Teams[r.Owner].Name, Service: g.cfg.Services[r.Service].Name,
-			Address: r.Address, AttackInfo: []AttackInfoEntry{}}
+			Address: r.Address, Ports: append([]Port{}, r.Ports...), AttackInfo: []AttackInfoEntry{}}
 		for back := int32(0); back < int32(g.cfg.FlagLifetime); back++ {
 			tick := g.st.Tick - back
 			for st, name := range g.cfg.Services[r.Service].Stores {

@@ -173,6 +173,7 @@ const dict = {
     'targets.none': 'Không có mục tiêu nào.',
     'targets.info': 'Gợi ý theo lượt (attackInfo)',
     'targets.noInfo': 'chưa có',
+    'targets.ports': 'Cổng',
 
     'def.services': 'Dịch vụ của đội',
     'def.noServices': 'Đội không có dịch vụ nào để bảo vệ.',
@@ -471,6 +472,7 @@ const dict = {
     'targets.none': 'No targets.',
     'targets.info': 'Hints per tick (attackInfo)',
     'targets.noInfo': 'none yet',
+    'targets.ports': 'Ports',
 
     'def.services': 'Our services',
     'def.noServices': 'The team defends no service.',

@@ -198,6 +198,10 @@ function renderTargets() {
   }
   const d = targets.data;
   const first = d.targets[0]?.address || 'TARGET';
+  // The examples use the first target's own ports, as the range placed
+  // them (the local range moves them by 10000).
+  const portOf = (name, dflt) => d.targets[0]?.ports?.find((p) => p.name === name)?.port ?? dflt;
+  const web = portOf('http', 80) === 80 ? `http://${first}/` : `http://${first}:${portOf('http', 80)}/`;
   const g = d.gateway;
   if (g && typeof g === 'object') {
     const addr = g.socks5 ?? g.address ?? '';
@@ -211,12 +215,12 @@ function renderTargets() {
         h('dt', { text: t('targets.password') }), h('dd', { text: t('targets.passwordIs') }),
         g.source ? [h('dt', { text: t('targets.source') }), h('dd', { class: 'mono', text: g.source })] : null),
       h('h3', { text: t('targets.examples') }),
-      example(`curl --socks5-hostname ${addr} --proxy-user "${user}:$TEAM_TOKEN" http://${first}/`),
+      example(`curl --socks5-hostname ${addr} --proxy-user "${user}:$TEAM_TOKEN" ${web}`),
       // proxychains reads its user name up to the first blank.
-      /^\S+$/.test(user) ? example(`# /etc/proxychains4.conf\n[ProxyList]\nsocks5 ${host} ${port} ${user} $TEAM_TOKEN\n\nproxychains4 -q nc -v ${first} 25`) : null,
+      /^\S+$/.test(user) ? example(`# /etc/proxychains4.conf\n[ProxyList]\nsocks5 ${host} ${port} ${user} $TEAM_TOKEN\n\nproxychains4 -q nc -v ${first} ${portOf('smtp', 25)}`) : null,
     ].filter(Boolean));
   } else {
-    gw.replaceChildren(h('p', { class: 'alert info', text: t('targets.noGateway') }), example(`curl http://${first}/`));
+    gw.replaceChildren(h('p', { class: 'alert info', text: t('targets.noGateway') }), example(`curl ${web}`));
   }
   if (d.targets.length === 0) {
     box.replaceChildren(h('p', { class: 'empty', text: t('targets.none') }));
@@ -227,11 +231,13 @@ function renderTargets() {
     : h('ul', { class: 'info' }, x.attackInfo.map((a) => h('li', null,
       h('span', { class: 'muted', text: `${t('clock.tick')} ${a.tick} · ${a.store}: ` }),
       h('span', { class: 'mono', text: a.info })))));
-  const heads = ['col.team', 'col.service', 'col.address', 'targets.info'].map((k) => h('th', { scope: 'col', text: t(k) }));
+  const ports = (x) => (x.ports?.length ? x.ports.map((p) => `${p.name} ${p.port}`).join(' · ') : '–');
+  const heads = ['col.team', 'col.service', 'col.address', 'targets.ports', 'targets.info'].map((k) => h('th', { scope: 'col', text: t(k) }));
   const rows = d.targets.map((x) => h('tr', null,
     h('td', { text: x.team }),
     h('td', { text: view ? serviceTitle(view, x.service) : x.service }),
     h('td', { class: 'mono', text: x.address || '–' }),
+    h('td', { class: 'mono', text: ports(x) }),
     h('td', null, info(x))));
   box.replaceChildren(h('div', { class: 'scroll' },
     h('table', { class: 'results' }, h('thead', null, h('tr', null, heads)), h('tbody', null, rows))));

@@ -80,7 +80,7 @@ func benchScenario(n int) (*scenarios.Scenario, error) {
 
 // benchExercise starts an in-process exercise on loopback, running, with
 // every tick of the flag lifetime issued.
-func benchExercise(ctx context.Context, teams int, logger *slog.Logger) (*exercise, string, func(), error) {
+func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ...func(*exerciseOptions)) (*exercise, string, func(), error) {
 	sc, err := benchScenario(teams)
 	if err != nil {
 		return nil, "", nil, err
@@ -89,8 +89,12 @@ func benchExercise(ctx context.Context, teams int, logger *slog.Logger) (*exerci
 	if err != nil {
 		return nil, "", nil, err
 	}
-	x, err := newExercise(ctx, exerciseOptions{Scenario: sc, DataDir: dir, HTTPAddr: "127.0.0.1:0",
-		SubmitAddr: "127.0.0.1:0", Logger: logger, AutoStart: true})
+	o := exerciseOptions{Scenario: sc, DataDir: dir, HTTPAddr: "127.0.0.1:0",
+		SubmitAddr: "127.0.0.1:0", Logger: logger, AutoStart: true}
+	for _, edit := range edits {
+		edit(&o)
+	}
+	x, err := newExercise(ctx, o)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, "", nil, err
@@ -289,7 +293,11 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	x, _, cleanup, err := benchExercise(ctx, 17, slog.New(slog.DiscardHandler))
+	// Every viewer comes from this machine's one address.
+	x, _, cleanup, err := benchExercise(ctx, 17, slog.New(slog.DiscardHandler), func(o *exerciseOptions) {
+		o.ViewersPerSource = *viewers
+		o.ConnsPerSource = 2**viewers + 64
+	})
 	if err != nil {
 		return err
 	}

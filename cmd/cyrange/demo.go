@@ -21,7 +21,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	noBots := fs.Bool("no-bots", false, "no bot teams (attack nor defence): a real exercise on one machine")
 	scenario := fs.String("scenario", "demo", "the scenario to play: a built-in name or a YAML file (its targets must be the mail server)")
 	verbose := fs.Bool("v", false, "log debug messages")
+	wf := addWebFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := wf.check(); err != nil {
 		return err
 	}
 	sc, err := openScenario(*scenario)
@@ -64,9 +68,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			logger.Error("taking the demo's range down", "err", err)
 		}
 	}()
-	x, err := newExercise(ctx, exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr,
+	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr,
 		SubmitAddr: *submitAddr, Placement: rg.plan.Placement(), Checkers: rg.checkers, Range: rg.orch,
-		Logger: logger, AutoStart: true, Plan: rg.plan, Logs: rg.driver})
+		Logger: logger, AutoStart: true, Plan: rg.plan, Logs: rg.driver}
+	wf.apply(&o)
+	x, err := newExercise(ctx, o)
 	if err != nil {
 		return err
 	}

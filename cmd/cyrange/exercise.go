@@ -43,6 +43,13 @@ type exerciseOptions struct {
 	// defence's console.
 	Plan *cyberrange.Plan
 	Logs ingest.LogSource
+	// MetricsAddr, if set, serves /metrics there without a token.
+	MetricsAddr string
+	// ViewersPerSource and ConnsPerSource bound what one address holds
+	// of the public live stream and of the web port; zero means the
+	// defaults.
+	ViewersPerSource int
+	ConnsPerSource   int
 }
 
 // exercise is one running exercise: the log, the game and its front doors.
@@ -57,7 +64,9 @@ type exercise struct {
 	metrics *web.Metrics
 	httpLn  net.Listener
 	tcpLn   net.Listener
-	ingest  *ingest.Collector
+	// metricsLn is nil without exerciseOptions.MetricsAddr.
+	metricsLn net.Listener
+	ingest    *ingest.Collector
 }
 
 // newExercise opens (or creates) the exercise in o.DataDir and binds its
@@ -92,7 +101,7 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 	}
 	observe := func(c scoreboard.Code, n int) { metrics.ObserveSubmission(c.String(), n) }
 	lim := submit.NewLimiter(cfg.RatePerTeam, cfg.Burst, len(cfg.Teams), time.Now)
-	hub := live.NewHub(live.Options{Source: g, Logger: logger.With("component", "live"),
+	hub := live.NewHub(live.Options{Source: g, Logger: logger.With("component", "live"), MaxViewersPerSource: o.ViewersPerSource,
 		Observe: live.Observer{Viewers: func(aud string, n int) {
 			if aud == "public" {
 				metrics.SetViewers(n)
@@ -101,7 +110,8 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 	flags := submit.NewHTTPHandler(submit.HTTPOptions{Judge: g, Auth: toks, Limiter: lim,
 		Logger: logger.With("component", "submit"), Observe: observe})
 	srv := web.New(web.Options{Game: g, Auth: toks, Live: hub, Flags: flags, Range: o.Range, Metrics: metrics,
-		Detections: g.Detections(), Events: d.log, Logger: logger.With("component", "web")})
+		Detections: g.Detections(), Events: d.log, Logger: logger.With("component", "web"),
+		Limits: web.Limits{MaxConnsPerSource: o.ConnsPerSource}})
 	// Only Docker's team networks prove who a source address is: on the
 	// local driver any process can bind a team's loopback address.
 	tcp := submit.NewTCPServer(submit.TCPOptions{Judge: g, Auth: toks, Limiter: lim,
@@ -120,11 +130,21 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 		x.httpLn.Close()
 		return nil, fmt.Errorf("submission listener: %w", err)
 	}
+	if o.MetricsAddr != "" {
+		if x.metricsLn, err = net.Listen("tcp", o.MetricsAddr); err != nil {
+			x.httpLn.Close()
+			x.tcpLn.Close()
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+	}
 	// Written as soon as the addresses are known, so that `cyrange game
 	// --data DIR` finds the server even before Run has started.
 	if err := writeServerInfo(o.DataDir, serverInfo{HTTP: x.HTTPAddr(), Submit: x.SubmitAddr(), PID: os.Getpid()}); err != nil {
 		x.httpLn.Close()
 		x.tcpLn.Close()
+		if x.metricsLn != nil {
+			x.metricsLn.Close()
+		}
 		return nil, err
 	}
 	return x, nil
@@ -153,6 +173,14 @@ func (t tickObserver) CheckTick(ctx context.Context, p scoreboard.TickPlan) []sc
 func (x *exercise) HTTPAddr() string   { return x.httpLn.Addr().String() }
 func (x *exercise) SubmitAddr() string { return x.tcpLn.Addr().String() }
 
+// MetricsAddr is where /metrics is served without a token, or "".
+func (x *exercise) MetricsAddr() string {
+	if x.metricsLn == nil {
+		return ""
+	}
+	return x.metricsLn.Addr().String()
+}
+
 // Run serves until ctx is done, then stops everything in order and takes
 // a last snapshot so the next start folds nothing.
 func (x *exercise) Run(ctx context.Context) error {
@@ -166,7 +194,7 @@ func (x *exercise) Run(ctx context.Context) error {
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 6)
 	goRun := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
@@ -182,6 +210,9 @@ func (x *exercise) Run(ctx context.Context) error {
 	goRun("live", func() error { return x.hub.Run(sctx) })
 	goRun("web", func() error { return x.web.Serve(sctx, x.httpLn) })
 	goRun("submit", func() error { return x.tcp.Serve(sctx, x.tcpLn) })
+	if x.metricsLn != nil {
+		goRun("metrics", func() error { return x.web.ServeMetrics(sctx, x.metricsLn) })
+	}
 	if x.ingest != nil {
 		goRun("ingest", func() error { return x.ingest.Run(sctx) })
 	}

@@ -116,10 +116,12 @@ type server struct {
 	cmd    *exec.Cmd
 	http   string
 	submit string
-	logs   *syncWriter
+	// metrics is where /metrics is served without a token (--metrics).
+	metrics string
+	logs    *syncWriter
 }
 
-var addrLine = regexp.MustCompile(`(?m)^\s+(scoreboard|flag submission \(TCP\))\s+(\S+)`)
+var addrLine = regexp.MustCompile(`(?m)^\s+(scoreboard|metrics|flag submission \(TCP\))\s+(\S+)`)
 
 func startServer(t *testing.T, scenario, data string) *server {
 	t.Helper()
@@ -155,9 +157,12 @@ func startCyrange(t *testing.T, dir string, wait time.Duration, args ...string) 
 	defer deadline.Stop()
 	for (s.http == "" || s.submit == "") && sc.Scan() {
 		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
-			if m[1] == "scoreboard" {
+			switch m[1] {
+			case "scoreboard":
 				s.http = strings.TrimSuffix(strings.TrimPrefix(m[2], "http://"), "/")
-			} else {
+			case "metrics":
+				s.metrics = m[2]
+			default:
 				s.submit = m[2]
 			}
 		}

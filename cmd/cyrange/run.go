@@ -29,8 +29,12 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	targetHost := fs.String("target-host", "127.0.0.1", "with --driver none: the host where every replica runs")
 	down := fs.Bool("down", false, "take the range down when the exercise stops")
 	verbose := fs.Bool("v", false, "log debug messages")
+	wf := addWebFlags(fs)
 	pos, err := parsePositional(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := wf.check(); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
@@ -57,6 +61,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	}
 	defer lock.Release()
 	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
+	wf.apply(&o)
 	var rg *exerciseRange
 	if *driver == "none" {
 		secret, err := loadCheckerSecret(*data, !exerciseExists(*data))
@@ -269,6 +274,9 @@ func printWhere(w io.Writer, x *exercise, dataDir string) {
 	fmt.Fprintf(tw, "  scoreboard\thttp://%s/\n", x.HTTPAddr())
 	fmt.Fprintf(tw, "  API\thttp://%s/api/v1/\n", x.HTTPAddr())
 	fmt.Fprintf(tw, "  live stream\tws://%s/api/v1/live\n", x.HTTPAddr())
+	if a := x.MetricsAddr(); a != "" {
+		fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", a)
+	}
 	fmt.Fprintf(tw, "  flag submission (TCP)\t%s\n", x.SubmitAddr())
 	fmt.Fprintf(tw, "  flag submission (HTTP)\tPUT http://%s/flags\n", x.HTTPAddr())
 	fmt.Fprintf(tw, "  team tokens\t%s\n", filepath.Join(abs, tokens.FileName))

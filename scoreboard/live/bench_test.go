@@ -26,6 +26,8 @@ func benchHub(b *testing.B, o Options) (*fakeSource, string) {
 	b.Helper()
 	src := newFakeSource()
 	o.Source = src
+	// Every viewer comes from this machine's one address.
+	o.MaxViewersPerSource = 1 << 20
 	h := NewHub(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

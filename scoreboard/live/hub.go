@@ -18,13 +18,23 @@
 //   - events lists the ticker items since the previous message; skipped, when
 //     present, counts items left out because too many arrived at once.
 //   - at is when the server applied the first change the message carries
-//     (unix nanoseconds); clients may ignore it.
+//     (unix nanoseconds); clients may ignore it. Public messages carry
+//     none while the board is frozen: the first change of a flush may be
+//     one the freeze hides.
+//   - While the board is frozen the public ticker shows the phase changes
+//     numbered in the frozen board's own count (scoreboard.FrozenBoard),
+//     so no seq the public sees moves with what the freeze hides.
 //   - A defending team's stream also carries its targets' log lines as
 //     events of kind "log" (service, source, text, time; see PublishLog).
 //     They come through a bounded queue per team: when lines arrive faster
 //     than the stream sends them, the oldest are dropped and the next
 //     message says how many in logsDropped. A target or the game never
 //     waits for a console.
+//
+// Each audience counts against a bound of its own — the public stream's,
+// with a share per source address, each team's and the organizer's — so
+// that an audience filling the public stream never keeps a team or the
+// organizer out, and a team fills only its own.
 //
 // Authentication is the web package's job: it calls ServePublic, ServeTeam
 // or ServeAdmin only for a caller entitled to that audience. This package
@@ -36,6 +46,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +54,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/persource"
 )
 
 // Source is the game as the hub sees it; *scoreboard.Game satisfies it.
@@ -92,9 +104,23 @@ type Options struct {
 	// PingInterval is how often viewers are pinged; a viewer that answers
 	// no ping for PingInterval+WriteTimeout is closed. Default 30s.
 	PingInterval time.Duration
-	// MaxViewers bounds the connected viewers of all audiences together;
-	// beyond it connections get 503. Default 16384.
+	// MaxViewers bounds the public stream's viewers; beyond it
+	// connections get 503. The private streams have bounds of their own
+	// (MaxTeamViewers, MaxAdminViewers), so that an audience filling the
+	// public stream never keeps the organizer or a team out. Default
+	// 16384.
 	MaxViewers int
+	// MaxViewersPerSource bounds the public viewers from one source
+	// address (an IPv6 /64), so that one machine cannot take the public
+	// stream from everyone. A venue's audience behind one NAT address is
+	// one source: keep it generous. Default 1024.
+	MaxViewersPerSource int
+	// MaxTeamViewers bounds the viewers of each team's stream: a team can
+	// fill only its own. Default 64.
+	MaxTeamViewers int
+	// MaxAdminViewers bounds the viewers of the organizer's stream.
+	// Default 64.
+	MaxAdminViewers int
 	// MaxEvents bounds the ticker items one flush carries; the rest are
 	// counted in "skipped". Default 256. Public messages carry at most
 	// the newest 32 of them.
@@ -117,8 +143,13 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultPingInterval = 30 * time.Second
 	DefaultMaxViewers   = 16384
-	DefaultMaxEvents    = 256
-	DefaultLogQueue     = 256
+	// DefaultMaxViewersPerSource leaves room for a hall of phones and
+	// wall screens behind one address.
+	DefaultMaxViewersPerSource = 1024
+	DefaultMaxTeamViewers      = 64
+	DefaultMaxAdminViewers     = 64
+	DefaultMaxEvents           = 256
+	DefaultLogQueue            = 256
 )
 
 // publicEvents bounds the ticker items of one public message; the rest
@@ -140,6 +171,8 @@ type Hub struct {
 	writeTO  time.Duration
 	ping     time.Duration
 	maxView  int
+	maxTeam  int
+	maxAdmin int
 	maxEv    int
 	allowed  []string
 	obs      Observer
@@ -166,11 +199,15 @@ type Hub struct {
 	logSpare map[int]*logQueue
 	logLen   int // the queues' capacity
 
-	// life guards stopped and the WaitGroup's Add against Run's Wait.
-	life    sync.Mutex
-	stopped bool
-	wg      sync.WaitGroup
-	count   atomic.Int64
+	// life guards stopped, the WaitGroup's Add against Run's Wait, and
+	// the viewer counts against each audience's bound.
+	life      sync.Mutex
+	stopped   bool
+	wg        sync.WaitGroup
+	nPublic   int
+	nAdmin    int
+	nTeam     map[int]int
+	perSource *persource.Counter // public viewers per source
 
 	// Owned by the hub goroutine.
 	auds   map[audKey]*audience
@@ -192,7 +229,8 @@ type entry struct {
 // NewHub returns a hub subscribed to o.Source.
 func NewHub(o Options) *Hub {
 	h := &Hub{src: o.Source, logger: o.Logger, now: o.Now, interval: o.Interval, queueLen: o.QueueLen,
-		writeTO: o.WriteTimeout, ping: o.PingInterval, maxView: o.MaxViewers, maxEv: o.MaxEvents,
+		writeTO: o.WriteTimeout, ping: o.PingInterval, maxView: o.MaxViewers, maxTeam: o.MaxTeamViewers,
+		maxAdmin: o.MaxAdminViewers, maxEv: o.MaxEvents, nTeam: map[int]int{},
 		allowed: o.AllowedOrigins, obs: o.Observe, logLen: o.LogQueue, logs: map[int]*logQueue{},
 		wake: make(chan struct{}, 1), register: make(chan *viewer), unregister: make(chan *viewer),
 		done: make(chan struct{}), auds: map[audKey]*audience{}}
@@ -217,6 +255,17 @@ func NewHub(o Options) *Hub {
 	if h.maxView <= 0 {
 		h.maxView = DefaultMaxViewers
 	}
+	if h.maxTeam <= 0 {
+		h.maxTeam = DefaultMaxTeamViewers
+	}
+	if h.maxAdmin <= 0 {
+		h.maxAdmin = DefaultMaxAdminViewers
+	}
+	perSource := o.MaxViewersPerSource
+	if perSource <= 0 {
+		perSource = DefaultMaxViewersPerSource
+	}
+	h.perSource = persource.NewCounter(perSource)
 	if h.maxEv <= 0 {
 		h.maxEv = DefaultMaxEvents
 	}
@@ -351,20 +400,51 @@ func (h *Hub) shutdown() {
 	h.wg.Wait()
 }
 
-// enter admits one more connection unless the hub has stopped or is full.
-func (h *Hub) enter() bool {
+// enter admits one more viewer of audience k from source src unless the
+// hub has stopped or the audience (or, on the public stream, the source)
+// is at its bound. Each audience counts against its own bound only.
+func (h *Hub) enter(k audKey, src netip.Prefix) bool {
 	h.life.Lock()
 	defer h.life.Unlock()
-	if h.stopped || h.count.Load() >= int64(h.maxView) {
+	if h.stopped {
 		return false
 	}
-	h.count.Add(1)
+	switch k.kind {
+	case audPublic:
+		if h.nPublic >= h.maxView || !h.perSource.Acquire(src) {
+			return false
+		}
+		h.nPublic++
+	case audAdmin:
+		if h.nAdmin >= h.maxAdmin {
+			return false
+		}
+		h.nAdmin++
+	case audTeam:
+		if h.nTeam[k.team] >= h.maxTeam {
+			return false
+		}
+		h.nTeam[k.team]++
+	}
 	h.wg.Add(1)
 	return true
 }
 
-func (h *Hub) exit() {
-	h.count.Add(-1)
+// exit gives back what enter took.
+func (h *Hub) exit(k audKey, src netip.Prefix) {
+	h.life.Lock()
+	switch k.kind {
+	case audPublic:
+		h.nPublic--
+		h.perSource.Release(src)
+	case audAdmin:
+		h.nAdmin--
+	case audTeam:
+		if h.nTeam[k.team]--; h.nTeam[k.team] <= 0 {
+			delete(h.nTeam, k.team)
+		}
+	}
+	h.life.Unlock()
 	h.wg.Done()
 }
 
@@ -492,7 +572,9 @@ func (h *Hub) flush() {
 		f.LogsDropped = logsDropped
 		a.seq++
 		f.Seq = a.seq
-		if !at.IsZero() {
+		// While the board is frozen the public is not told when the
+		// changes of a flush were made: the first may be a hidden one.
+		if !at.IsZero() && (a.key.kind != audPublic || !boardFrozen(nv)) {
 			f.At = at.UnixNano()
 		}
 		b, err := json.Marshal(f)
@@ -541,20 +623,25 @@ func (h *Hub) itemsFor(a *audience, nv scoreboard.View, items []entry) []scorebo
 	var out []scoreboard.TickerItem
 	switch a.key.kind {
 	case audPublic:
-		var shown map[itemKey]bool
+		var shown map[itemKey]scoreboard.TickerItem
 		if boardFrozen(nv) {
 			// The frozen board shows only what its own recent list
-			// holds: items of before the freeze and phase changes.
-			shown = make(map[itemKey]bool, len(nv.Recent))
+			// holds: items of before the freeze and phase changes,
+			// the latter numbered in the board's own count.
+			shown = make(map[itemKey]scoreboard.TickerItem, len(nv.Recent))
 			for _, it := range nv.Recent {
-				shown[itemKey{it.Seq, it.Kind}] = true
+				shown[itemKey{logSeq(it), it.Kind}] = it
 			}
 		}
 		for _, e := range items {
-			if e.private || (shown != nil && !shown[itemKey{e.item.Seq, e.item.Kind}]) {
+			if e.private {
 				continue
 			}
-			out = append(out, e.item)
+			if shown == nil {
+				out = append(out, e.item)
+			} else if it, ok := shown[itemKey{e.item.Seq, e.item.Kind}]; ok {
+				out = append(out, it)
+			}
 		}
 	case audAdmin:
 		for _, e := range items {
@@ -577,6 +664,15 @@ func (h *Hub) itemsFor(a *audience, nv scoreboard.View, items []entry) []scorebo
 type itemKey struct {
 	seq  uint64
 	kind string
+}
+
+// logSeq is an item's place in the event log, whichever numbering its
+// Seq is in.
+func logSeq(it scoreboard.TickerItem) uint64 {
+	if it.LogSeq != 0 {
+		return it.LogSeq
+	}
+	return it.Seq
 }
 
 // boardFrozen reports whether the view is the board of the freeze; the

@@ -172,7 +172,7 @@ func (a *audience) snapshot(hwm uint64) (*websocket.PreparedMessage, error) {
 		Teams: v.Teams, Services: v.Services, Standings: v.Standings, Status: v.Status,
 		Recent: []scoreboard.TickerItem{}}
 	for _, it := range v.Recent {
-		if it.Seq <= hwm {
+		if logSeq(it) <= hwm {
 			m.Recent = append(m.Recent, it)
 		}
 	}

@@ -2,17 +2,21 @@ package live
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/cyrange/cyrange/scoreboard/persource"
 )
 
 // viewer is one websocket connection. Only the hub goroutine sends on or
 // closes send; closeCode is written before send is closed and read after.
 type viewer struct {
 	key       audKey
+	src       netip.Prefix
 	conn      *websocket.Conn
 	send      chan *websocket.PreparedMessage
 	closeCode int
@@ -44,7 +48,8 @@ func (h *Hub) ServeAdmin(w http.ResponseWriter, r *http.Request) {
 // then returns: the HTTP server's per-connection buffers are freed instead
 // of living as long as the viewer.
 func (h *Hub) serve(w http.ResponseWriter, r *http.Request, k audKey) {
-	if !h.enter() {
+	src := persource.Of(r.RemoteAddr)
+	if !h.enter(k, src) {
 		w.Header().Set("Retry-After", "10")
 		http.Error(w, "live: too many viewers or shutting down", http.StatusServiceUnavailable)
 		return
@@ -52,15 +57,15 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, k audKey) {
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade has answered the client already.
-		h.exit()
+		h.exit(k, src)
 		return
 	}
-	v := &viewer{key: k, conn: conn, send: make(chan *websocket.PreparedMessage, h.queueLen)}
+	v := &viewer{key: k, src: src, conn: conn, send: make(chan *websocket.PreparedMessage, h.queueLen)}
 	go h.runViewer(v)
 }
 
 func (h *Hub) runViewer(v *viewer) {
-	defer h.exit()
+	defer h.exit(v.key, v.src)
 	defer v.conn.Close()
 	select {
 	case h.register <- v:

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -551,7 +553,7 @@ func TestNoSecretsOnPublicSurfaces(t *testing.T) {
 				}
 			}
 		}
-		if !paths["/api/v1/scoreboard"] || !paths["/metrics"] || !paths["/api/v1/export/ctftime"] {
+		if !paths["/api/v1/scoreboard"] || !paths["/healthz"] || !paths["/api/v1/export/ctftime"] {
 			t.Fatal("the scan missed the public routes")
 		}
 	}
@@ -638,7 +640,14 @@ func TestMetrics(t *testing.T) {
 	nilM.ObserveTick(time.Second)
 	fx.do("GET", "/healthz", "", cred{})
 	fx.do("GET", "/api/v1/me", "", cred{})
-	w := fx.do("GET", "/metrics", "", cred{})
+	// The organizer's alone: the counts move with captures.
+	if w := fx.do("GET", "/metrics", "", cred{}); w.Code != http.StatusUnauthorized {
+		t.Fatalf("anonymous /metrics: %d, want 401", w.Code)
+	}
+	if w := fx.do("GET", "/metrics", "", cred{bearer: fx.teamToken(teamHaNoi)}); w.Code != http.StatusForbidden {
+		t.Fatalf("a team's /metrics: %d, want 403", w.Code)
+	}
+	w := fx.do("GET", "/metrics", "", cred{bearer: fx.toks.OrganizerToken()})
 	if w.Code != 200 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
@@ -654,6 +663,8 @@ func TestMetrics(t *testing.T) {
 		`cyrange_tick_duration_seconds_count 1`,
 		`cyrange_http_requests_total{code="200",route="/healthz"} 1`,
 		`cyrange_http_requests_total{code="401",route="/api/v1/me"} 1`,
+		`cyrange_http_requests_total{code="401",route="/metrics"} 1`,
+		`cyrange_http_refused_connections_total 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
@@ -662,5 +673,79 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(body, "<script>") {
 		t.Error("a caller's code reached the label set")
+	}
+}
+
+// TestTargetsCarryPorts: an attack team learns from /api/v1/targets the
+// ports of every target, not only its address (PROTOCOLS.md §5).
+func TestTargetsCarryPorts(t *testing.T) {
+	fx := newFixture(t)
+	fx.play()
+	w := fx.do("GET", "/api/v1/targets", "", cred{bearer: fx.teamToken(teamHaNoi)})
+	if w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	var b struct {
+		Targets []struct {
+			Team    string `json:"team"`
+			Address string `json:"address"`
+			Ports   []struct {
+				Name   string `json:"name"`
+				Number int    `json:"port"`
+			} `json:"ports"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Targets) != 2 {
+		t.Fatalf("targets %s", w.Body)
+	}
+	for _, tg := range b.Targets {
+		if len(tg.Ports) != 3 || tg.Ports[0].Name != "smtp" || tg.Ports[0].Number != 10025 || tg.Ports[2].Number != 10080 {
+			t.Errorf("target %s at %s: ports %+v, want smtp 10025, imap 10143, http 10080", tg.Team, tg.Address, tg.Ports)
+		}
+	}
+}
+
+// TestServeMetrics: with a listen address of its own, /metrics answers
+// there without a token (a Prometheus on a private network), and nothing
+// else does.
+func TestServeMetrics(t *testing.T) {
+	fx := newFixture(t)
+	fx.srv.Metrics().ObserveSubmission("OK", 2)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fx.srv.ServeMetrics(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeMetrics after cancel: %v", err)
+		}
+	})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := client.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `cyrange_submissions_total{code="OK"} 2`) {
+		t.Fatalf("/metrics: %d %.200s", code, body)
+	}
+	for _, p := range []string{"/", "/healthz", "/api/v1/scoreboard", "/api/v1/admin/teams"} {
+		if code, _ := get(p); code != http.StatusNotFound {
+			t.Errorf("%s on the metrics address: %d, want 404", p, code)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/persource"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -193,22 +194,27 @@ type session struct {
 	expires time.Time
 }
 
-// maxSessions bounds the session table; only valid tokens create
-// sessions, so reaching it means many logins, and the oldest go first.
-const maxSessions = 10000
+// maxSessionsPerPrincipal bounds the sessions of one token (a team's
+// members and their browsers, or the organizer's); a new login past it
+// ends that token's oldest session. Principals are the exercise's tokens,
+// so the table as a whole is bounded too, and no team's logins can end
+// another's — the organizer's and the defence's included.
+const maxSessionsPerPrincipal = 64
 
 // sessions maps session ids to principals. The cookie holds a random id,
 // never the token, so a leaked cookie dies with logout or expiry. Ids are
 // keyed by their hash so that map timing says nothing about them.
 type sessions struct {
-	mu  sync.Mutex
-	m   map[[32]byte]session
-	ttl time.Duration
-	now func() time.Time
+	mu sync.Mutex
+	m  map[[32]byte]session
+	// byPrincipal lists each principal's session keys, oldest first.
+	byPrincipal map[tokens.Principal][][32]byte
+	ttl         time.Duration
+	now         func() time.Time
 }
 
 func newSessions(ttl time.Duration, now func() time.Time) *sessions {
-	return &sessions{m: map[[32]byte]session{}, ttl: ttl, now: now}
+	return &sessions{m: map[[32]byte]session{}, byPrincipal: map[tokens.Principal][][32]byte{}, ttl: ttl, now: now}
 }
 
 func (ss *sessions) create(p tokens.Principal, tok string) (string, time.Time, error) {
@@ -217,27 +223,27 @@ func (ss *sessions) create(p tokens.Principal, tok string) (string, time.Time, e
 		return "", time.Time{}, fmt.Errorf("web: session id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(b[:])
+	k := sha256.Sum256([]byte(id))
 	now := ss.now()
 	exp := now.Add(ss.ttl)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if len(ss.m) >= maxSessions {
-		var oldest [32]byte
-		var oldestExp time.Time
-		for k, v := range ss.m {
-			if !v.expires.After(now) {
-				delete(ss.m, k)
-				continue
-			}
-			if oldestExp.IsZero() || v.expires.Before(oldestExp) {
-				oldest, oldestExp = k, v.expires
-			}
-		}
-		if len(ss.m) >= maxSessions {
-			delete(ss.m, oldest)
+	// The principal's expired and removed sessions go first, then its
+	// oldest if it is still at its bound.
+	keys := ss.byPrincipal[p][:0]
+	for _, old := range ss.byPrincipal[p] {
+		if v, ok := ss.m[old]; ok && v.expires.After(now) {
+			keys = append(keys, old)
+		} else {
+			delete(ss.m, old)
 		}
 	}
-	ss.m[sha256.Sum256([]byte(id))] = session{p: p, token: tok, expires: exp}
+	for len(keys) >= maxSessionsPerPrincipal {
+		delete(ss.m, keys[0])
+		keys = keys[1:]
+	}
+	ss.m[k] = session{p: p, token: tok, expires: exp}
+	ss.byPrincipal[p] = append(keys, k)
 	return id, exp, nil
 }
 
@@ -250,6 +256,8 @@ func (ss *sessions) get(id string) (session, bool) {
 		return session{}, false
 	}
 	if !v.expires.After(ss.now()) {
+		// Its key leaves the principal's list at that principal's next
+		// login.
 		delete(ss.m, k)
 		return session{}, false
 	}
@@ -263,12 +271,30 @@ func (ss *sessions) remove(id string) {
 	ss.mu.Unlock()
 }
 
+// count returns how many sessions are live at now.
+func (ss *sessions) count(now time.Time) int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	n := 0
+	for _, v := range ss.m {
+		if v.expires.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
 type loginRequest struct {
 	Token string `json:"token"`
 }
 
-// login trades a token for a session cookie.
+// login trades a token for a session cookie. Attempts are limited per
+// source, and good ones per principal (limits.go).
 func (s *Server) login(c echo.Context) error {
+	src := persource.Of(c.Request().RemoteAddr)
+	if wait := s.logins.attempt(src); wait > 0 {
+		return s.tooManyLogins(c, wait)
+	}
 	var req loginRequest
 	if err := decodeJSON(c.Request(), &req); err != nil {
 		return err
@@ -279,7 +305,11 @@ func (s *Server) login(c echo.Context) error {
 	}
 	p, err := s.auth.Lookup(tok)
 	if err != nil {
+		s.logins.failed(src)
 		return errorf(http.StatusUnauthorized, "invalid team token")
+	}
+	if wait := s.logins.admit(p); wait > 0 {
+		return s.tooManyLogins(c, wait)
 	}
 	id, exp, err := s.sessions.create(p, tok)
 	if err != nil {
@@ -289,6 +319,11 @@ func (s *Server) login(c echo.Context) error {
 		MaxAge: int(exp.Sub(s.now()) / time.Second), HttpOnly: true,
 		Secure: s.secure || c.Request().TLS != nil, SameSite: http.SameSiteStrictMode})
 	return c.JSON(http.StatusOK, s.whoami(p))
+}
+
+func (s *Server) tooManyLogins(c echo.Context, wait time.Duration) error {
+	c.Response().Header().Set("Retry-After", retryAfter(wait))
+	return errorf(http.StatusTooManyRequests, "too many logins: try again in %s seconds", retryAfter(wait))
 }
 
 // logout ends the browser session, if any.

@@ -13,9 +13,21 @@
 //     caller is simply anonymous there. Routes that need a role answer 401
 //     for missing or bad credentials and 403 for a known caller of the
 //     wrong role.
-//   - /metrics is public: its series carry no team, token or flag, only
-//     totals per verdict code, timings, the viewer count and request counts
-//     per route template, so a frozen board cannot be rebuilt from them.
+//   - /metrics is the organizer's: its series carry no team, token or
+//     flag, but totals per verdict code and request counts per route move
+//     with captures, which the public must not learn after a freeze.
+//     ServeMetrics serves it alone, unauthenticated, on a listen address
+//     of its own for a Prometheus on a private network.
+//   - After a freeze nothing public moves with what the freeze hides:
+//     the boards and the history stop at the freeze, /healthz and the
+//     board's seq count only what the public is shown
+//     (scoreboard.FrozenBoard).
+//   - Every source address holds at most Limits.MaxConnsPerSource
+//     connections, websockets included; the HTTP timeouts end slow
+//     clients, and upgraded websockets keep the live hub's deadlines.
+//   - Each token keeps at most maxSessionsPerPrincipal browser sessions,
+//     a new login ending its own oldest; logins are rate-limited per
+//     source and per token (limits.go).
 //   - /api/v1/export/ctftime ranks the attack-capable teams (roles attack
 //     and both) by their public total. Defence-only teams are left out: a
 //     CTFtime feed is one ranking on one scale, and a defender's total

@@ -128,6 +128,9 @@ const (
 	teamDef    = 3 // defence
 )
 
+// mailPorts are the ports teams reach the test's mail replicas on.
+var mailPorts = []scoreboard.Port{{Name: "smtp", Number: 10025}, {Name: "imap", Number: 10143}, {Name: "http", Number: 10080}}
+
 var testStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.FixedZone("ICT", 7*3600))
 
 func testConfig() *scoreboard.Config {
@@ -144,8 +147,8 @@ func testConfig() *scoreboard.Config {
 			{ID: 0, Name: "mail", Title: "Thư điện tử công vụ", Weight: 1, Stores: []string{"inbox", "draft"}},
 		},
 		Replicas: []scoreboard.Replica{
-			{Owner: teamCanTho, Service: 0, Address: "127.0.20.2"},
-			{Owner: teamDef, Service: 0, Address: "127.0.20.3"},
+			{Owner: teamCanTho, Service: 0, Address: "127.0.20.2", Ports: mailPorts},
+			{Owner: teamDef, Service: 0, Address: "127.0.20.3", Ports: mailPorts},
 		},
 		Tick:         time.Minute,
 		FlagLifetime: 5,
@@ -158,18 +161,21 @@ func testConfig() *scoreboard.Config {
 }
 
 type fixture struct {
-	t     testing.TB
-	mu    sync.Mutex
-	now   time.Time
-	cfg   *scoreboard.Config
-	game  *scoreboard.Game
-	toks  *tokens.Set
-	srv   *Server
-	live  *fakeLive
-	flags *fakeFlags
-	det   *fakeDetections
-	logs  *syncBuffer
-	log   *scoreboardtest.MemLog
+	t   testing.TB
+	mu  sync.Mutex
+	now time.Time
+	// logins counts fx.login's calls, which each come from an address of
+	// their own.
+	logins int
+	cfg    *scoreboard.Config
+	game   *scoreboard.Game
+	toks   *tokens.Set
+	srv    *Server
+	live   *fakeLive
+	flags  *fakeFlags
+	det    *fakeDetections
+	logs   *syncBuffer
+	log    *scoreboardtest.MemLog
 }
 
 // fixedTokens makes tokens.json deterministic so responses can be golden.
@@ -298,6 +304,8 @@ func (fx *fixture) secrets() []string {
 // cred is how a request proves who it is.
 type cred struct {
 	bearer, header, cookie, origin string
+	// source is the client's address ("192.0.2.1:1234" when empty).
+	source string
 }
 
 func (fx *fixture) teamToken(team int) string { return fx.toks.TeamToken(team) }
@@ -321,15 +329,24 @@ func (fx *fixture) do(method, target, body string, c cred) *httptest.ResponseRec
 	if c.origin != "" {
 		r.Header.Set("Origin", c.origin)
 	}
+	if c.source != "" {
+		r.RemoteAddr = c.source
+	}
 	w := httptest.NewRecorder()
 	fx.srv.Handler().ServeHTTP(w, r)
 	return w
 }
 
-// login returns a session cookie for tok.
+// login returns a session cookie for tok. Each login comes from an
+// address of its own, so that tests do not run into the limit of logins
+// per source.
 func (fx *fixture) login(tok string) *http.Cookie {
 	fx.t.Helper()
-	w := fx.do(http.MethodPost, "/api/v1/login", fmt.Sprintf(`{"token":%q}`, tok), cred{})
+	fx.mu.Lock()
+	fx.logins++
+	src := fmt.Sprintf("198.18.%d.%d:40000", fx.logins>>8&0xff, fx.logins&0xff)
+	fx.mu.Unlock()
+	w := fx.do(http.MethodPost, "/api/v1/login", fmt.Sprintf(`{"token":%q}`, tok), cred{source: src})
 	if w.Code != http.StatusOK {
 		fx.t.Fatalf("login: %d %s", w.Code, w.Body)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzPhaseBody throws arbitrary bodies at the phase endpoint: it must
@@ -45,6 +46,8 @@ func FuzzLoginBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// A minute between attempts: the login limits never refuse one.
+		fx.advance(time.Minute)
 		w := fx.do(http.MethodPost, "/api/v1/login", string(body), cred{})
 		cookies := w.Result().Cookies()
 		switch w.Code {

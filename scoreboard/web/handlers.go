@@ -26,9 +26,11 @@ type health struct {
 	Seq    uint64 `json:"seq"`
 }
 
+// healthz is public: its seq is the public board's, which a freeze stops
+// (scoreboard.FrozenBoard), not the event log's.
 func (s *Server) healthz(c echo.Context) error {
 	p, frozen := s.game.Phase()
-	return c.JSON(http.StatusOK, health{Status: "ok", Phase: p.String(), Frozen: frozen, Seq: s.game.LastSeq()})
+	return c.JSON(http.StatusOK, health{Status: "ok", Phase: p.String(), Frozen: frozen, Seq: s.game.PublicView().Seq})
 }
 
 func (s *Server) scoreboard(c echo.Context) error {

@@ -11,9 +11,11 @@ import (
 )
 
 // Metrics is the exercise's Prometheus registry and the hooks the other
-// components call. No series has a team label: /metrics is public and must
-// not tell the audience what a frozen board hides. A nil *Metrics ignores
-// every call, so a component can hold one unconditionally.
+// components call. No series has a team label, but the totals per verdict
+// and per route still move with captures after a freeze: /metrics is the
+// organizer's (or on a listen address of its own), never public. A nil
+// *Metrics ignores every call, so a component can hold one
+// unconditionally.
 type Metrics struct {
 	reg         *prometheus.Registry
 	submissions *prometheus.CounterVec
@@ -21,6 +23,7 @@ type Metrics struct {
 	viewers     prometheus.Gauge
 	tick        prometheus.Histogram
 	requests    *prometheus.CounterVec
+	refused     prometheus.Counter
 
 	mu        sync.Mutex
 	audiences map[string]int // viewers per live audience, for ViewersOf
@@ -65,9 +68,13 @@ func NewMetrics() *Metrics {
 			Name: "cyrange_http_requests_total",
 			Help: "HTTP requests by route template and status code.",
 		}, []string{"route", "code"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cyrange_http_refused_connections_total",
+			Help: "Connections to the web port closed at once because their source held its maximum.",
+		}),
 		audiences: map[string]int{},
 	}
-	m.reg.MustRegister(m.submissions, m.commit, m.viewers, m.tick, m.requests,
+	m.reg.MustRegister(m.submissions, m.commit, m.viewers, m.tick, m.requests, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []string{"OK", "DUP", "OWN", "OLD", "INV", "ERR"} {
 		// Present from the start, so that rates work before the first flag.
@@ -132,4 +139,12 @@ func (m *Metrics) ObserveTick(d time.Duration) {
 		return
 	}
 	m.tick.Observe(d.Seconds())
+}
+
+// refusedConn counts a connection closed for its source's bound.
+func (m *Metrics) refusedConn() {
+	if m == nil {
+		return
+	}
+	m.refused.Inc()
 }

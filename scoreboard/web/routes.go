@@ -31,7 +31,10 @@ const flagsBodyLimit = 256 << 10
 func (s *Server) routes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/healthz", roles: everyone, handler: s.healthz},
-		{method: http.MethodGet, path: "/metrics", roles: everyone, handler: echo.WrapHandler(s.metrics.Handler())},
+		// Counts of submissions and requests move with captures, also
+		// after a freeze: the organizer's (or a listen address of its
+		// own, ServeMetrics).
+		{method: http.MethodGet, path: "/metrics", roles: organizer, handler: echo.WrapHandler(s.metrics.Handler())},
 
 		{method: http.MethodGet, path: "/api/v1/scoreboard", roles: everyone, handler: s.scoreboard},
 		{method: http.MethodGet, path: "/api/v1/export/ctftime", roles: everyone, handler: s.ctftime},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/persource"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -136,6 +138,33 @@ type Options struct {
 	// hosts ("board.example:8443") whose pages may open the websockets and
 	// send unsafe requests; "*" allows any. Give the live hub the same list.
 	AllowedOrigins []string
+	// Limits bound what one client may hold of the server; zero fields
+	// take their defaults.
+	Limits Limits
+}
+
+// Limits bound the HTTP server's connections. Websockets are not bound
+// by the timeouts: once upgraded they keep their own deadlines (the live
+// hub's pings), and may stay open for the whole exercise.
+type Limits struct {
+	// ReadHeaderTimeout bounds reading a request's headers, so that a
+	// client that sends them slowly (slow-loris) lets go. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included.
+	// Default 30s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response; the organizer's streamed
+	// exports move it along as they write. Default 60s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its
+	// next request. Default 2m.
+	IdleTimeout time.Duration
+	// MaxConnsPerSource bounds the connections one source address (an
+	// IPv6 /64) holds at once, websockets included; more are closed as
+	// they arrive. A venue's audience behind one NAT address is one
+	// source: keep it above the live hub's public viewers per source.
+	// Default 2048.
+	MaxConnsPerSource int
 }
 
 // Server is the HTTP front of one exercise.
@@ -152,7 +181,9 @@ type Server struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	sessions *sessions
+	logins   *loginLimiter
 	secure   bool
+	limits   Limits
 	origins  []string
 	known    map[string]bool // route templates, for the metrics' route label
 	echo     *echo.Echo
@@ -160,6 +191,37 @@ type Server struct {
 
 // defaultSessionTTL covers a day's exercise.
 const defaultSessionTTL = 12 * time.Hour
+
+// Defaults of Limits.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	// DefaultMaxConnsPerSource is twice the live hub's default public
+	// viewers per source: a venue's browsers each hold a stream and
+	// sometimes a request or two.
+	DefaultMaxConnsPerSource = 2048
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.ReadHeaderTimeout <= 0 {
+		l.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = DefaultReadTimeout
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.MaxConnsPerSource <= 0 {
+		l.MaxConnsPerSource = DefaultMaxConnsPerSource
+	}
+	return l
+}
 
 // New builds the server and its routes.
 func New(o Options) *Server {
@@ -169,7 +231,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{game: o.Game, auth: o.Auth, live: o.Live, flags: o.Flags, rng: o.Range,
 		det: o.Detections, events: o.Events, metrics: o.Metrics, logger: o.Logger, now: o.Now,
-		secure: o.SecureCookies, known: map[string]bool{}}
+		secure: o.SecureCookies, limits: o.Limits.withDefaults(), known: map[string]bool{}}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
@@ -187,6 +249,7 @@ func New(o Options) *Server {
 		ttl = defaultSessionTTL
 	}
 	s.sessions = newSessions(ttl, s.now)
+	s.logins = newLoginLimiter(s.now)
 	for _, og := range o.AllowedOrigins {
 		s.origins = append(s.origins, strings.TrimSuffix(strings.TrimSpace(og), "/"))
 	}
@@ -216,18 +279,37 @@ const shutdownGrace = 5 * time.Second
 // Serve answers on ln until ctx is done, then shuts down gracefully. It
 // returns nil after a shutdown caused by ctx. Websockets are hijacked
 // connections the shutdown does not wait for: the Live implementation
-// closes them on its own context.
+// closes them on its own context. Each source may hold
+// Limits.MaxConnsPerSource connections of ln at once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.echo)
+}
+
+// ServeMetrics answers GET /metrics on ln, without authentication, until
+// ctx is done: for a Prometheus that scrapes a private address rather than
+// the public port with the organizer's token. It has the same limits as
+// Serve and nothing else on it.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return s.serve(ctx, ln, mux)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	l := s.limits
 	hs := &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	limited := persource.Listen(ln, l.MaxConnsPerSource, func(netip.Prefix) { s.metrics.refusedConn() })
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("web: serving on %s: %w", ln.Addr(), err)

@@ -295,7 +295,9 @@ func (s *Server) adminEvents(c echo.Context) error {
 	res := c.Response()
 	res.Header().Set(echo.HeaderContentType, "application/x-ndjson")
 	res.Header().Set("Content-Disposition", attachment(cfg.Name, "events.jsonl"))
-	bw := bufio.NewWriterSize(res, 32<<10)
+	// A long log takes longer than the server's WriteTimeout to send:
+	// each write gets the whole timeout instead.
+	bw := bufio.NewWriterSize(deadlineWriter{w: res, rc: http.NewResponseController(res), d: s.limits.WriteTimeout}, 32<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	started := false
@@ -323,4 +325,19 @@ func (s *Server) adminEvents(c echo.Context) error {
 		return nil
 	}
 	return s.wrote(bw.Flush())
+}
+
+// deadlineWriter moves the connection's write deadline along before each
+// write, so that the server's WriteTimeout bounds every write of a long
+// response rather than the whole of it: a stalled client is still let go.
+type deadlineWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	// Network deadlines run on the real clock, whatever the game's.
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.d))
+	return d.w.Write(p)
 }

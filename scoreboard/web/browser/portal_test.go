@@ -68,6 +68,14 @@ func TestTeamIsolation(t *testing.T) {
 		t.Fatalf("portal of %q", got)
 	}
 	tb.waitJS("own captures", `document.querySelectorAll('#captures tbody tr').length === 2`, 3*time.Second)
+	// Each target with its ports, and examples on the ports the range chose.
+	tb.waitJS("the targets", `document.querySelectorAll('#targets tbody tr').length === 2`, 3*time.Second)
+	if got := tb.text("#targets tbody tr"); !strings.Contains(got, "smtp 10025 · imap 10143 · http 10080") {
+		t.Errorf("first target row %q lacks its ports", got)
+	}
+	if got := tb.text("#gateway"); !strings.Contains(got, "http://127.0.20.10:10080/") {
+		t.Errorf("gateway examples %q do not use the target's ports", got)
+	}
 
 	for path, want := range map[string]int{
 		"/api/v1/me":               200,

@@ -50,8 +50,9 @@ func testConfig() *scoreboard.Config {
 	}
 	cfg.Teams = append(cfg.Teams, scoreboard.Team{ID: defenceTeam(), Name: defenceName, Role: scoreboard.RoleDefence})
 	cfg.Replicas = []scoreboard.Replica{
-		{Owner: defenceTeam(), Service: mail, Address: "127.0.20.10"},
-		{Owner: defenceTeam(), Service: portal, Address: "127.0.20.11"},
+		{Owner: defenceTeam(), Service: mail, Address: "127.0.20.10", Ports: []scoreboard.Port{
+			{Name: "smtp", Number: 10025}, {Name: "imap", Number: 10143}, {Name: "http", Number: 10080}}},
+		{Owner: defenceTeam(), Service: portal, Address: "127.0.20.11", Ports: []scoreboard.Port{{Name: "http", Number: 10080}}},
 	}
 	return cfg
 }
