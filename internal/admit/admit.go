@@ -25,6 +25,8 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+
+	"github.com/cyrange/cyrange/internal/persource"
 )
 
 // Errors of Ticket.Authenticate and Pool.AdmitAs.
@@ -85,20 +87,9 @@ type Ticket struct {
 	drop      func()
 }
 
-// Source is the key a connection's address counts under: IPv4 addresses
-// one by one, IPv6 by /64, the smallest block a single client is commonly
-// given.
-func Source(a netip.Addr) netip.Prefix {
-	a = a.Unmap()
-	if !a.IsValid() {
-		return netip.Prefix{}
-	}
-	if a.Is4() {
-		return netip.PrefixFrom(a, 32)
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p
-}
+// Source is the key a connection's address counts under: see
+// persource.Source.
+func Source(a netip.Addr) netip.Prefix { return persource.Source(a) }
 
 // Admit places a new, unauthenticated connection from src. drop closes
 // it: the pool calls it if the connection is later pushed out. Admit calls

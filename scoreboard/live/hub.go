@@ -53,8 +53,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cyrange/cyrange/internal/persource"
 	"github.com/cyrange/cyrange/scoreboard"
-	"github.com/cyrange/cyrange/scoreboard/persource"
 )
 
 // Source is the game as the hub sees it; *scoreboard.Game satisfies it.

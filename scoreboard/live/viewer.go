@@ -9,7 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/cyrange/cyrange/scoreboard/persource"
+	"github.com/cyrange/cyrange/internal/persource"
 )
 
 // viewer is one websocket connection. Only the hub goroutine sends on or

@@ -16,8 +16,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/cyrange/cyrange/internal/persource"
 	"github.com/cyrange/cyrange/scoreboard"
-	"github.com/cyrange/cyrange/scoreboard/persource"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 

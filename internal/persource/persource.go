@@ -7,8 +7,9 @@
 // host or site is routinely given a whole /64, so counting single IPv6
 // addresses would let one machine pass for 2^64 sources.
 //
-// This package must stay free of echo, bbolt and the Docker SDK: the web
-// server and the live hub both count with it.
+// It imports only the standard library: the web server, the live hub, the
+// flag submission port and the gateways (through internal/admit) all
+// count sources with it, so that a source is the same thing everywhere.
 package persource
 
 import (
@@ -28,6 +29,15 @@ func Of(addr string) netip.Prefix {
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
+		return netip.Prefix{}
+	}
+	return Source(ip)
+}
+
+// Source returns the source an address counts under: the IPv4 address
+// itself, or its IPv6 /64; the invalid prefix for an invalid address.
+func Source(ip netip.Addr) netip.Prefix {
+	if !ip.IsValid() {
 		return netip.Prefix{}
 	}
 	ip = ip.Unmap().WithZone("")
