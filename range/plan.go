@@ -127,6 +127,10 @@ type PlanOptions struct {
 	TeamTokens []string
 	// CheckerSecret is shared by targets and checkers.
 	CheckerSecret string
+	// Targets names the built-in targets the binary serves; a service
+	// whose built-in image is not among them is refused (nothing could
+	// run it). Nil checks nothing.
+	Targets []string
 }
 
 // NewPlan computes the range of a scenario: a team network, a gateway
@@ -343,6 +347,10 @@ func (b *planBuilder) targets() error {
 		rnet := b.network(b.replicaNetName(owner))
 		for s, svc := range b.sc.Services {
 			builtin := scenarios.IsBuiltinImage(svc.Image)
+			if builtin && b.o.Targets != nil && !slices.Contains(b.o.Targets, svc.Image) {
+				return invalidf("service %q: no built-in target %q in this build (built-in: %s)", svc.Name, svc.Image,
+					strings.Join(b.o.Targets, ", "))
+			}
 			if b.local && !builtin {
 				return invalidf("service %q: image %q is not a built-in target, which is all the local driver runs", svc.Name, svc.Image)
 			}

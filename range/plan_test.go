@@ -257,6 +257,7 @@ func TestPlanErrors(t *testing.T) {
 		{"bad gateway host", sc, func(o *cyberrange.PlanOptions) { o.GatewayHost = "localhost" }},
 		{"too many replicas", many, func(o *cyberrange.PlanOptions) { o.TeamTokens = fakeTokens(many) }},
 		{"external image on local", external, func(o *cyberrange.PlanOptions) { o.Driver = cyberrange.DriverLocal }},
+		{"built-in target not in this build", sc, func(o *cyberrange.PlanOptions) { o.Targets = []string{"portal"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -109,12 +109,11 @@ func serviceNode(svc Service) *yaml.Node {
 }
 
 func addressPlanNode(p AddressPlan) *yaml.Node {
-	gw := str("")
+	n := mapping("teams", prefixNode(p.Teams), "replicas", prefixNode(p.Replicas), "checkers", prefixNode(p.Checkers))
 	if p.Gateways.IsValid() {
-		gw = str(p.Gateways.String())
+		n.Content = append(n.Content, str("gateways"), str(p.Gateways.String()))
 	}
-	return mapping("teams", prefixNode(p.Teams), "replicas", prefixNode(p.Replicas), "checkers", prefixNode(p.Checkers),
-		"gateways", gw)
+	return n
 }
 
 func prefixNode(p netip.Prefix) *yaml.Node {

@@ -1,12 +1,6 @@
 package scenarios
 
-import (
-	"fmt"
-	"maps"
-	"slices"
-	"sort"
-	"strings"
-)
+import "sort"
 
 // OptionsCheck checks the options of a service whose image is a built-in
 // target, the way that target reads them, and returns every problem at
@@ -25,8 +19,9 @@ type OptionProblem struct {
 // options and reports every problem with the file, line and field, as
 // Load reports the file's own, so that a bad option stops the scenario at
 // load rather than a target that refuses to start inside a range. The
-// checks map an image name to its target's check; a built-in image with
-// no check is an error, since nothing could run it.
+// checks map an image name to its target's check; a service whose image
+// has none is not checked here (with --driver none nothing runs it; a
+// range refuses an image no target of the build serves when it plans).
 func (s *Scenario) CheckOptions(checks map[string]OptionsCheck) error {
 	var errs Errors
 	for i, svc := range s.Services {
@@ -36,9 +31,6 @@ func (s *Scenario) CheckOptions(checks map[string]OptionsCheck) error {
 		}
 		check, ok := checks[svc.Image]
 		if !ok {
-			names := slices.Sorted(maps.Keys(checks))
-			errs = append(errs, &Error{File: s.source, Line: s.lineOf(path + ".image"), Field: path + ".image",
-				Msg: fmt.Sprintf("no built-in target %q in this build (built-in: %s)", svc.Image, strings.Join(names, ", "))})
 			continue
 		}
 		for _, p := range check(svc.Options) {

@@ -233,6 +233,7 @@ type AddressPlan struct {
 	// Gateways is where the players reach the attack teams' gateways on
 	// the host: team i's (1-based) listens on the address at port
 	// Gateways.Port()+i, or on a port the system picks when the port is 0.
+	// The zero value means the default, 127.0.0.1:1080.
 	Gateways netip.AddrPort
 }
 

@@ -248,10 +248,11 @@ func (v *validator) network(path string, plan AddressPlan, local bool) {
 			}
 		}
 	}
+	// A plan built in code may leave the gateways out: the range then
+	// uses the default (see DefaultNetwork).
 	gw := plan.Gateways
 	switch {
 	case !gw.IsValid():
-		v.errorf(path+".gateways", "is required")
 	case gw.Addr().Zone() != "" || gw.Addr().IsMulticast():
 		v.errorf(path+".gateways", "must be an address of this host to listen on (got %s)", gw.Addr())
 	case gw.Port() != 0 && int(gw.Port())+len(v.s.Teams) > 65535:

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -163,7 +165,7 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 		teamTokens[i] = toks.TeamToken(i)
 	}
 	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: version, GatewayHost: gatewayHost,
-		TeamTokens: teamTokens, CheckerSecret: secret})
+		TeamTokens: teamTokens, CheckerSecret: secret, Targets: slices.Sorted(maps.Keys(targetRoles()))})
 }
 
 // loadCheckerSecret reads <data>/checker-secret, or makes it when create
