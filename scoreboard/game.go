@@ -137,7 +137,7 @@ type Game struct {
 	telMu      sync.Mutex
 	tel        map[[3]int16]*telAgg
 	telIgnored int64
-	live       map[liveKey]*liveConn
+	live       map[liveKey]liveConn
 	sources    map[string]*telSource
 	stale      time.Duration
 }
@@ -163,7 +163,7 @@ func NewGame(ctx context.Context, o Options) (*Game, error) {
 	g := &Game{cfg: o.Config, log: o.Log, flags: fl, checker: o.Checker, logger: o.Logger,
 		now: o.Now, after: o.After, snapN: o.SnapshotEvery,
 		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1), tel: map[[3]int16]*telAgg{},
-		live: map[liveKey]*liveConn{}, sources: map[string]*telSource{}, stale: o.TelemetryStale}
+		live: map[liveKey]liveConn{}, sources: map[string]*telSource{}, stale: o.TelemetryStale}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}

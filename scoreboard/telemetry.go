@@ -68,14 +68,17 @@ type telAgg struct {
 	first, last int64 // unix nanoseconds
 }
 
-// liveKey names an open connection: its sensor, the sensor's process and
-// the connection's id there.
+// liveKey names an open connection: its sensor (telSource.idx) and the
+// connection's id in the sensor's current process. A sensor's
+// connections of an earlier process are ended when a new one appears, so
+// the process need not be part of the key.
 type liveKey struct {
-	source, run string
-	id          uint64
+	source uint32
+	id     uint64
 }
 
-// liveConn is an open connection the game follows.
+// liveConn is an open connection the game follows (by value in its map:
+// one allocation fewer per connection).
 type liveConn struct {
 	key   [3]int16
 	start int64 // unix nanoseconds
@@ -87,6 +90,8 @@ type liveConn struct {
 // its records are complete (the time of its latest record or heartbeat,
 // by its clock) and when the game last heard from it.
 type telSource struct {
+	idx   uint32
+	name  string
 	run   string
 	upTo  time.Time
 	heard time.Time
@@ -115,6 +120,8 @@ type summaryText struct {
 // old one at once.
 func (g *Game) ObserveConns(cs []Conn) {
 	var now time.Time
+	// A batch comes from one sensor: its state is looked up once.
+	var src *telSource
 	g.telMu.Lock()
 	defer g.telMu.Unlock()
 	for i := range cs {
@@ -123,7 +130,11 @@ func (g *Game) ObserveConns(cs []Conn) {
 			if now.IsZero() {
 				now = g.now()
 			}
-			g.heardLocked(c.Source, c.Run, c.At, now)
+			if src == nil || src.name != c.Source || src.run != c.Run {
+				src = g.heardLocked(c.Source, c.Run, c.At, now)
+			} else if c.At.After(src.upTo) {
+				src.upTo = c.At
+			}
 		}
 		if c.Team < 0 || c.Team >= len(g.cfg.Teams) || c.Owner < 0 || c.Owner >= len(g.cfg.Teams) ||
 			c.Service < 0 || c.Service >= len(g.cfg.Services) || c.Team == c.Owner ||
@@ -137,17 +148,15 @@ func (g *Game) ObserveConns(cs []Conn) {
 		switch c.State {
 		case ConnOpen, ConnInterim:
 			last = c.At.UnixNano()
-			lk := liveKey{c.Source, c.Run, c.ID}
-			if lc := g.live[lk]; lc != nil {
-				lc.heard = now
-			} else if len(g.live) < maxLiveConns {
+			lk := liveKey{src.idx, c.ID}
+			if _, ok := g.live[lk]; ok || len(g.live) < maxLiveConns {
 				// An interim record of a connection the game does not
 				// know (it restarted since the open record) is followed
 				// from now on.
-				g.live[lk] = &liveConn{key: k, start: start, heard: now}
+				g.live[lk] = liveConn{key: k, start: start, heard: now}
 			}
 		case ConnClose:
-			delete(g.live, liveKey{c.Source, c.Run, c.ID})
+			delete(g.live, liveKey{src.idx, c.ID})
 		}
 		a := g.tel[k]
 		if a == nil {
@@ -177,19 +186,19 @@ func (g *Game) ObserveWatermark(source, run string, at time.Time) {
 	g.heardLocked(source, run, at, now)
 }
 
-// heardLocked notes a record or heartbeat of source; the caller holds
-// telMu.
-func (g *Game) heardLocked(source, run string, at, now time.Time) {
+// heardLocked notes a record or heartbeat of source and returns its
+// state; the caller holds telMu.
+func (g *Game) heardLocked(source, run string, at, now time.Time) *telSource {
 	s := g.sources[source]
 	if s == nil {
-		s = &telSource{run: run}
+		s = &telSource{idx: uint32(len(g.sources)), name: source, run: run}
 		g.sources[source] = s
 	}
 	if s.run != run {
 		// The source's process was replaced: the connections of the old
 		// one died with it.
 		for lk := range g.live {
-			if lk.source == source && lk.run != run {
+			if lk.source == s.idx {
 				delete(g.live, lk)
 			}
 		}
@@ -199,6 +208,7 @@ func (g *Game) heardLocked(source, run string, at, now time.Time) {
 		s.upTo = at
 	}
 	s.heard = now
+	return s
 }
 
 // TelemetryUpTo is the time of the latest telemetry summary in the log:
