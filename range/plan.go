@@ -850,3 +850,34 @@ func (p *Plan) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// TeamBehind returns the attack team whose own traffic comes from addr
+// without passing its gateway: an address on the team's network that is
+// not the host's end (.1), the team's gateway (whose connections the
+// gateway's telemetry records) or a target's. That is the team's attack
+// box, and on the local driver any process that binds an address of the
+// team (no boundary there). A target's flow records from such an address
+// are the team's ground truth.
+func (p *Plan) TeamBehind(addr netip.Addr) (team int, ok bool) {
+	addr = addr.Unmap()
+	for _, n := range p.Networks {
+		if n.Labels[LabelNetwork] != NetTeam || !n.Subnet.Contains(addr) {
+			continue
+		}
+		if h := addr.As4()[3]; h < HostAttackBox || h == maxHost+1 {
+			return 0, false // the network's own address, the host, the gateway, broadcast
+		}
+		for _, c := range p.Containers {
+			if c.Kind == KindAttackBox {
+				continue
+			}
+			for _, a := range c.Networks {
+				if a.Address == addr {
+					return 0, false
+				}
+			}
+		}
+		return n.Team, true
+	}
+	return 0, false
+}

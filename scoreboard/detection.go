@@ -271,8 +271,13 @@ type verdict struct {
 // before it, is a true positive; one whose matches are all credited is a
 // duplicate, and one that matches nothing is false. Until final, only a
 // true positive (or an address of no team, which nothing can ever match)
-// is decided: telemetry of the current tick may still come. credited
+// is decided: telemetry of the report's time may still come. credited
 // holds incidents credited by judgements not yet folded.
+//
+// An incident's run of ticks may begin after the report's tick, when the
+// record of a connection made before the report reached the game only
+// after the tick ended: what counts is that its first connection was
+// made before the report.
 //
 // Among several candidates the one nearest to the report's seenAt wins,
 // then the earliest: seenAt points at which incident the defence saw, but
@@ -289,7 +294,7 @@ func (s *State) judge(r *DetectionReport, final bool, credited map[int]bool) (ve
 	var bestD, dupD time.Duration
 	for _, i := range s.byKey[[3]int16{r.Attacker, r.Team, r.Service}] {
 		in := &s.Incidents[i]
-		if in.LastTick < window || in.FirstTick > r.Tick || in.First.After(r.ReportedAt) {
+		if in.LastTick < window || in.First.After(r.ReportedAt) {
 			continue
 		}
 		d := distance(r.SeenAt, in.First, in.Last)
@@ -356,8 +361,9 @@ type DetectionAck struct {
 // ReportDetection records a detection report of defending team team and
 // returns once it is durable, with its id and the verdict "pending". A
 // report that matches an incident already in the log is judged a true
-// positive at once; any other waits for the end of the current tick, when
-// the tick's telemetry arrives, and is judged then for good (see judge).
+// positive at once; any other waits for the end of a tick whose telemetry
+// holds the ground truth of its time, and is judged then for good (see
+// closeTick and judge).
 // The verdicts are KindDetectionJudged events the fold applies, so they
 // are part of the log and a replay reproduces them.
 //
@@ -450,7 +456,7 @@ func (g *Game) ReportDetection(ctx context.Context, team int, in DetectionInput)
 	}
 	// Acknowledged as pending either way; a judgement that cannot be
 	// recorded now is made again at the tick's end.
-	if err := g.judgeReports(ctx, false, id); err != nil {
+	if err := g.judgeReports(ctx, nil, id); err != nil {
 		g.logger.Error("detection verdict not recorded", "report", id, "err", err)
 	}
 	return DetectionAck{ID: id, Verdict: VerdictName(VerdictPending)}, nil
@@ -486,11 +492,11 @@ func (g *Game) resolveAttacker(s string) (int, error) {
 }
 
 // judgeReports judges the pending reports (only report only, if not 0)
-// and records the verdicts. Final judgement decides every one; otherwise
-// only those judge decides early. The caller holds judgeMu, so nothing
-// that judging reads changes between the state it reads and the
-// verdicts' place in the log.
-func (g *Game) judgeReports(ctx context.Context, final bool, only int64) error {
+// and records the verdicts. A report for which settled says yes (nil
+// means none) is decided for good; any other only if judge decides it
+// early. The caller holds judgeMu, so nothing that judging reads changes
+// between the state it reads and the verdicts' place in the log.
+func (g *Game) judgeReports(ctx context.Context, settled func(*DetectionReport) bool, only int64) error {
 	now := g.now()
 	var evs []Event
 	credited := map[int]bool{}
@@ -501,7 +507,7 @@ func (g *Game) judgeReports(ctx context.Context, final bool, only int64) error {
 		if r.Verdict != VerdictPending || (only != 0 && r.ID != only) {
 			continue
 		}
-		v, ok := st.judge(r, final, credited)
+		v, ok := st.judge(r, settled != nil && settled(r), credited)
 		if !ok {
 			continue
 		}
@@ -519,9 +525,17 @@ func (g *Game) judgeReports(ctx context.Context, final bool, only int64) error {
 }
 
 // closeTick ends the telemetry of tick: its summaries go to the log, then
-// every pending report is judged for good. The caller holds judgeMu.
-func (g *Game) closeTick(ctx context.Context, tick int32, now time.Time) error {
-	if evs := g.takeTelemetry(tick, now); len(evs) > 0 {
+// the pending reports are judged. A report is judged for good only once
+// the ground truth of its time can no longer change: when every source of
+// telemetry still alive has reported past the report's time (what it
+// reported is in the summaries just written), or when TelemetryStale has
+// passed since the report, so that a source that lags or is gone holds no
+// judgement for long; at the end of the game (end) every report is. A
+// report left pending is judged at a later tick's end. The caller holds
+// judgeMu.
+func (g *Game) closeTick(ctx context.Context, tick int32, now time.Time, end bool) error {
+	evs, upTo, wait := g.takeTelemetry(tick, now)
+	if len(evs) > 0 {
 		if _, err := g.append(ctx, evs); err != nil {
 			return fmt.Errorf("scoreboard: telemetry of tick %d: %w", tick, err)
 		}
@@ -529,7 +543,10 @@ func (g *Game) closeTick(ctx context.Context, tick int32, now time.Time) error {
 	if tick < 1 {
 		return nil
 	}
-	return g.judgeReports(ctx, true, 0)
+	settled := func(r *DetectionReport) bool {
+		return end || !wait || !upTo.Before(r.ReportedAt) || now.Sub(r.ReportedAt) >= g.stale
+	}
+	return g.judgeReports(ctx, settled, 0)
 }
 
 // DetectionView is one report as its team sees it (GET /api/v1/detections).

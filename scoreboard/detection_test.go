@@ -233,6 +233,14 @@ func TestJudgingRules(t *testing.T) {
 				f.touch(0, 1, 30, 40)
 				return r
 			}, final: true, decided: true, verdict: VerdictFalse, points: -2.5 * w, incident: -1},
+		{desc: "a connection made before the report, recorded only in the next tick",
+			setup: func(f *folder) *DetectionReport {
+				f.tick(1)
+				r := f.report(0, 1, 59, -1)
+				f.tick(2)
+				f.touch(0, 2, -2, 10) // begun 58 s into tick 1
+				return r
+			}, final: true, decided: true, verdict: VerdictTrue, points: tp(1), incident: 0},
 		{desc: "seenAt picks the incident the defence saw",
 			setup: func(f *folder) *DetectionReport {
 				f.tick(1)

@@ -96,6 +96,11 @@ type Options struct {
 	// SnapshotEvery is how many events may pass between snapshots; 0
 	// means 100,000.
 	SnapshotEvery uint64
+	// TelemetryStale is how long a telemetry source or an open connection
+	// may stay silent before the game takes it for gone, and so the
+	// longest a report waits for a source that lags; 0 means
+	// DefaultTelemetryStale.
+	TelemetryStale time.Duration
 }
 
 // Game is the running exercise: it validates what comes in, writes it to
@@ -131,10 +136,15 @@ type Game struct {
 	// after judgeMu, never before.
 	actMu sync.Mutex
 
-	// The current tick's telemetry, summarised at its end.
+	// The current tick's telemetry, summarised at its end; the open
+	// connections, which count in every tick they are open; and the
+	// sources of telemetry, whose watermarks judging waits for.
 	telMu      sync.Mutex
 	tel        map[[3]int16]*telAgg
 	telIgnored int64
+	live       map[liveKey]liveConn
+	sources    map[string]*telSource
+	stale      time.Duration
 }
 
 type capKey struct {
@@ -157,7 +167,8 @@ func NewGame(ctx context.Context, o Options) (*Game, error) {
 	}
 	g := &Game{cfg: o.Config, log: o.Log, flags: fl, checker: o.Checker, logger: o.Logger,
 		now: o.Now, after: o.After, snapN: o.SnapshotEvery,
-		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1), tel: map[[3]int16]*telAgg{}}
+		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1), tel: map[[3]int16]*telAgg{},
+		live: map[liveKey]liveConn{}, sources: map[string]*telSource{}, stale: o.TelemetryStale}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -169,6 +180,9 @@ func NewGame(ctx context.Context, o Options) (*Game, error) {
 	}
 	if g.snapN == 0 {
 		g.snapN = 100_000
+	}
+	if g.stale <= 0 {
+		g.stale = DefaultTelemetryStale
 	}
 	for _, t := range o.Config.Teams {
 		p, err := netip.ParsePrefix(t.Network)
@@ -471,7 +485,7 @@ func (g *Game) Act(ctx context.Context, action string) error {
 		return err
 	}
 	if next == PhaseEnded {
-		if err := g.closeTick(ctx, tick, g.now()); err != nil {
+		if err := g.closeTick(ctx, tick, g.now(), true); err != nil {
 			return err
 		}
 	}

@@ -6,18 +6,58 @@ import (
 	"time"
 )
 
-// Conn is one connection an attack team made to a replica, as the team's
-// gateway recorded it: the ground truth detections are judged against.
+// Conn is a telemetry record of one connection an attack team made to a
+// replica, as a sensor saw it (the team's gateway, or the target's flow
+// recorder for traffic that bypasses the gateway): the ground truth
+// detections are judged against.
+//
+// A record of State ConnWhole is a whole connection, reported once it
+// ended. The others follow a connection through its life, so that it
+// counts from the moment it opens: ConnOpen when it is made, ConnInterim
+// at an interval while it lasts, ConnClose when it ends; their bytes are
+// those since the connection's previous record, and Source, Run and ID
+// name the connection.
 type Conn struct {
 	Team    int
 	Owner   int
 	Service int
-	Start   time.Time
-	End     time.Time
+	// Start is when the connection was made, End when it ended (ConnWhole
+	// and ConnClose), At when the record was made (all but ConnWhole).
+	Start time.Time
+	End   time.Time
+	At    time.Time
 	// BytesUp went from the team to the target, BytesDown back.
 	BytesUp   int64
 	BytesDown int64
+	State     ConnState
+	// Source names the sensor that made the record (a container), Run
+	// its process and ID the connection within that process.
+	Source string
+	Run    string
+	ID     uint64
 }
+
+// ConnState says what a telemetry record reports of its connection.
+type ConnState uint8
+
+// Telemetry record states.
+const (
+	ConnWhole ConnState = iota
+	ConnOpen
+	ConnInterim
+	ConnClose
+)
+
+// DefaultTelemetryStale is how long a telemetry source or an open
+// connection may stay silent before the game takes it for gone. Sensors
+// report every open connection and a heartbeat every 5 s, so it is four
+// of their intervals.
+const DefaultTelemetryStale = 20 * time.Second
+
+// maxLiveConns bounds the open connections the game follows; beyond it a
+// new connection is counted in the tick it opens, and again in the ticks
+// its interim records reach, but not in every tick it stays open.
+const maxLiveConns = 1 << 17
 
 // telAgg is what the game keeps of one (team, owner, service) during the
 // current tick: the log gets one summary of it at the tick's end, never
@@ -26,6 +66,35 @@ type telAgg struct {
 	n           int64
 	up, down    int64
 	first, last int64 // unix nanoseconds
+}
+
+// liveKey names an open connection: its sensor (telSource.idx) and the
+// connection's id in the sensor's current process. A sensor's
+// connections of an earlier process are ended when a new one appears, so
+// the process need not be part of the key.
+type liveKey struct {
+	source uint32
+	id     uint64
+}
+
+// liveConn is an open connection the game follows (by value in its map:
+// one allocation fewer per connection).
+type liveConn struct {
+	key   [3]int16
+	start int64 // unix nanoseconds
+	// heard is the game's time of its latest record.
+	heard time.Time
+}
+
+// telSource is what the game knows of one sensor: its process, how far
+// its records are complete (the time of its latest record or heartbeat,
+// by its clock) and when the game last heard from it.
+type telSource struct {
+	idx   uint32
+	name  string
+	run   string
+	upTo  time.Time
+	heard time.Time
 }
 
 // summaryText is the JSON body of a KindTelemetrySummary event. Times are
@@ -37,34 +106,109 @@ type summaryText struct {
 	Down  int64 `json:"down"`
 }
 
-// ObserveConns adds connections to the current tick's telemetry. It is
-// cheap and never blocks on the log: the tick's summaries are written when
-// it ends (StartTick, or the end of the game). Connections that name no
-// attack team, no defended replica, or the team's own replica are
-// ignored, and so is everything observed before the first tick.
+// ObserveConns adds telemetry records to the current tick. It is cheap
+// and never blocks on the log: the tick's summaries are written when it
+// ends (StartTick, or the end of the game), and every connection still
+// open then counts in that tick too. Connections that name no attack
+// team, no defended replica, or the team's own replica are ignored, and
+// so is what is observed before the first tick, but for the connections
+// it leaves open.
+//
+// A record of a connection's life also says its source is alive and
+// complete up to the record's time (see ObserveWatermark); a source that
+// starts a new run (a restarted process) ends the open connections of its
+// old one at once.
 func (g *Game) ObserveConns(cs []Conn) {
+	var now time.Time
+	// A batch comes from one sensor: its state is looked up once.
+	var src *telSource
 	g.telMu.Lock()
 	defer g.telMu.Unlock()
 	for i := range cs {
 		c := &cs[i]
+		if c.State != ConnWhole {
+			if now.IsZero() {
+				now = g.now()
+			}
+			if src == nil || src.name != c.Source || src.run != c.Run {
+				src = g.heardLocked(c.Source, c.Run, c.At, now)
+			} else if c.At.After(src.upTo) {
+				src.upTo = c.At
+			}
+		}
 		if c.Team < 0 || c.Team >= len(g.cfg.Teams) || c.Owner < 0 || c.Owner >= len(g.cfg.Teams) ||
 			c.Service < 0 || c.Service >= len(g.cfg.Services) || c.Team == c.Owner ||
-			!g.cfg.Teams[c.Team].Role.Attacks() || !g.cfg.Teams[c.Owner].Role.Defends() {
+			!g.cfg.Teams[c.Team].Role.Attacks() || !g.cfg.Teams[c.Owner].Role.Defends() || c.State > ConnClose {
 			g.telIgnored++
 			continue
 		}
 		k := [3]int16{int16(c.Team), int16(c.Owner), int16(c.Service)}
+		start := c.Start.UnixNano()
+		last := c.End.UnixNano()
+		switch c.State {
+		case ConnOpen, ConnInterim:
+			last = c.At.UnixNano()
+			lk := liveKey{src.idx, c.ID}
+			if _, ok := g.live[lk]; ok || len(g.live) < maxLiveConns {
+				// An interim record of a connection the game does not
+				// know (it restarted since the open record) is followed
+				// from now on.
+				g.live[lk] = liveConn{key: k, start: start, heard: now}
+			}
+		case ConnClose:
+			delete(g.live, liveKey{src.idx, c.ID})
+		}
 		a := g.tel[k]
 		if a == nil {
-			a = &telAgg{first: c.Start.UnixNano(), last: c.End.UnixNano()}
+			a = &telAgg{first: start, last: last}
 			g.tel[k] = a
 		}
-		a.n++
+		// A connection is counted once, when it opens (or, from older
+		// gateways, as a whole); its other records add bytes and time.
+		if c.State == ConnWhole || c.State == ConnOpen {
+			a.n++
+		}
 		a.up += max(c.BytesUp, 0)
 		a.down += max(c.BytesDown, 0)
-		a.first = min(a.first, c.Start.UnixNano())
-		a.last = max(a.last, c.End.UnixNano(), c.Start.UnixNano())
+		a.first = min(a.first, start)
+		a.last = max(a.last, last, start)
 	}
+}
+
+// ObserveWatermark records a source's heartbeat: source (a sensor) of run
+// run is alive and has reported every connection up to at, by its clock.
+// Judging waits for every live source's watermark to pass a report's time
+// (see closeTick).
+func (g *Game) ObserveWatermark(source, run string, at time.Time) {
+	now := g.now()
+	g.telMu.Lock()
+	defer g.telMu.Unlock()
+	g.heardLocked(source, run, at, now)
+}
+
+// heardLocked notes a record or heartbeat of source and returns its
+// state; the caller holds telMu.
+func (g *Game) heardLocked(source, run string, at, now time.Time) *telSource {
+	s := g.sources[source]
+	if s == nil {
+		s = &telSource{idx: uint32(len(g.sources)), name: source, run: run}
+		g.sources[source] = s
+	}
+	if s.run != run {
+		// The source's process was replaced: the connections of the old
+		// one died with it.
+		for lk := range g.live {
+			if lk.source == s.idx {
+				delete(g.live, lk)
+			}
+		}
+		s.run, s.upTo = run, at
+	}
+	if at.After(s.upTo) {
+		s.upTo = at
+	}
+	s.heard = now
+	return s
 }
 
 // TelemetryUpTo is the time of the latest telemetry summary in the log:
@@ -78,13 +222,41 @@ func (g *Game) TelemetryUpTo() time.Time {
 
 // takeTelemetry empties the current tick's aggregates into summary events
 // for tick, in key order so that the log is the same for the same input.
-func (g *Game) takeTelemetry(tick int32, now time.Time) []Event {
+// Every connection still open counts in the tick; one not heard of for
+// longer than the staleness bound (its sensor was killed) has ended. It
+// also returns how far the ground truth in those summaries is complete:
+// the earliest watermark of the sources still alive, and false when no
+// source is alive to wait for.
+func (g *Game) takeTelemetry(tick int32, now time.Time) ([]Event, time.Time, bool) {
 	g.telMu.Lock()
+	for lk, lc := range g.live {
+		if now.Sub(lc.heard) > g.stale {
+			delete(g.live, lk)
+			continue
+		}
+		a := g.tel[lc.key]
+		if a == nil {
+			a = &telAgg{first: lc.start, last: now.UnixNano()}
+			g.tel[lc.key] = a
+		}
+		a.first = min(a.first, lc.start)
+		a.last = max(a.last, now.UnixNano())
+	}
+	var upTo time.Time
+	alive := false
+	for _, s := range g.sources {
+		if now.Sub(s.heard) > g.stale {
+			continue // gone: it holds nothing up
+		}
+		if !alive || s.upTo.Before(upTo) {
+			upTo, alive = s.upTo, true
+		}
+	}
 	aggs := g.tel
 	g.tel = make(map[[3]int16]*telAgg, len(aggs))
 	g.telMu.Unlock()
 	if tick < 1 || len(aggs) == 0 {
-		return nil
+		return nil, upTo, alive
 	}
 	keys := make([][3]int16, 0, len(aggs))
 	for k := range aggs {
@@ -105,7 +277,7 @@ func (g *Game) takeTelemetry(tick int32, now time.Time) []Event {
 		evs = append(evs, Event{Time: now, Kind: KindTelemetrySummary, Tick: tick, Team: k[0], Owner: k[1],
 			Service: k[2], Store: -1, Value: a.n, Text: string(b)})
 	}
-	return evs
+	return evs, upTo, alive
 }
 
 // Incident is a maximal run of ticks in which attack team Team had

@@ -13,7 +13,14 @@ import (
 // per-tick summaries appended at each tick's end, and their fold. It
 // reports the ingestion rate, how many summary events and bytes the 10.2
 // million connections became, and what folding one summary costs.
-func BenchmarkTelemetryIngest(b *testing.B) {
+func BenchmarkTelemetryIngest(b *testing.B) { benchTelemetryIngest(b, false) }
+
+// BenchmarkTelemetryIngestLifecycle is the same load as the gateways
+// write it now: each connection an open and a close record, with the
+// open connections followed from one to the other.
+func BenchmarkTelemetryIngestLifecycle(b *testing.B) { benchTelemetryIngest(b, true) }
+
+func benchTelemetryIngest(b *testing.B, lifecycle bool) {
 	const (
 		teams   = 17
 		perSec  = 1000
@@ -29,7 +36,15 @@ func BenchmarkTelemetryIngest(b *testing.B) {
 		cfg.Teams = append(cfg.Teams, Team{ID: i, Name: fmt.Sprintf("team %02d", i), Role: r})
 	}
 	cfg.Replicas = []Replica{{Owner: teams, Service: 0}}
-	batch := make([]Conn, perSec)
+	n := perSec
+	if lifecycle {
+		n *= 2
+	}
+	batch := make([]Conn, n)
+	sources := make([]string, teams)
+	for i := range sources {
+		sources[i] = fmt.Sprintf("cyrange-bench-gateway-a%02d", i+1)
+	}
 	var events, textBytes int
 	var foldNs time.Duration
 	ctx := context.Background()
@@ -50,9 +65,21 @@ func BenchmarkTelemetryIngest(b *testing.B) {
 		for sec := 1; sec <= seconds; sec++ {
 			now := clk.Now()
 			for team := range teams {
-				for i := range batch {
-					batch[i] = Conn{Team: team, Owner: teams, Start: now.Add(time.Duration(i) * time.Millisecond),
-						End: now.Add(time.Duration(i+5) * time.Millisecond), BytesUp: 300, BytesDown: 4000}
+				for i := range perSec {
+					start := now.Add(time.Duration(i) * time.Millisecond)
+					c := Conn{Team: team, Owner: teams, Start: start, End: start.Add(5 * time.Millisecond),
+						BytesUp: 300, BytesDown: 4000}
+					if !lifecycle {
+						batch[i] = c
+						continue
+					}
+					// Records of one gateway in time order: an open, and
+					// its close 5 ms later.
+					id := uint64(sec*perSec + i + 1)
+					open := Conn{Team: team, Owner: teams, Start: start, At: start, State: ConnOpen,
+						Source: sources[team], Run: "r", ID: id}
+					c.At, c.State, c.Source, c.Run, c.ID = c.End, ConnClose, sources[team], "r", id
+					batch[2*i], batch[2*i+1] = open, c
 				}
 				g.ObserveConns(batch)
 			}

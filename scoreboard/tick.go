@@ -75,8 +75,8 @@ func (g *Game) step(ctx context.Context) (time.Duration, error) {
 }
 
 // StartTick ends the current tick and begins the next: it records the
-// ending tick's telemetry summaries and the verdicts on the reports that
-// waited for them, then TickStarted, and launches the tick's checks, whose
+// ending tick's telemetry summaries and the verdicts on the reports whose
+// ground truth they complete (closeTick), then TickStarted, and launches the tick's checks, whose
 // results are recorded as they finish. Run calls it on time; tests call it
 // directly.
 func (g *Game) StartTick(ctx context.Context) error {
@@ -93,7 +93,7 @@ func (g *Game) StartTick(ctx context.Context) error {
 	start := g.now()
 	// The tick that ends is settled first, so that the log reads: its
 	// telemetry, the verdicts that waited for it, then the next tick.
-	if err := g.closeTick(ctx, cur, start); err != nil {
+	if err := g.closeTick(ctx, cur, start, false); err != nil {
 		return err
 	}
 	ev := Event{Time: start, Kind: KindTickStarted, Tick: next, Value: int64(g.cfg.Tick)}

@@ -160,14 +160,17 @@ func TestDefenceEndToEnd(t *testing.T) {
 	applyRemedy(t, scen, data)
 
 	var list []scoreboard.DetectionView
-	deadline := time.Now().Add(6 * tick)
+	// A false positive waits for the sensors' ground truth to pass the
+	// report, at most TelemetryStale, then for a tick's end.
+	wait := 6*tick + scoreboard.DefaultTelemetryStale
+	deadline := time.Now().Add(wait)
 	for {
 		getJSON(t, base+"/api/v1/detections", defence, &list)
 		if len(list) == 2 && list[0].Verdict != "pending" && list[1].Verdict != "pending" {
 			break
 		}
 		if time.Now().After(deadline) {
-			fail("verdicts not in after %v: %+v", 6*tick, list)
+			fail("verdicts not in after %v: %+v", wait, list)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-smtp"
 
+	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 )
@@ -64,6 +65,9 @@ type Config struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Flows records every connection the ports accept (the range's ground
+	// truth for traffic that bypasses the gateways); nil records none.
+	Flows *flow.Recorder
 }
 
 // Server is a running (or ready to run) mail server.
@@ -224,6 +228,7 @@ func (s *Server) Start(ctx context.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("mailserver: listen: %w", err)
 		}
+		ln = s.cfg.Flows.Listen(ln)
 		s.lns = append(s.lns, ln)
 		return ln, nil
 	}

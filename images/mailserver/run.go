@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 )
 
 // RunTarget is the role `cyrange target mailserver`: it parses args, serves
-// until ctx is done, and writes the action log as JSON lines to stdout.
+// until ctx is done, and writes the action log and the flow records of
+// the connections it accepts as JSON lines to stdout.
 func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mailserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -50,11 +52,12 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *operator == "" {
 		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")
 	}
+	out := flow.SyncWriter(stdout)
 	srv, err := New(Config{
 		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
 		Accounts: *accounts, Seed: *seed, Domain: *domain, Province: *province, Weaknesses: weaknesses, AdminAllow: allow,
 		CheckerSecret: *secret, OperatorPassword: *operator,
-		Logger: slog.New(slog.NewJSONHandler(stdout, nil)),
+		Logger: slog.New(slog.NewJSONHandler(out, nil)), Flows: flow.NewRecorder(flow.Options{Output: out}),
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 )
@@ -247,9 +248,20 @@ func TestRunTarget(t *testing.T) {
 	if strings.Contains(stdout.String(), "operator password") {
 		t.Error("the operator password went to the action log")
 	}
-	// Every line of the action log has the keys the defence console reads.
+	// Every line of the action log has the keys the defence console reads;
+	// the flow records of the connections accepted are lines of their own.
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	opened := 0
 	for sc.Scan() {
+		if r, ok, err := flow.ParseLine(sc.Bytes()); ok {
+			if err != nil {
+				t.Errorf("flow line %s: %v", sc.Text(), err)
+			}
+			if r.State == flow.Open && r.Dst.String() == smtpAddr {
+				opened++
+			}
+			continue
+		}
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("not JSON: %q", sc.Text())
@@ -259,6 +271,9 @@ func TestRunTarget(t *testing.T) {
 				t.Errorf("line without %q: %s", k, sc.Text())
 			}
 		}
+	}
+	if opened != 1 {
+		t.Errorf("%d flow records of the SMTP connection opening, want 1", opened)
 	}
 }
 

@@ -947,6 +947,7 @@ func TestAttackBox(t *testing.T) {
 			t.Errorf("the box's answer lacks %q:\n%s", want, got)
 		}
 	}
+	checkBoxGroundTruth(t, d, p, sc, box, c)
 	// Nobody else gets in: a wrong password, or root.
 	for _, bad := range [][2]string{{user, token + "x"}, {"root", token}} {
 		if c, err := login(bad[0], bad[1]); err == nil {

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"maps"
 	"net/netip"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/cyrange/cyrange/images/flow"
 )
 
 // FuzzParseRules checks that any accepted --allow list formats back to a
@@ -68,17 +71,32 @@ func FuzzParseTelemetry(f *testing.F) {
 	f.Add([]byte(`time=2024-01-01 level=INFO msg="gateway: serving"`))
 	f.Add([]byte(`{"telemetry":null}`))
 	f.Add([]byte(`{"telemetry":{"target":"nope"}}`))
+	open, _ := MarshalTelemetry(Conn{Team: "a07", Client: netip.MustParseAddrPort("127.0.0.1:5001"),
+		Target: netip.MustParseAddr("127.61.1.10"), Port: 10143, Start: time.Unix(1700000000, 0).UTC(),
+		State: "open", Run: "9f86d081884c7d65", ID: 3, At: time.Unix(1700000000, 2000).UTC()})
+	f.Add(open)
+	beat, _ := MarshalTelemetry(Conn{Team: "a07", State: "heartbeat", Run: "9f86d081884c7d65", At: time.Unix(1700000005, 0).UTC()})
+	f.Add(beat)
+	f.Add([]byte(`{"telemetry":{"team":"a07","state":"paused","run":"x","at":"2024-05-01T08:00:00Z"}}`))
+	f.Add([]byte(`{"telemetry":{"team":"a07","state":"interim","run":"x","at":"2024-05-01T08:00:00Z"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, ok, err := ParseTelemetry(b)
 		if !ok || err != nil {
 			return
 		}
+		if c.State != "" && (!flow.Kind(c.State).Valid() || c.Run == "" || c.At.IsZero() ||
+			(c.State != "heartbeat" && (c.ID == 0 || c.Start.IsZero()))) {
+			t.Fatalf("accepted %q as %+v", b, c)
+		}
 		out, err := MarshalTelemetry(c)
 		if err != nil {
 			t.Fatalf("record %+v does not format: %v", c, err)
 		}
+		// Compared as formatted: a zero offset reads back as UTC, the
+		// same instant in another *time.Location.
 		c2, ok, err := ParseTelemetry(out)
-		if !ok || err != nil || !reflect.DeepEqual(c, c2) {
+		out2, _ := MarshalTelemetry(c2)
+		if !ok || err != nil || !bytes.Equal(out, out2) || !c.Start.Equal(c2.Start) || !c.At.Equal(c2.At) {
 			t.Fatalf("round trip of %q: %+v then %+v (%v)", b, c, c2, err)
 		}
 	})

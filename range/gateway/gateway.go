@@ -18,12 +18,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	socks5 "github.com/armon/go-socks5"
 
+	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/internal/admit"
 )
 
@@ -60,9 +60,13 @@ type Options struct {
 	// to addresses. Names not in it are refused; the gateway never asks
 	// DNS.
 	Resolve map[string]netip.Addr
-	// Record receives each connection's telemetry when it ends, and each
-	// refused attempt. It is called from the connections' goroutines, so it
-	// must be safe for concurrent use and quick.
+	// Record receives the telemetry: for each connection an open record
+	// when the target connection is made, an interim record every
+	// TelemetryInterval while it lasts and a close record when it ends
+	// (each with the bytes since the connection's previous record); a
+	// heartbeat every TelemetryInterval while the gateway serves; and one
+	// record of each refused or failed attempt. It is called from many
+	// goroutines, so it must be safe for concurrent use and quick.
 	Record func(Conn)
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -85,23 +89,26 @@ type Options struct {
 	MaxConns            int
 	MaxPending          int
 	MaxPendingPerSource int
+	// TelemetryInterval is how often open connections and the heartbeat
+	// are recorded; flow.DefaultInterval when zero.
+	TelemetryInterval time.Duration
 }
 
 // Conn is the telemetry of one connection through the gateway.
 type Conn struct {
 	Team string `json:"team"`
 	// Client is where the SOCKS client connected from.
-	Client netip.AddrPort `json:"client"`
+	Client netip.AddrPort `json:"client,omitzero"`
 	// Host is the name the client asked for, when it sent a name; Target
 	// and Port the destination it asked for (or its name resolved to).
 	Host   string     `json:"host,omitempty"`
-	Target netip.Addr `json:"target"`
-	Port   uint16     `json:"port"`
+	Target netip.Addr `json:"target,omitzero"`
+	Port   uint16     `json:"port,omitempty"`
 	// Dialed is where the gateway connected when a rule sent the
 	// connection elsewhere (Rule.Dial), else zero.
 	Dialed netip.AddrPort `json:"dialed,omitzero"`
-	Start  time.Time      `json:"start"`
-	End    time.Time      `json:"end"`
+	Start  time.Time      `json:"start,omitzero"`
+	End    time.Time      `json:"end,omitzero"`
 	// BytesUp were sent by the client to the target, BytesDown by the
 	// target to the client.
 	BytesUp   int64 `json:"bytes_up"`
@@ -110,6 +117,20 @@ type Conn struct {
 	// the target could not be reached.
 	Refused bool   `json:"refused,omitempty"`
 	Error   string `json:"error,omitempty"`
+
+	// State is what the record reports: "open", "interim" or "close" of a
+	// connection, whose BytesUp and BytesDown then count what crossed it
+	// since its previous record, and End is set on "close" only; or
+	// "heartbeat", a record of no connection saying the gateway lives and
+	// has written every record of a time before At. Empty for a refused or
+	// failed attempt, and for the whole-connection records of older
+	// gateways (written once, at the end, with the totals).
+	State string `json:"state,omitempty"`
+	// Run names the gateway process, ID the connection within it.
+	Run string `json:"run,omitempty"`
+	ID  uint64 `json:"id,omitempty"`
+	// At is when the record was made.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Gateway is one team's SOCKS5 server.
@@ -118,6 +139,8 @@ type Gateway struct {
 	names  map[string]netip.Addr
 	logger *slog.Logger
 	pool   *admit.Pool
+	// meter follows the target connections for their telemetry.
+	meter *flow.Meter[*attempt]
 	// ctx is cancelled by Close; dials and Serve calls follow it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -183,14 +206,16 @@ func New(o Options) (*Gateway, error) {
 	}
 	o.Source = o.Source.Unmap()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Gateway{
+	g := &Gateway{
 		o:      o,
 		names:  names,
 		logger: o.Logger.With("team", o.Team),
 		pool:   admit.NewPool(admit.Limits{Pending: o.MaxPending, PendingPerSource: o.MaxPendingPerSource, PerPrincipal: o.MaxConns}),
 		ctx:    ctx,
 		cancel: cancel,
-	}, nil
+	}
+	g.meter = flow.NewMeter(flow.MeterOptions[*attempt]{Report: g.report, Interval: o.TelemetryInterval, Now: o.Now})
+	return g, nil
 }
 
 // Serve accepts SOCKS clients on ln until ctx is done or Close is called,
@@ -207,6 +232,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	g.serves.Add(1)
 	g.mu.Unlock()
 	defer g.serves.Done()
+	// Heartbeats and interim records while serving; the connections'
+	// close records come first (the handlers end before this returns).
+	defer g.meter.Start()()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(g.ctx, cancel)
@@ -463,7 +491,7 @@ func (s *server) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 		s.g.o.Record(rec)
 		return nil, err
 	}
-	cc := &countingConn{Conn: t, s: s, a: a, start: start}
+	cc := s.g.meter.Track(t, start, a)
 	s.mu.Lock()
 	ss := s.sessions[a.client]
 	if s.closed || ss == nil {
@@ -478,47 +506,23 @@ func (s *server) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	return cc, nil
 }
 
-// countingConn counts what crosses a target connection and records its
-// telemetry once, when go-socks5 closes it at the end of the connection.
-type countingConn struct {
-	net.Conn
-	s         *server
-	a         *attempt
-	start     time.Time
-	up, down  atomic.Int64
-	closeOnce sync.Once
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.down.Add(int64(n))
-	return n, err
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.up.Add(int64(n))
-	return n, err
-}
-
-// CloseWrite passes a client's half-close on to the target (go-socks5
-// looks for it), which tools like ncat rely on to end a request.
-func (c *countingConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
+// report turns the meter's reports into telemetry records.
+func (g *Gateway) report(r flow.Report[*attempt]) {
+	var rec Conn
+	if r.Kind == flow.Heartbeat {
+		rec = Conn{Team: g.o.Team}
+	} else {
+		rec = r.Info.conn(g.o.Team)
+		rec.Start = r.Start
+		// The gateway writes what the client sent to the target and
+		// reads the target's answer.
+		rec.BytesUp, rec.BytesDown = r.Written, r.Read
+		if r.Kind == flow.Close {
+			rec.End = r.At
+		}
 	}
-	return nil
-}
-
-func (c *countingConn) Close() error {
-	err := c.Conn.Close()
-	c.closeOnce.Do(func() {
-		g := c.s.g
-		rec := c.a.conn(g.o.Team)
-		rec.Start, rec.End, rec.BytesUp, rec.BytesDown = c.start, g.o.Now(), c.up.Load(), c.down.Load()
-		g.o.Record(rec)
-	})
-	return err
+	rec.State, rec.Run, rec.ID, rec.At = string(r.Kind), r.Run, r.ID, r.At
+	g.o.Record(rec)
 }
 
 func addrPortOf(a net.Addr) netip.AddrPort {

@@ -32,20 +32,48 @@ const (
 	token = "s3cret-token-7"
 )
 
-// recorder collects telemetry.
+// recorder collects telemetry. Every record is kept in all; next and
+// none see one record per connection or attempt: a refusal or failure,
+// or a connection once closed, with the bytes of all its records added
+// up.
 type recorder struct {
 	mu    sync.Mutex
-	conns []Conn
+	all   []Conn
+	bytes map[uint64][2]int64
 	ch    chan Conn
 }
 
-func newRecorder() *recorder { return &recorder{ch: make(chan Conn, 1024)} }
+func newRecorder() *recorder {
+	return &recorder{ch: make(chan Conn, 1024), bytes: map[uint64][2]int64{}}
+}
 
 func (r *recorder) record(c Conn) {
 	r.mu.Lock()
-	r.conns = append(r.conns, c)
+	r.all = append(r.all, c)
+	switch c.State {
+	case "heartbeat":
+		r.mu.Unlock()
+		return
+	case "open", "interim":
+		b := r.bytes[c.ID]
+		r.bytes[c.ID] = [2]int64{b[0] + c.BytesUp, b[1] + c.BytesDown}
+		r.mu.Unlock()
+		return
+	case "close":
+		b := r.bytes[c.ID]
+		delete(r.bytes, c.ID)
+		c.BytesUp += b[0]
+		c.BytesDown += b[1]
+	}
 	r.mu.Unlock()
 	r.ch <- c
+}
+
+// records returns every record so far.
+func (r *recorder) records() []Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Conn(nil), r.all...)
 }
 
 func (r *recorder) next(t *testing.T) Conn {

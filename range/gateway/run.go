@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"time"
 )
 
 // ErrUsage wraps the errors of a bad command line.
@@ -37,6 +38,9 @@ type Command struct {
 	Allow    []Rule
 	Resolve  map[string]netip.Addr
 	Verbose  bool
+	// TelemetryInterval is how often open connections and the heartbeat
+	// are recorded; zero means the default.
+	TelemetryInterval time.Duration
 }
 
 // Args returns the command line, starting with the subcommand "gateway".
@@ -63,6 +67,9 @@ func (c Command) Args() []string {
 	if c.Verbose {
 		args = append(args, "--verbose")
 	}
+	if c.TelemetryInterval > 0 {
+		args = append(args, "--telemetry-interval", c.TelemetryInterval.String())
+	}
 	return args
 }
 
@@ -81,6 +88,7 @@ func ParseCommand(args []string, stderr io.Writer) (Command, error) {
 	fs.StringVar(&allow, "allow", "", "destinations the team may reach: HOST:PORTS,... (HOST an address or CIDR, PORTS N, LO-HI or *)")
 	fs.StringVar(&resolve, "resolve", "", "names clients may ask for: NAME=ADDRESS,...")
 	fs.BoolVar(&c.Verbose, "verbose", false, "log every connection")
+	fs.DurationVar(&c.TelemetryInterval, "telemetry-interval", 0, "how often open connections and a heartbeat are recorded (default 5s)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Command{}, err
@@ -95,6 +103,9 @@ func ParseCommand(args []string, stderr io.Writer) (Command, error) {
 	}
 	if c.TokenEnv == "" {
 		return Command{}, fmt.Errorf("%w: --token-env is empty", ErrUsage)
+	}
+	if c.TelemetryInterval < 0 {
+		return Command{}, fmt.Errorf("%w: --telemetry-interval is negative", ErrUsage)
 	}
 	if source != "" {
 		a, err := netip.ParseAddr(source)
@@ -114,8 +125,8 @@ func ParseCommand(args []string, stderr io.Writer) (Command, error) {
 }
 
 // RunGateway is the role `cyrange gateway`: it serves until ctx is done,
-// writes each connection's telemetry to stdout as one line
-// {"telemetry":{...}}, and logs to stderr. getenv reads the token (nil
+// writes its telemetry (Options.Record) to stdout, one line
+// {"telemetry":{...}} per record, and logs to stderr. getenv reads the token (nil
 // means os.Getenv).
 func RunGateway(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := ParseCommand(args, stderr)
@@ -139,7 +150,7 @@ func RunGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	g, err := New(Options{
 		Team: c.Team, User: c.User, Password: token, Source: c.Source,
-		Allow: c.Allow, Resolve: c.Resolve, Logger: logger,
+		Allow: c.Allow, Resolve: c.Resolve, Logger: logger, TelemetryInterval: c.TelemetryInterval,
 		Record: TelemetryWriter(stdout, func(err error) { logger.Error("gateway: telemetry lost", "err", err) }),
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,17 @@ func TestRunGatewayPrintsTelemetryLines(t *testing.T) {
 		stdoutW.Close()
 	}()
 
+	// The telemetry lines, read as they come: a gateway whose output
+	// nobody reads stops, as it should.
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdoutR)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+
 	d, err := proxy.SOCKS5("tcp", listen, &proxy.Auth{User: short, Password: token}, proxy.Direct)
 	if err != nil {
 		t.Fatal(err)
@@ -82,19 +94,41 @@ func TestRunGatewayPrintsTelemetryLines(t *testing.T) {
 		t.Errorf("target saw %v", s.remote)
 	}
 
-	sc := bufio.NewScanner(stdoutR)
-	if !sc.Scan() {
-		t.Fatalf("no telemetry line: %v", sc.Err())
+	// A heartbeat when it starts, then the connection's open and close
+	// records; their bytes add up to what crossed.
+	var states []string
+	var up, down int64
+	for len(states) == 0 || states[len(states)-1] != "close" {
+		var l string
+		select {
+		case l = <-lines:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no close record after %v", states)
+		}
+		tel, ok, err := ParseTelemetry([]byte(l))
+		if !ok || err != nil {
+			t.Fatalf("line %q: %v %v", l, ok, err)
+		}
+		states = append(states, tel.State)
+		if tel.State == "heartbeat" {
+			if tel.Team != team || tel.Run == "" || tel.At.IsZero() {
+				t.Errorf("heartbeat %+v", tel)
+			}
+			continue
+		}
+		if tel.Team != team || tel.Host != "mail.example" || tel.Port != x.addr().Port() || tel.ID != 1 {
+			t.Errorf("telemetry %+v", tel)
+		}
+		up, down = up+tel.BytesUp, down+tel.BytesDown
 	}
-	tel, ok, err := ParseTelemetry(sc.Bytes())
-	if !ok || err != nil {
-		t.Fatalf("line %q: %v %v", sc.Text(), ok, err)
+	if states[0] != "heartbeat" || !slices.Contains(states, "open") || up != 9 || down != 42 {
+		t.Errorf("records %v with %d bytes up and %d down, want a heartbeat first, open and close, 9 up and 42 down", states, up, down)
 	}
-	if tel.Team != team || tel.Host != "mail.example" || tel.BytesUp != 9 || tel.BytesDown != 42 || tel.Port != x.addr().Port() {
-		t.Errorf("telemetry %+v", tel)
-	}
+	go func() {
+		for range lines {
+		}
+	}()
 	cancel()
-	go io.Copy(io.Discard, stdoutR)
 	if err := <-done; err != nil {
 		t.Fatalf("RunGateway: %v", err)
 	}

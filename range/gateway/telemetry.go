@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/cyrange/cyrange/images/flow"
 )
 
 // telemetryPrefix starts every telemetry line, so that a reader of a
@@ -33,7 +35,9 @@ func MarshalTelemetry(c Conn) ([]byte, error) {
 
 // ParseTelemetry reads one line of a gateway's output. It returns false
 // when the line is not telemetry (a log line), and an error when it looks
-// like telemetry but does not decode.
+// like telemetry but does not decode, or names an unknown state, or is a
+// record of a connection's life (Conn.State) without its run, id or
+// times.
 func ParseTelemetry(line []byte) (Conn, bool, error) {
 	line = bytes.TrimSpace(line)
 	if !bytes.HasPrefix(line, []byte(telemetryPrefix)) {
@@ -49,7 +53,16 @@ func ParseTelemetry(line []byte) (Conn, bool, error) {
 	if l.Telemetry == nil {
 		return Conn{}, true, errors.New("gateway: telemetry: empty record")
 	}
-	return *l.Telemetry, true, nil
+	c := *l.Telemetry
+	if c.State != "" {
+		if !flow.Kind(c.State).Valid() {
+			return Conn{}, true, fmt.Errorf("gateway: telemetry: unknown state %q", c.State)
+		}
+		if c.Run == "" || c.At.IsZero() || (c.State != string(flow.Heartbeat) && (c.ID == 0 || c.Start.IsZero())) {
+			return Conn{}, true, errors.New("gateway: telemetry: a record without its run, id or times")
+		}
+	}
+	return c, true, nil
 }
 
 // TelemetryWriter returns a Record function that writes each connection to

@@ -1,9 +1,19 @@
 // Package ingest carries what the range's containers print into the game:
-// each attack team's gateway telemetry (one JSON line per connection,
-// range/gateway) becomes the game's ground truth for detections, and each
-// target's action log is streamed to the console of the defending team
-// that owns it, with the remedies the defence applies in the target's
-// admin console recorded as game events on the way.
+// each attack team's gateway telemetry (range/gateway) and each built-in
+// target's flow records (images/flow) become the game's ground truth for
+// detections, and each target's action log is streamed to the console of
+// the defending team that owns it, with the remedies the defence applies
+// in the target's admin console recorded as game events on the way.
+//
+// Ground truth sees every path a team takes to a target: through its
+// gateway, whose records name the team, or from the team's own network
+// without it (the attack box), which the targets' flow records show by
+// source address. A target's flow record is the team's when its source is
+// an address of the team's network other than its gateway
+// (cyberrange.Plan.TeamBehind); the gateway's own connections are counted
+// from its telemetry, once. Both sensors report a connection when it opens,
+// while it lasts and when it ends, and a heartbeat, which the game reads as
+// how far each source's ground truth is complete.
 //
 // A Collector follows every gateway and target of a plan through the
 // driver's Logs, one goroutine each. Nothing here may slow a target or the
@@ -15,9 +25,9 @@
 // When a container's log ends (its process died and was restarted) the
 // collector opens it again and skips the lines it has read, recognising
 // the log by its first line; a log that starts over is read from its
-// start. After a restart of the game itself, telemetry that ended before
-// the latest summary in the log, and remedies up to the latest recorded,
-// are skipped, and log lines from before the collector started are not
+// start. After a restart of the game itself, telemetry from before the
+// latest summary in the log, and remedies up to the latest recorded, are
+// skipped, and log lines from before the collector started are not
 // streamed.
 //
 // This package must never import the Docker SDK, bbolt or echo: it reads
@@ -45,6 +55,7 @@ import (
 // Game is what the collector feeds; *scoreboard.Game implements it.
 type Game interface {
 	ObserveConns(cs []scoreboard.Conn)
+	ObserveWatermark(source, run string, at time.Time)
 	TelemetryUpTo() time.Time
 	RecordRemedy(ctx context.Context, owner, service int, at time.Time, remedy string) error
 	RemediesUpTo(owner, service int) time.Time
@@ -99,11 +110,16 @@ const batchLen = 256
 type Stats struct {
 	// Lines read from every log, Opens of a log (the first included).
 	Lines, Opens int64
-	// Conns handed to the game; Stale ones skipped because the log
-	// already counts them; Refused or failed ones (not a contact with the
-	// target); Unmapped ones to an address that is no target; Malformed
-	// telemetry lines.
-	Conns, Stale, Refused, Unmapped, Malformed int64
+	// Conns are the gateways' connection records handed to the game;
+	// Stale ones skipped because the log already counts them; Refused or
+	// failed ones (not a contact with the target); Unmapped ones to an
+	// address that is no target; Malformed telemetry and flow lines;
+	// Heartbeats of gateways and targets.
+	Conns, Stale, Refused, Unmapped, Malformed, Heartbeats int64
+	// Flows are the targets' flow records handed to the game (traffic of
+	// a team that bypassed its gateway); Unattributed ones came from no
+	// team's own address (its gateway, the checkers, the defence).
+	Flows, Unattributed int64
 	// LogLines streamed to the consoles; Unstructured lines not streamed
 	// (not a JSON action log line: they may be anything the process
 	// printed on stderr); Remedies recorded; Long lines skipped.
@@ -111,8 +127,9 @@ type Stats struct {
 }
 
 type counters struct {
-	lines, opens, conns, stale, refused, unmapped, malformed atomic.Int64
-	logLines, unstructured, remedies, long                   atomic.Int64
+	lines, opens, conns, stale, refused, unmapped, malformed, heartbeats atomic.Int64
+	flows, unattributed                                                  atomic.Int64
+	logLines, unstructured, remedies, long                               atomic.Int64
 }
 
 // Collector follows the gateways' and targets' logs of one plan.
@@ -162,7 +179,8 @@ func New(o Options) (*Collector, error) {
 func (c *Collector) Stats() Stats {
 	n := &c.n
 	return Stats{Lines: n.lines.Load(), Opens: n.opens.Load(), Conns: n.conns.Load(), Stale: n.stale.Load(),
-		Refused: n.refused.Load(), Unmapped: n.unmapped.Load(), Malformed: n.malformed.Load(),
+		Refused: n.refused.Load(), Unmapped: n.unmapped.Load(), Malformed: n.malformed.Load(), Heartbeats: n.heartbeats.Load(),
+		Flows: n.flows.Load(), Unattributed: n.unattributed.Load(),
 		LogLines: n.logLines.Load(), Unstructured: n.unstructured.Load(), Remedies: n.remedies.Load(), Long: n.long.Load()}
 }
 
@@ -176,10 +194,11 @@ func (c *Collector) Run(ctx context.Context) error {
 		var s sink
 		switch ct.Kind {
 		case cyberrange.KindGateway:
-			s = &gatewaySink{c: c, team: ct.Team, since: telSince}
+			s = &gatewaySink{c: c, source: ct.Name, team: ct.Team, since: telSince}
 		case cyberrange.KindTarget:
 			s = &targetSink{c: c, ctx: ctx, r: replica{owner: ct.Team, service: ct.Service, name: ct.Labels[cyberrange.LabelService]},
-				remedySince: c.o.Game.RemediesUpTo(ct.Team, ct.Service)}
+				remedySince: c.o.Game.RemediesUpTo(ct.Team, ct.Service), flows: flowSink{c: c, source: ct.Name,
+					owner: ct.Team, service: ct.Service, since: telSince}}
 		default:
 			continue
 		}

@@ -127,6 +127,7 @@ func (r *fakeReader) Close() error {
 type fakeGame struct {
 	mu        sync.Mutex
 	conns     []scoreboard.Conn
+	marks     []string
 	remedies  []string
 	telSince  time.Time
 	remSince  time.Time
@@ -136,6 +137,11 @@ type fakeGame struct {
 func (g *fakeGame) ObserveConns(cs []scoreboard.Conn) {
 	g.mu.Lock()
 	g.conns = append(g.conns, cs...)
+	g.mu.Unlock()
+}
+func (g *fakeGame) ObserveWatermark(source, run string, at time.Time) {
+	g.mu.Lock()
+	g.marks = append(g.marks, fmt.Sprintf("%s %s %s", source, run, at.UTC().Format(time.RFC3339)))
 	g.mu.Unlock()
 }
 func (g *fakeGame) TelemetryUpTo() time.Time { return g.telSince }
@@ -283,9 +289,9 @@ func TestGatewayTelemetry(t *testing.T) {
 	waitFor(t, "the telemetry", func() bool { return e.c.Stats().Conns == 3 && e.c.Stats().Malformed == 1 })
 	conns, _ := game.snapshot()
 	want := []scoreboard.Conn{
-		{Team: 0, Owner: 3, Service: 0, Start: at(1), End: at(3), BytesUp: 120, BytesDown: 4000},
-		{Team: 0, Owner: 3, Service: 0, Start: at(2), End: at(2)},
-		{Team: 0, Owner: 3, Service: 0, Start: at(4), End: at(5)},
+		{Team: 0, Owner: 3, Service: 0, Start: at(1), End: at(3), BytesUp: 120, BytesDown: 4000, Source: gwA01},
+		{Team: 0, Owner: 3, Service: 0, Start: at(2), End: at(2), Source: gwA01},
+		{Team: 0, Owner: 3, Service: 0, Start: at(4), End: at(5), Source: gwA01},
 	}
 	for i := range want {
 		if !conns[i].Start.Equal(want[i].Start) || !conns[i].End.Equal(want[i].End) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scoreboard"
 )
@@ -16,10 +17,17 @@ import (
 // gatewaySink turns one gateway's telemetry lines into connections for
 // the game, in batches.
 type gatewaySink struct {
-	c     *Collector
-	team  int
-	since time.Time
-	batch []scoreboard.Conn
+	c *Collector
+	// source is the gateway's container, team its team.
+	source string
+	team   int
+	since  time.Time
+	batch  []scoreboard.Conn
+}
+
+// connStates maps the telemetry's states to the game's.
+var connStates = map[flow.Kind]scoreboard.ConnState{
+	"": scoreboard.ConnWhole, flow.Open: scoreboard.ConnOpen, flow.Interim: scoreboard.ConnInterim, flow.Close: scoreboard.ConnClose,
 }
 
 func (g *gatewaySink) line(b []byte) {
@@ -31,11 +39,14 @@ func (g *gatewaySink) line(b []byte) {
 	case err != nil:
 		n.malformed.Add(1)
 		return
+	case conn.State == string(flow.Heartbeat):
+		g.heartbeat(conn.Run, conn.At)
+		return
 	case conn.Refused || conn.Error != "" || conn.Start.IsZero():
 		// Never reached the target: nothing the defence could see.
 		n.refused.Add(1)
 		return
-	case conn.End.Before(g.since):
+	case conn.State == "" && conn.End.Before(g.since), conn.State != "" && conn.At.Before(g.since):
 		n.stale.Add(1)
 		return
 	}
@@ -47,15 +58,27 @@ func (g *gatewaySink) line(b []byte) {
 		n.unmapped.Add(1)
 		return
 	}
-	end := conn.End
-	if end.Before(conn.Start) {
-		end = conn.Start
+	c := scoreboard.Conn{Team: g.team, Owner: r.owner, Service: r.service, Start: conn.Start, End: conn.End,
+		At: conn.At, BytesUp: conn.BytesUp, BytesDown: conn.BytesDown, State: connStates[flow.Kind(conn.State)],
+		Source: g.source, Run: conn.Run, ID: conn.ID}
+	if (c.State == scoreboard.ConnWhole || c.State == scoreboard.ConnClose) && c.End.Before(c.Start) {
+		c.End = c.Start
 	}
-	g.batch = append(g.batch, scoreboard.Conn{Team: g.team, Owner: r.owner, Service: r.service, Start: conn.Start,
-		End: end, BytesUp: conn.BytesUp, BytesDown: conn.BytesDown})
+	g.batch = append(g.batch, c)
 	if len(g.batch) >= batchLen {
 		g.flush()
 	}
+}
+
+// heartbeat hands the game a gateway's watermark, after the records
+// before it: a watermark never passes a record the game has not seen.
+func (g *gatewaySink) heartbeat(run string, at time.Time) {
+	g.c.n.heartbeats.Add(1)
+	if at.Before(g.since) {
+		return
+	}
+	g.flush()
+	g.c.o.Game.ObserveWatermark(g.source, run, at)
 }
 
 func (g *gatewaySink) flush() {
@@ -67,19 +90,83 @@ func (g *gatewaySink) flush() {
 	g.batch = g.batch[:0]
 }
 
-// targetSink streams one target's action log to its owner's console and
-// records the remedies it shows.
+// flowSink turns one target's flow records into connections for the
+// game: those from an address of an attack team other than its gateway,
+// which no gateway saw.
+type flowSink struct {
+	c *Collector
+	// source is the target's container, owner and service its replica.
+	source         string
+	owner, service int
+	since          time.Time
+	batch          []scoreboard.Conn
+}
+
+func (f *flowSink) record(r flow.Record, err error) {
+	n := &f.c.n
+	switch {
+	case err != nil:
+		n.malformed.Add(1)
+		return
+	case r.State == flow.Heartbeat:
+		n.heartbeats.Add(1)
+		if !r.At.Before(f.since) {
+			f.flush()
+			f.c.o.Game.ObserveWatermark(f.source, r.Run, r.At)
+		}
+		return
+	}
+	team, ok := f.c.o.Plan.TeamBehind(r.Src.Addr())
+	switch {
+	case !ok:
+		n.unattributed.Add(1)
+		return
+	case r.At.Before(f.since):
+		n.stale.Add(1)
+		return
+	}
+	c := scoreboard.Conn{Team: team, Owner: f.owner, Service: f.service, Start: r.Start, At: r.At,
+		BytesUp: r.BytesUp, BytesDown: r.BytesDown, State: connStates[r.State], Source: f.source, Run: r.Run, ID: r.ID}
+	if c.State == scoreboard.ConnClose {
+		c.End = r.At
+		if c.End.Before(c.Start) {
+			c.End = c.Start
+		}
+	}
+	f.batch = append(f.batch, c)
+	if len(f.batch) >= batchLen {
+		f.flush()
+	}
+}
+
+func (f *flowSink) flush() {
+	if len(f.batch) == 0 {
+		return
+	}
+	f.c.o.Game.ObserveConns(f.batch)
+	f.c.n.flows.Add(int64(len(f.batch)))
+	f.batch = f.batch[:0]
+}
+
+// targetSink streams one target's action log to its owner's console,
+// records the remedies it shows, and hands its flow records on.
 type targetSink struct {
 	c           *Collector
 	ctx         context.Context
 	r           replica
 	remedySince time.Time
+	flows       flowSink
 }
 
-func (t *targetSink) flush() {}
+func (t *targetSink) flush() { t.flows.flush() }
 
 func (t *targetSink) line(b []byte) {
 	n := &t.c.n
+	if r, ok, err := flow.ParseLine(b); ok {
+		// The sensor's record, not the target's action: ground truth.
+		t.flows.record(r, err)
+		return
+	}
 	l, ok := ParseTargetLine(b)
 	if !ok {
 		n.unstructured.Add(1)
