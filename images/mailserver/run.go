@@ -8,9 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 )
+
+// memoryLimit is the target process's soft memory limit, unless
+// $GOMEMLIMIT sets another.
+const memoryLimit = 400 << 20
 
 // RunTarget is the role `cyrange target mailserver`: it parses args, serves
 // until ctx is done, and writes the action log as JSON lines to stdout.
@@ -46,6 +51,12 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *secret == "" {
 		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The quotas keep the mail held under about 250 MiB; a soft limit
+		// makes the collector work harder before the heap, garbage
+		// included, nears the container's 512 MiB.
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	if *operator == "" {
 		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")

@@ -85,9 +85,15 @@ func startServer(t *testing.T, weaknesses ...string) *testServer {
 		}
 		set[w] = true
 	}
+	return startServerWith(t, Config{Weaknesses: set})
+}
+
+// startServerWith starts a test server with cfg's weaknesses and limits.
+func startServerWith(t *testing.T, cfg Config) *testServer {
+	t.Helper()
 	logs := &logBuffer{}
 	srv, err := New(Config{
-		Listen: "127.0.0.1", Accounts: 300, Seed: 7, Weaknesses: set,
+		Listen: "127.0.0.1", Accounts: 300, Seed: 7, Weaknesses: cfg.Weaknesses, Limits: cfg.Limits,
 		CheckerSecret: testSecret, OperatorPassword: "operator-pass-1",
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
