@@ -61,7 +61,7 @@ func sendMaster(t *testing.T, addr, secret string, from *Account, rcpts []string
 	if err := c.Hello("PC-VPUBND-02"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Auth(sasl.NewPlainClient("", from.Addr, contract.MasterPassword(secret, from.Addr))); err != nil {
+	if err := c.Auth(sasl.NewPlainClient("", from.Addr, contract.MasterPassword(secret, "", from.Addr))); err != nil {
 		t.Fatalf("master auth: %v", err)
 	}
 	err = c.SendMail(from.Addr, rcpts, bytes.NewReader(raw))
@@ -95,7 +95,7 @@ func bulk(n int) []byte {
 func findByMessageID(t *testing.T, ts *testServer, acct *Account, id string) bool {
 	t.Helper()
 	ic := dialIMAP(t, ts.AddrIMAP())
-	if err := ic.Login(acct.Addr, contract.MasterPassword(testSecret, acct.Addr)).Wait(); err != nil {
+	if err := ic.Login(acct.Addr, contract.MasterPassword(testSecret, "", acct.Addr)).Wait(); err != nil {
 		t.Fatalf("master login: %v", err)
 	}
 	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
@@ -238,7 +238,7 @@ func TestFailedLoginTableBounded(t *testing.T) {
 	if r := s.sec.checkUser(acct, acct.Addr, "Right-Password-1", netip.MustParseAddr("10.0.6.2")); r != loginOK {
 		t.Errorf("an innocent source is refused: %v", r)
 	}
-	if r := s.sec.checkUser(acct, acct.Addr, contract.MasterPassword(testSecret, acct.Addr), sprayer); r != loginOK {
+	if r := s.sec.checkUser(acct, acct.Addr, contract.MasterPassword(testSecret, "", acct.Addr), sprayer); r != loginOK {
 		t.Errorf("the checker is refused: %v", r)
 	}
 }
@@ -359,7 +359,7 @@ func TestQuotas(t *testing.T) {
 		t.Error("the checker's message is missing")
 	}
 	mc := dialIMAP(t, ts.AddrIMAP())
-	if err := mc.Login(victim.Addr, contract.MasterPassword(testSecret, victim.Addr)).Wait(); err != nil {
+	if err := mc.Login(victim.Addr, contract.MasterPassword(testSecret, "", victim.Addr)).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	ap = mc.Append("Drafts", int64(len(draft)), nil)
@@ -368,7 +368,7 @@ func TestQuotas(t *testing.T) {
 	if _, err := ap.Wait(); err != nil {
 		t.Errorf("the checker's APPEND: %v", err)
 	}
-	mw := webclientFor(t, ts, victim.Addr, contract.MasterPassword(testSecret, victim.Addr))
+	mw := webclientFor(t, ts, victim.Addr, contract.MasterPassword(testSecret, "", victim.Addr))
 	if _, err := mw.Send(ctx, webclientDraft()); err != nil {
 		t.Errorf("the checker's webmail draft: %v", err)
 	}

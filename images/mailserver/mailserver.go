@@ -58,6 +58,10 @@ type Config struct {
 	AdminAllow []netip.Prefix
 	// CheckerSecret enables the checker's per-mailbox master passwords.
 	CheckerSecret string
+	// Replica is this replica's name in the game (the plan's
+	// "<service>.<owner>"), part of every master password, so that one
+	// learned on a replica opens nothing on another.
+	Replica string
 	// OperatorPassword is the defence's console password; empty makes a
 	// random one (see Server.OperatorPassword).
 	OperatorPassword string
@@ -151,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 	s.sec = &security{
 		now:       cfg.Now,
 		secret:    cfg.CheckerSecret,
+		replica:   cfg.Replica,
 		creds:     make([]cred, len(dir.Accounts)),
 		gens:      make([]uint64, len(dir.Accounts)),
 		admins:    make(map[string]cred),

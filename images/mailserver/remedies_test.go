@@ -186,7 +186,7 @@ func (c *curlJar) status(src, url string, form ...string) int {
 func masterSession(t *testing.T, ts *testServer, acct *Account) *imapclient.Client {
 	t.Helper()
 	c := dialIMAP(t, ts.AddrIMAP())
-	if err := c.Login(acct.Addr, contract.MasterPassword(testSecret, acct.Addr)).Wait(); err != nil {
+	if err := c.Login(acct.Addr, contract.MasterPassword(testSecret, "", acct.Addr)).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {

@@ -32,6 +32,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	weak := fs.String("weaknesses", "all", `planted weaknesses: comma-separated names, "all" or "none"`)
 	adminAllow := fs.String("admin-allow", "", "source ranges (CIDR, comma-separated) allowed on the admin port; empty allows any")
 	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET)")
+	replica := fs.String("replica", "", `this replica's name in the game ("mail.d01"), which the checker's master passwords depend on`)
 	operator := fs.String("admin-password", "", "password of the console's operator account (default $CYRANGE_ADMIN_PASSWORD, else random)")
 	domain := fs.String("domain", DefaultDomain, "mail domain")
 	province := fs.String("province", "", `the province's written name ("Tiền Giang"); default from the domain`)
@@ -64,7 +65,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	srv, err := New(Config{
 		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
 		Accounts: *accounts, Seed: *seed, Domain: *domain, Province: *province, Weaknesses: weaknesses, AdminAllow: allow,
-		CheckerSecret: *secret, OperatorPassword: *operator,
+		CheckerSecret: *secret, Replica: *replica, OperatorPassword: *operator,
 		Logger: slog.New(slog.NewJSONHandler(stdout, nil)),
 	})
 	if err != nil {

@@ -166,7 +166,7 @@ func TestSMTPDeliveryAndIMAPFetch(t *testing.T) {
 	_ = c.Quit()
 
 	ic := dialIMAP(t, ts.AddrIMAP())
-	if err := ic.Login(to.Local, contract.MasterPassword(testSecret, to.Addr)).Wait(); err != nil {
+	if err := ic.Login(to.Local, contract.MasterPassword(testSecret, "", to.Addr)).Wait(); err != nil {
 		t.Fatalf("login: %v", err)
 	}
 	mboxes, err := ic.List("", "*", nil).Collect()
