@@ -151,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.store = newStore(dir, newTraffic(dir, cfg.Seed), cfg.Now, cfg.Limits)
 	s.inflight.left = s.store.limits.InflightBytes
-	s.sysInflight.left = max(s.store.limits.InflightBytes/4, s.store.limits.MessageBytes+dataChunk)
+	s.sysInflight.left = s.sysInflightBytes()
 	s.sec = &security{
 		now:       cfg.Now,
 		secret:    cfg.CheckerSecret,
@@ -320,6 +320,12 @@ func (s *Server) Start(ctx context.Context) error {
 		"domain", s.dir.Domain, "accounts", len(s.dir.Accounts), "smtp", raw[0].Addr().String(),
 		"imap", raw[1].Addr().String(), "http", raw[2].Addr().String(), "admin", raw[3].Addr().String())
 	return nil
+}
+
+// sysInflightBytes is the checker's own in-flight budget: a quarter of
+// everybody else's, and at least one message of the largest size.
+func (s *Server) sysInflightBytes() int64 {
+	return max(s.store.limits.InflightBytes/4, s.store.limits.MessageBytes+dataChunk)
 }
 
 // track follows the connections of a public port (see liveConns).

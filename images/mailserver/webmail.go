@@ -465,11 +465,12 @@ func (s *Server) holdCompose(r *http.Request, sess *session) (func(), bool) {
 	if n < 0 || n > s.composeBody() {
 		n = s.composeBody()
 	}
-	n = 3*n + dataChunk
-	pool := &s.inflight
+	pool, size := &s.inflight, s.store.limits.InflightBytes
 	if sess.grant.master {
-		pool = &s.sysInflight
+		pool, size = &s.sysInflight, s.sysInflightBytes()
 	}
+	// A request as large as the whole budget still goes through alone.
+	n = min(3*n+dataChunk, size)
 	if !pool.take(n) {
 		return nil, false
 	}
