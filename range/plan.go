@@ -407,6 +407,10 @@ func (b *planBuilder) targets() error {
 				allow += ",127.0.0.1/32"
 			}
 			c.Command = append(c.Command, "--admin-allow", allow)
+			// The replica's name, which its checker's master passwords
+			// depend on: one learned on a replica opens nothing on
+			// another.
+			c.Command = append(c.Command, "--replica", TargetName(svc.Name, b.sc.Teams[owner].Short))
 			c.Env = map[string]string{EnvCheckerSecret: b.o.CheckerSecret}
 			b.p.Containers = append(b.p.Containers, c)
 		}
@@ -484,6 +488,25 @@ func (b *planBuilder) checkers() error {
 				return err
 			}
 			cmd = append(cmd, "--"+p.Name+"-port", fmt.Sprint(n))
+		}
+		// The replicas, the only hosts the checker connects to, with the
+		// names their targets were given.
+		var targets []string
+		for _, t := range b.p.Containers {
+			if t.Kind != KindTarget {
+				continue
+			}
+			if n, ok := b.sc.Services[t.Service].IsBuiltinChecker(); !ok || n != name {
+				continue
+			}
+			entry := b.p.replicaAddr(t).String() + "="
+			if scenarios.IsBuiltinImage(b.sc.Services[t.Service].Image) {
+				entry += TargetName(t.Labels[LabelService], t.Labels[LabelTeam])
+			}
+			targets = append(targets, entry)
+		}
+		if len(targets) > 0 {
+			cmd = append(cmd, "--targets", strings.Join(targets, ","))
 		}
 		c := Container{
 			Name:     fmt.Sprintf("cyrange-%s-checker-%s", b.sc.Name, name),

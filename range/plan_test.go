@@ -377,6 +377,53 @@ func TestRoleCommandsParse(t *testing.T) {
 	}
 }
 
+// TestCheckerTargetsArePlacement: each built-in checker is told exactly the
+// replicas the game sends it tasks for (the placement's addresses), each
+// by the name its target was given with --replica, which the master
+// passwords depend on.
+func TestCheckerTargetsArePlacement(t *testing.T) {
+	for _, name := range scenarios.Builtins() {
+		for _, driver := range []string{cyberrange.DriverDocker, cyberrange.DriverLocal} {
+			t.Run(name+"/"+driver, func(t *testing.T) {
+				sc := builtin(t, name)
+				p := planFor(t, sc, driver)
+				pl := p.Placement()
+				for _, c := range p.Containers {
+					if c.Kind != cyberrange.KindChecker {
+						continue
+					}
+					targets, err := mschecker.ParseTargets(flagValue(c.Command, "--targets"))
+					if err != nil {
+						t.Fatalf("%s: %v", c.Name, err)
+					}
+					want := map[string]string{}
+					for _, tc := range p.Containers {
+						if tc.Kind == cyberrange.KindTarget && tc.Service == c.Service {
+							addr := pl.ReplicaAddress(tc.Team, tc.Service)
+							want[addr] = flagValue(tc.Command, "--replica")
+							if want[addr] != cyberrange.TargetName(sc.Services[tc.Service].Name, sc.Teams[tc.Team].Short) {
+								t.Errorf("%s: --replica %q", tc.Name, want[addr])
+							}
+						}
+					}
+					if len(want) == 0 || fmt.Sprint(targets) != fmt.Sprint(want) {
+						t.Errorf("%s: --targets %v, want %v", c.Name, targets, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+func flagValue(cmd []string, name string) string {
+	for i := 0; i+1 < len(cmd); i++ {
+		if cmd[i] == name {
+			return cmd[i+1]
+		}
+	}
+	return ""
+}
+
 // TestAttackBoxPlan: with attack boxes, each attack team gets one on its
 // own network, logging in as the team with its token, and only its own
 // gateway lets it reach the box's SSH port, by name; the local driver

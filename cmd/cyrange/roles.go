@@ -55,18 +55,20 @@ func checkerRoles() map[string]role {
 }
 
 // checkerSetup is what an in-process built-in checker needs: the target's
-// ports as it reaches them and the secret shared with the target.
+// ports as it reaches them, the secret shared with the target and the
+// replicas it may connect to (host to replica name).
 type checkerSetup struct {
-	Ports  map[string]int
-	Secret string
-	Logger *slog.Logger
+	Ports    map[string]int
+	Secret   string
+	Replicas map[string]string
+	Logger   *slog.Logger
 }
 
 // builtinCheckers are the built-in checkers run in-process, by name.
 func builtinCheckers() map[string]func(svc scenarios.Service, o checkerSetup) (checks.Checker, error) {
 	return map[string]func(scenarios.Service, checkerSetup) (checks.Checker, error){
 		"mailserver": func(_ scenarios.Service, o checkerSetup) (checks.Checker, error) {
-			return checker.New(checker.Config{Secret: o.Secret, SMTPPort: o.Ports["smtp"], IMAPPort: o.Ports["imap"],
+			return checker.New(checker.Config{Secret: o.Secret, Replicas: o.Replicas, SMTPPort: o.Ports["smtp"], IMAPPort: o.Ports["imap"],
 				HTTPPort: o.Ports["http"], Logger: o.Logger}), nil
 		},
 	}

@@ -69,7 +69,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		o.Placement = scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
-		if o.Checkers, err = checkersFor(sc, secret, logger); err != nil {
+		if o.Checkers, err = checkersFor(sc, secret, *targetHost, logger); err != nil {
 			return err
 		}
 	} else {
@@ -156,6 +156,7 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 	chk := map[int]checks.Checker{}
 	for i, svc := range sc.Services {
 		url := svc.Checker
+		var opts []checks.ClientOption
 		if name, ok := svc.IsBuiltinChecker(); ok {
 			if url, ok = plan.CheckerURL(name); !ok {
 				release()
@@ -172,9 +173,13 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 						url = "http://" + cr.Ports["checker"]
 					}
 				}
+				// The built-in checker serves only the game, which
+				// proves itself with the token derived from their
+				// shared secret.
+				opts = []checks.ClientOption{checks.WithToken(checks.CallerToken(c.Env[cyberrange.EnvCheckerSecret]))}
 			}
 		}
-		chk[i] = checks.NewClient(url, &http.Client{})
+		chk[i] = checks.NewClient(url, &http.Client{}, opts...)
 	}
 	return &exerciseRange{plan: plan, orch: orch, driver: d, checkers: chk, release: release, logger: logger}, nil
 }
@@ -229,8 +234,10 @@ func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // checkersFor builds the checker of every service: a built-in one run in
-// this process, or a remote enochecker v2 checker over HTTP.
-func checkersFor(sc *scenarios.Scenario, secret string, logger *slog.Logger) (map[int]checks.Checker, error) {
+// this process, which connects to targetHost only (where every replica
+// runs, started without --replica), or a remote enochecker v2 checker over
+// HTTP.
+func checkersFor(sc *scenarios.Scenario, secret, targetHost string, logger *slog.Logger) (map[int]checks.Checker, error) {
 	out := map[int]checks.Checker{}
 	for i, svc := range sc.Services {
 		if name, ok := svc.IsBuiltinChecker(); ok {
@@ -242,7 +249,7 @@ func checkersFor(sc *scenarios.Scenario, secret string, logger *slog.Logger) (ma
 			for _, p := range svc.Ports {
 				ports[p.Name] = p.Number
 			}
-			c, err := mk(svc, checkerSetup{Ports: ports, Secret: secret, Logger: logger.With("checker", name)})
+			c, err := mk(svc, checkerSetup{Ports: ports, Secret: secret, Replicas: map[string]string{targetHost: ""}, Logger: logger.With("checker", name)})
 			if err != nil {
 				return nil, fmt.Errorf("service %q: checker: %w", svc.Name, err)
 			}

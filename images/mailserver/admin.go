@@ -77,7 +77,7 @@ func (c *console) auth(h adminHandler) http.HandlerFunc {
 			return
 		}
 		if user, pass, ok := r.BasicAuth(); ok && api {
-			if c.check(r, user, pass) == loginOK {
+			if _, res := c.check(r, user, pass); res == loginOK {
 				h(w, r, &session{admin: user, operator: user == OperatorUser})
 				return
 			}
@@ -94,14 +94,14 @@ func (c *console) auth(h adminHandler) http.HandlerFunc {
 	}
 }
 
-func (c *console) check(r *http.Request, user, pass string) loginResult {
-	res := c.srv.sec.checkAdmin(user, pass, ipOf(r.RemoteAddr), c.adminPort)
+func (c *console) check(r *http.Request, user, pass string) (grant, loginResult) {
+	g, res := c.srv.sec.loginAdmin(user, pass, ipOf(r.RemoteAddr), c.adminPort)
 	if res != loginOK {
 		c.srv.warn(c.proto(), "admin_login", r.RemoteAddr, user, "admin console login failed", "result", res.String(), "agent", r.UserAgent())
 	} else {
 		c.srv.event(c.proto(), "admin_login", r.RemoteAddr, user, "admin console login", "agent", r.UserAgent())
 	}
-	return res
+	return g, res
 }
 
 func (c *console) loginPage(w http.ResponseWriter, _ *http.Request) {
@@ -115,9 +115,10 @@ func (c *console) loginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PostForm.Get("username")
-	switch c.check(r, user, r.PostForm.Get("password")) {
+	g, res := c.check(r, user, r.PostForm.Get("password"))
+	switch res {
 	case loginOK:
-		c.srv.adminSessions.create(w, &session{admin: user, operator: user == OperatorUser}, "/admin/")
+		c.srv.adminSessions.create(w, &session{admin: user, operator: user == OperatorUser, grant: g}, "/admin/")
 		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 	case loginLocked:
 		c.srv.render(w, http.StatusForbidden, "adminLogin", map[string]any{"Error": "Tài khoản bị khóa tạm thời."})
@@ -267,6 +268,7 @@ func (c *console) resetPassword(r *http.Request, sess *session, addr, password s
 	}
 	c.srv.sec.setPassword(acct, password)
 	c.srv.warn(c.proto(), "reset_password", r.RemoteAddr, sess.admin, "mailbox password reset", "target", acct.Addr)
+	c.srv.enforceRemedies(r.RemoteAddr, sess.admin, "reset_password")
 	return acct, password, nil
 }
 
@@ -407,6 +409,7 @@ func (c *console) saveSettings(r *http.Request, sess *session, next Settings) Se
 		*s = next
 	})
 	c.srv.warn(c.proto(), "settings", r.RemoteAddr, sess.admin, "settings changed", "changes", diffSettings(before, after))
+	c.srv.enforceRemedies(r.RemoteAddr, sess.admin, "settings")
 	return after
 }
 
@@ -526,8 +529,16 @@ func (c *console) changeAdminPassword(r *http.Request, sess *session, user, pass
 	case len(password) < 8:
 		return errWeakPassword
 	}
-	c.srv.sec.setAdminPassword(user, password)
+	gen := c.srv.sec.setAdminPassword(user, password)
+	if sess.token != "" && sess.admin == user {
+		// Who changed their own password stays logged in; every other
+		// session of the account ends.
+		g := sess.grant
+		g.gen = gen
+		c.srv.adminSessions.regrant(sess, g)
+	}
 	c.srv.warn(c.proto(), "admin_password", r.RemoteAddr, sess.admin, "console password changed", "target", user)
+	c.srv.enforceRemedies(r.RemoteAddr, sess.admin, "admin_password")
 	return nil
 }
 

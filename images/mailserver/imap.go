@@ -24,6 +24,7 @@ type imapSession struct {
 	ip  netip.Addr
 
 	acct      *Account
+	master    bool // logged in with the checker's master password
 	sel       *folder
 	view      *imapserver.SessionTracker
 	readOnly  bool
@@ -38,7 +39,21 @@ var (
 	errIMAPLocked    = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Too many failed logins, try again later"}
 	errIMAPReadOnly  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	errIMAPInbox     = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
+	errIMAPTooBig    = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
+	errIMAPQuota     = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Quota exceeded"}
+	errIMAPFolders   = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many mailboxes"}
 )
+
+// maxFolders bounds the folders of one mailbox.
+const maxFolders = 100
+
+var _ imapserver.SessionAppendLimit = (*imapSession)(nil)
+
+// AppendLimit makes the library refuse a larger APPEND before its literal
+// is accepted.
+func (s *imapSession) AppendLimit() uint32 { return uint32(s.srv.store.limits.MessageBytes) }
+
+func (s *imapSession) writer() writer { return writer{system: s.master, src: s.ip} }
 
 func (s *Server) newIMAPSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	src := c.NetConn().RemoteAddr()
@@ -61,14 +76,18 @@ func (s *imapSession) Close() error {
 
 func (s *imapSession) Login(username, password string) error {
 	acct, _ := s.srv.dir.Lookup(username)
-	res := s.srv.sec.checkUser(acct, username, password, s.ip)
+	g, res := s.srv.sec.login(acct, username, password, s.ip)
 	user := username
 	if acct != nil {
 		user = acct.Addr
 	}
 	switch res {
 	case loginOK:
-		s.acct = acct
+		if err := s.srv.live.bind("imap", s.src, g); err != nil {
+			s.srv.warn("imap", "login", s.src, user, "login failed", "result", err.Error())
+			return imapserver.ErrAuthFailed
+		}
+		s.acct, s.master = acct, g.master
 		s.srv.event("imap", "login", s.src, user, "login")
 		return nil
 	case loginLocked:
@@ -129,6 +148,9 @@ func (s *imapSession) Create(name string, _ *imap.CreateOptions) error {
 	if _, ok := b.folder(name); ok || name == "" {
 		return errIMAPExists
 	}
+	if len(b.folders) >= maxFolders {
+		return errIMAPFolders
+	}
 	b.folders = append(b.folders, &folder{
 		name:        name,
 		uidValidity: uint32(s.srv.now().Unix()),
@@ -150,13 +172,11 @@ func (s *imapSession) Delete(name string) error {
 	if f.name == "INBOX" {
 		return errIMAPInbox
 	}
-	ids := make([]int64, len(f.msgs))
-	for i, m := range f.msgs {
-		ids[i] = m.id
+	for _, m := range f.msgs {
+		s.srv.store.release(s.acct.Index, m)
 	}
 	b.folders = slices.DeleteFunc(b.folders, func(x *folder) bool { return x == f })
-	s.srv.store.forget(ids)
-	s.srv.event("imap", "delete", s.src, s.user(), "mailbox deleted", "mailbox", f.name, "messages", len(ids))
+	s.srv.event("imap", "delete", s.src, s.user(), "mailbox deleted", "mailbox", f.name, "messages", len(f.msgs))
 	return nil
 }
 
@@ -270,17 +290,27 @@ func (s *imapSession) Status(name string, options *imap.StatusOptions) (*imap.St
 }
 
 func (s *imapSession) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	if r.Size() > maxMessageBytes {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
+	if r.Size() > s.srv.store.limits.MessageBytes {
+		return nil, errIMAPTooBig
 	}
+	// Charged before it is read: the size is known, and what is read is
+	// then already within the quotas.
+	ch, err := s.srv.store.reserve(s.writer(), []*Account{s.acct}, costOf(int(r.Size())))
+	if err != nil {
+		s.srv.warn("imap", "append", s.src, s.user(), "append refused: quota", "mailbox", name, "size", r.Size(), "reason", err.Error())
+		return nil, errIMAPQuota
+	}
+	defer s.srv.store.trimSystem()
 	raw, err := io.ReadAll(r)
 	if err != nil {
+		s.srv.store.refund(s.acct.Index, ch)
 		return nil, err
 	}
 	b := s.srv.store.lock(s.acct)
 	defer b.mu.Unlock()
 	f, ok := b.folder(name)
 	if !ok {
+		s.srv.store.refund(s.acct.Index, ch)
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "Mailbox doesn't exist"}
 	}
 	date := s.srv.now()
@@ -291,7 +321,7 @@ func (s *imapSession) Append(name string, r imap.LiteralReader, options *imap.Ap
 			date = options.Time
 		}
 	}
-	m := s.srv.store.appendLocked(b, f, raw, flags, date)
+	m := s.srv.store.appendLocked(b, f, raw, flags, date, ch, nil)
 	s.srv.event("imap", "append", s.src, s.user(), "message appended", "mailbox", f.name, "id", m.id, "size", len(raw))
 	return &imap.AppendData{UID: m.uid, UIDValidity: f.uidValidity}, nil
 }
@@ -332,10 +362,8 @@ func (s *imapSession) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) er
 			continue
 		}
 		gone = append(gone, m.id)
-		f.msgs = slices.Delete(f.msgs, i, i+1)
-		f.tracker.QueueExpunge(uint32(i + 1))
+		s.srv.store.removeLocked(b, f, i)
 	}
-	s.srv.store.forget(gone)
 	if len(gone) > 0 {
 		s.srv.event("imap", "expunge", s.src, s.user(), "messages expunged", "mailbox", f.name, "ids", gone)
 	}
@@ -678,38 +706,53 @@ func (s *imapSession) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags
 }
 
 // transfer copies (and with move, removes) messages of the selected folder
-// to dest.
+// to dest. A copy is charged to the copier like new mail, all or nothing; a
+// moved message keeps its charge.
 func (s *imapSession) transfer(numSet imap.NumSet, dest string, move bool) (*imap.CopyData, error) {
 	b := s.srv.store.lock(s.acct)
+	defer s.srv.store.trimSystem() // runs after the unlock below
 	defer b.mu.Unlock()
 	f := s.sel
 	to, ok := b.folder(dest)
 	if !ok {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "Mailbox doesn't exist"}
 	}
-	data := &imap.CopyData{UIDValidity: to.uidValidity}
-	var moved []int
+	var picked []int
+	var cost int64
 	s.each(f, numSet, func(idx int, _ uint32, m *message) {
-		n := s.srv.store.appendLocked(b, to, m.raw, m.flagList(), m.date)
+		picked = append(picked, idx)
+		cost += costOf(len(m.raw))
+	})
+	move = move && to != f
+	if !move && len(picked) > 0 {
+		if _, err := s.srv.store.reserve(s.writer(), []*Account{s.acct}, cost); err != nil {
+			s.srv.warn("imap", "copy", s.src, s.user(), "copy refused: quota", "mailbox", f.name, "to", to.name, "reason", err.Error())
+			return nil, errIMAPQuota
+		}
+	}
+	data := &imap.CopyData{UIDValidity: to.uidValidity}
+	for _, idx := range picked {
+		m := f.msgs[idx]
+		ch := charge{cost: costOf(len(m.raw)), system: s.master, src: s.ip}
+		if move {
+			ch = m.ch
+			m.ch = charge{} // goes with the new copy; the old one is removed below
+		}
+		sum := m.sum
+		n := s.srv.store.appendLocked(b, to, m.raw, m.flagList(), m.date, ch, &sum)
 		data.SourceUIDs.AddNum(m.uid)
 		data.DestUIDs.AddNum(n.uid)
-		moved = append(moved, idx)
-	})
-	if move && to != f {
-		var gone []int64
-		for i := len(moved) - 1; i >= 0; i-- {
-			idx := moved[i]
-			gone = append(gone, f.msgs[idx].id)
-			f.msgs = slices.Delete(f.msgs, idx, idx+1)
-			f.tracker.QueueExpunge(uint32(idx + 1))
+	}
+	if move {
+		for i := len(picked) - 1; i >= 0; i-- {
+			s.srv.store.removeLocked(b, f, picked[i])
 		}
-		s.srv.store.forget(gone)
 	}
 	action := "copy"
 	if move {
 		action = "move"
 	}
-	s.srv.event("imap", action, s.src, s.user(), "messages "+action+"d", "mailbox", f.name, "to", to.name, "messages", len(moved))
+	s.srv.event("imap", action, s.src, s.user(), "messages "+action+"d", "mailbox", f.name, "to", to.name, "messages", len(picked))
 	return data, nil
 }
 

@@ -59,9 +59,16 @@ type Config struct {
 	AdminAllow []netip.Prefix
 	// CheckerSecret enables the checker's per-mailbox master passwords.
 	CheckerSecret string
+	// Replica is this replica's name in the game (the plan's
+	// "<service>.<owner>"), part of every master password, so that one
+	// learned on a replica opens nothing on another.
+	Replica string
 	// OperatorPassword is the defence's console password; empty makes a
 	// random one (see Server.OperatorPassword).
 	OperatorPassword string
+	// Limits bound the mail held in memory; zero fields take
+	// DefaultLimits.
+	Limits Limits
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -84,6 +91,9 @@ type Server struct {
 
 	webSessions   *sessions
 	adminSessions *sessions
+	live          *liveConns
+	inflight      budget // message bodies being received from others than the checker
+	sysInflight   budget // and from the checker
 
 	mu      sync.Mutex
 	started bool
@@ -143,13 +153,18 @@ func New(cfg Config) (*Server, error) {
 	if s.operator == "" {
 		s.operator = randomPassword()
 	}
-	s.store = newStore(dir, newTraffic(dir, cfg.Seed), cfg.Now)
+	s.store = newStore(dir, newTraffic(dir, cfg.Seed), cfg.Now, cfg.Limits)
+	s.inflight.left = s.store.limits.InflightBytes
+	s.sysInflight.left = s.sysInflightBytes()
 	s.sec = &security{
-		now:    cfg.Now,
-		secret: cfg.CheckerSecret,
-		creds:  make([]cred, len(dir.Accounts)),
-		admins: make(map[string]cred),
-		fails:  make(map[failKey]*failState),
+		now:       cfg.Now,
+		secret:    cfg.CheckerSecret,
+		replica:   cfg.Replica,
+		creds:     make([]cred, len(dir.Accounts)),
+		gens:      make([]uint64, len(dir.Accounts)),
+		admins:    make(map[string]cred),
+		adminGens: make(map[string]uint64),
+		fails:     newFailTable(),
 		settings: Settings{
 			VRFY:             cfg.Weaknesses[contract.SMTPVrfy],
 			Lockout:          !cfg.Weaknesses[contract.NoLockout],
@@ -161,6 +176,9 @@ func New(cfg Config) (*Server, error) {
 			AdminOnWebmail:   true,
 		},
 	}
+	s.live = newLiveConns(func(a netip.Addr) bool { return !s.sec.blocked(a) }, s.sec.valid)
+	s.webSessions.valid = s.sec.valid
+	s.adminSessions.valid = s.sec.valid
 	s.setPasswords(rand.New(rand.NewPCG(cfg.Seed, 0x70617373776f7264)))
 	adminPassword := randomPassword()
 	if cfg.Weaknesses[contract.AdminDefaultPassword] {
@@ -249,7 +267,6 @@ func (s *Server) Start(ctx context.Context) error {
 			s.warn(proto, "blocked", c.RemoteAddr().String(), "", "connection refused by firewall rule")
 		}
 	}
-	open := func(a netip.Addr) bool { return !s.sec.blocked(a) }
 	adminOpen := func(a netip.Addr) bool {
 		if len(s.cfg.AdminAllow) == 0 {
 			return true
@@ -265,7 +282,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.smtpSrv = smtp.NewServer(smtpBackend{srv: s})
 	s.smtpSrv.Domain = s.hostname
 	s.smtpSrv.AllowInsecureAuth = true
-	s.smtpSrv.MaxMessageBytes = maxMessageBytes
+	s.smtpSrv.MaxMessageBytes = s.store.limits.MessageBytes
 	s.smtpSrv.MaxRecipients = 100
 	s.smtpSrv.ReadTimeout = 5 * time.Minute
 	s.smtpSrv.WriteTimeout = time.Minute
@@ -288,14 +305,10 @@ func (s *Server) Start(ctx context.Context) error {
 			_ = f()
 		}()
 	}
-	smtpLn := &guardedListener{Listener: smtpListener{Listener: raw[0], srv: s}, allow: open, denied: firewall("smtp")}
+	smtpLn := s.track("smtp", smtpListener{Listener: raw[0], srv: s})
 	serve(func() error { return s.smtpSrv.Serve(smtpLn) })
-	serve(func() error {
-		return s.imapSrv.Serve(&guardedListener{Listener: raw[1], allow: open, denied: firewall("imap")})
-	})
-	serve(func() error {
-		return web.Serve(&guardedListener{Listener: raw[2], allow: open, denied: firewall("http")})
-	})
+	serve(func() error { return s.imapSrv.Serve(s.track("imap", raw[1])) })
+	serve(func() error { return web.Serve(s.track("http", raw[2])) })
 	serve(func() error {
 		return admin.Serve(&guardedListener{Listener: raw[3], allow: adminOpen, denied: firewall("admin")})
 	})
@@ -312,6 +325,23 @@ func (s *Server) Start(ctx context.Context) error {
 		"domain", s.dir.Domain, "accounts", len(s.dir.Accounts), "smtp", raw[0].Addr().String(),
 		"imap", raw[1].Addr().String(), "http", raw[2].Addr().String(), "admin", raw[3].Addr().String())
 	return nil
+}
+
+// sysInflightBytes is the checker's own in-flight budget: a quarter of
+// everybody else's, and at least one message of the largest size.
+func (s *Server) sysInflightBytes() int64 {
+	return max(s.store.limits.InflightBytes/4, s.store.limits.MessageBytes+dataChunk)
+}
+
+// track follows the connections of a public port (see liveConns).
+func (s *Server) track(proto string, ln net.Listener) net.Listener {
+	return &trackedListener{Listener: ln, proto: proto, live: s.live, denied: func(c net.Conn, err error) {
+		if errors.Is(err, errBlockedSource) {
+			s.warn(proto, "blocked", c.RemoteAddr().String(), "", "connection refused by firewall rule")
+			return
+		}
+		s.warn(proto, "refused", c.RemoteAddr().String(), "", "connection refused", "reason", err.Error())
+	}}
 }
 
 func (s *Server) addr(i int) string {
@@ -422,9 +452,8 @@ func (s *Server) expand(addr string) ([]*Account, bool) {
 	return s.alias(local)
 }
 
-// deliverAll stores raw in the inbox of every recipient and of every
-// forward target, each once.
-func (s *Server) deliverAll(rcpts []*Account, raw []byte) ([]int64, []string) {
+// recipients adds to rcpts the forward targets, each account once.
+func (s *Server) recipients(rcpts []*Account) []*Account {
 	seen := make(map[*Account]bool)
 	var order []*Account
 	add := func(a *Account) {
@@ -441,10 +470,22 @@ func (s *Server) deliverAll(rcpts []*Account, raw []byte) ([]int64, []string) {
 			}
 		}
 	}
+	return order
+}
+
+// deliverAll stores raw from w in the inbox of every recipient and of
+// every forward target, each once, or nowhere when the quotas refuse it.
+func (s *Server) deliverAll(rcpts []*Account, raw []byte, w writer) ([]int64, []string, error) {
+	order := s.recipients(rcpts)
+	ch, err := s.store.reserve(w, order, costOf(len(raw)))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.store.trimSystem()
 	var ids []int64
 	var to []string
 	for _, a := range order {
-		id, err := s.store.deliver(a, "INBOX", raw, nil)
+		id, err := s.store.put(a, "INBOX", raw, nil, ch)
 		if err != nil {
 			s.warn("smtp", "deliver", "", a.Addr, "delivery failed", "error", err.Error())
 			continue
@@ -452,5 +493,5 @@ func (s *Server) deliverAll(rcpts []*Account, raw []byte) ([]int64, []string) {
 		ids = append(ids, id)
 		to = append(to, a.Addr)
 	}
-	return ids, to
+	return ids, to, nil
 }

@@ -8,10 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 )
+
+// memoryLimit is the target process's soft memory limit, unless
+// $GOMEMLIMIT sets another.
+const memoryLimit = 400 << 20
 
 // RunTarget is the role `cyrange target mailserver`: it parses args, serves
 // until ctx is done, and writes the action log and the flow records of
@@ -29,6 +34,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	weak := fs.String("weaknesses", "all", `planted weaknesses: comma-separated names, "all" or "none"`)
 	adminAllow := fs.String("admin-allow", "", "source ranges (CIDR, comma-separated) allowed on the admin port; empty allows any")
 	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET)")
+	replica := fs.String("replica", "", `this replica's name in the game ("mail.d01"), which the checker's master passwords depend on`)
 	operator := fs.String("admin-password", "", "password of the console's operator account (default $CYRANGE_ADMIN_PASSWORD, else random)")
 	domain := fs.String("domain", DefaultDomain, "mail domain")
 	province := fs.String("province", "", `the province's written name ("Tiền Giang"); default from the domain`)
@@ -49,6 +55,12 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *secret == "" {
 		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The quotas keep the mail held under about 250 MiB; a soft limit
+		// makes the collector work harder before the heap, garbage
+		// included, nears the container's 512 MiB.
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	if *operator == "" {
 		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")
 	}
@@ -56,7 +68,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	srv, err := New(Config{
 		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
 		Accounts: *accounts, Seed: *seed, Domain: *domain, Province: *province, Weaknesses: weaknesses, AdminAllow: allow,
-		CheckerSecret: *secret, OperatorPassword: *operator,
+		CheckerSecret: *secret, Replica: *replica, OperatorPassword: *operator,
 		Logger: slog.New(slog.NewJSONHandler(out, nil)), Flows: flow.NewRecorder(flow.Options{Output: out}),
 	})
 	if err != nil {

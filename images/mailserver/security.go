@@ -57,27 +57,32 @@ type Settings struct {
 	Blocked          []netip.Prefix
 }
 
-type failKey struct {
-	user string
-	src  netip.Addr
-}
-
-type failState struct {
-	count       int
-	first, last time.Time
-	lockedUntil time.Time
-}
-
 // security holds passwords, remedies and the login failure counters.
 type security struct {
-	now    func() time.Time
-	secret string
+	now     func() time.Time
+	secret  string
+	replica string
 
-	mu       sync.RWMutex
-	settings Settings
-	creds    []cred
-	admins   map[string]cred
-	fails    map[failKey]*failState
+	mu        sync.RWMutex
+	settings  Settings
+	creds     []cred
+	gens      []uint64 // per account: bumped by every password change
+	admins    map[string]cred
+	adminGens map[string]uint64
+	fails     *failTable
+}
+
+// grant is what a successful login got: who, how, from where, and the
+// state of the credentials it was checked against, so that a remedy can
+// tell which sessions it makes invalid (see valid).
+type grant struct {
+	acct        *Account // a mailbox login, or nil
+	admin       string   // a console login, or ""
+	master      bool     // with the checker's master password
+	gen         uint64   // the password's generation when checked
+	src         netip.Addr
+	failsBefore int  // failed logins from src on the account just before
+	adminPort   bool // a console login on the admin port, where blocks do not apply
 }
 
 // loginResult is why a login failed, for the logs.
@@ -104,99 +109,114 @@ func (r loginResult) String() string {
 
 // checkUser verifies a mailbox login from src, applying the lockout.
 func (s *security) checkUser(acct *Account, name, password string, src netip.Addr) loginResult {
-	key := failKey{user: strings.ToLower(name), src: src}
+	_, res := s.login(acct, name, password, src)
+	return res
+}
+
+// login verifies a mailbox login from src, applying the lockout, and
+// returns what the login was granted.
+func (s *security) login(acct *Account, name, password string, src netip.Addr) (grant, loginResult) {
+	user := strings.ToLower(name)
 	if acct != nil {
-		key.user = acct.Addr
+		user = acct.Addr
 		// The checker's master password opens the mailbox even for a
 		// locked source: its own exploit runs (a test method) must not
 		// lock it out of a mailbox it checks.
-		if master := contract.MasterPassword(s.secret, acct.Addr); master != "" && subtle.ConstantTimeCompare([]byte(master), []byte(password)) == 1 {
-			s.succeed(key)
-			return loginOK
+		if master := contract.MasterPassword(s.secret, s.replica, acct.Addr); master != "" && subtle.ConstantTimeCompare([]byte(master), []byte(password)) == 1 {
+			s.succeed(user, src)
+			return grant{acct: acct, master: true, src: src}, loginOK
 		}
 	}
-	if s.locked(key) {
-		return loginLocked
+	if s.locked(user, src) {
+		return grant{}, loginLocked
 	}
 	if acct == nil {
-		s.fail(key)
-		return loginUnknownUser
+		s.fail(user, src)
+		return grant{}, loginUnknownUser
 	}
 	s.mu.RLock()
-	c := s.creds[acct.Index]
+	c, gen := s.creds[acct.Index], s.gens[acct.Index]
 	s.mu.RUnlock()
 	if c.matches(password) {
-		s.succeed(key)
-		return loginOK
+		before := s.succeed(user, src)
+		return grant{acct: acct, gen: gen, src: src, failsBefore: before}, loginOK
 	}
-	s.fail(key)
-	return loginBadPassword
+	s.fail(user, src)
+	return grant{}, loginBadPassword
 }
 
 // checkAdmin verifies an admin console login; operator is refused unless
 // operatorAllowed (the request came to the admin port).
 func (s *security) checkAdmin(user, password string, src netip.Addr, operatorAllowed bool) loginResult {
-	key := failKey{user: "console:" + user, src: src}
-	if s.locked(key) {
-		return loginLocked
+	_, res := s.loginAdmin(user, password, src, operatorAllowed)
+	return res
+}
+
+// loginAdmin verifies a console login; adminPort says whether it came to
+// the admin port (where operator works) or to the webmail's /admin/.
+func (s *security) loginAdmin(user, password string, src netip.Addr, adminPort bool) (grant, loginResult) {
+	key := "console:" + user
+	if s.locked(key, src) {
+		return grant{}, loginLocked
 	}
 	s.mu.RLock()
 	c, ok := s.admins[user]
+	gen := s.adminGens[user]
 	s.mu.RUnlock()
-	if !ok || user == OperatorUser && !operatorAllowed {
+	if !ok || user == OperatorUser && !adminPort {
 		c.matches(password) // same work either way
-		s.fail(key)
-		return loginUnknownUser
+		s.fail(key, src)
+		return grant{}, loginUnknownUser
 	}
 	if !c.matches(password) {
-		s.fail(key)
-		return loginBadPassword
+		s.fail(key, src)
+		return grant{}, loginBadPassword
 	}
-	s.succeed(key)
-	return loginOK
+	s.succeed(key, src)
+	return grant{admin: user, gen: gen, src: src, adminPort: adminPort}, loginOK
 }
 
-func (s *security) locked(key failKey) bool {
+// valid reports whether a session opened with g may go on: its password
+// was not changed since, the lockout (if on) would have let it in, the
+// console it came through is still open, and its source is not blocked.
+func (s *security) valid(g grant) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if !s.settings.Lockout {
-		return false
+	st := &s.settings
+	switch {
+	case g.acct != nil && !g.master:
+		if s.gens[g.acct.Index] != g.gen || st.Lockout && g.failsBefore >= st.LockThreshold {
+			return false
+		}
+	case g.admin != "":
+		if s.adminGens[g.admin] != g.gen || !g.adminPort && !st.AdminOnWebmail {
+			return false
+		}
 	}
-	st, ok := s.fails[key]
-	return ok && s.now().Before(st.lockedUntil)
+	return g.adminPort || !s.blockedLocked(g.src)
 }
 
-func (s *security) fail(key failKey) {
+func (s *security) locked(user string, src netip.Addr) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.settings.Lockout && s.fails.locked(user, src, s.now())
+}
+
+func (s *security) fail(user string, src netip.Addr) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.fails[key]
-	if !ok || now.Sub(st.first) > s.settings.LockWindow {
-		if len(s.fails) > 50000 {
-			s.pruneLocked(now)
-		}
-		st = &failState{first: now}
-		s.fails[key] = st
-	}
-	st.count++
-	st.last = now
-	if s.settings.Lockout && st.count >= s.settings.LockThreshold {
-		st.lockedUntil = now.Add(s.settings.LockDuration)
-	}
+	s.fails.fail(user, src, now, s.settings)
 }
 
-func (s *security) succeed(key failKey) {
+// succeed forgets user's failures from src and returns how many there
+// were.
+func (s *security) succeed(user string, src netip.Addr) int {
 	s.mu.Lock()
-	delete(s.fails, key)
-	s.mu.Unlock()
-}
-
-func (s *security) pruneLocked(now time.Time) {
-	for k, st := range s.fails {
-		if now.Sub(st.last) > s.settings.LockWindow && now.After(st.lockedUntil) {
-			delete(s.fails, k)
-		}
-	}
+	defer s.mu.Unlock()
+	n := s.fails.count(user, src)
+	s.fails.succeed(user, src)
+	return n
 }
 
 // failure is one row of the console's failed-login table.
@@ -210,27 +230,31 @@ type failure struct {
 
 func (s *security) failures() []failure {
 	s.mu.RLock()
-	out := make([]failure, 0, len(s.fails))
-	for k, st := range s.fails {
-		out = append(out, failure{User: k.user, Source: k.src, Count: st.count, Last: st.last, LockedUntil: st.lockedUntil})
-	}
+	out := s.fails.rows()
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b failure) int { return b.Count - a.Count })
 	return out
 }
 
+// setPassword changes acct's password; sessions opened with the old one
+// become invalid.
 func (s *security) setPassword(acct *Account, password string) {
 	c := newCred(password)
 	s.mu.Lock()
 	s.creds[acct.Index] = c
+	s.gens[acct.Index]++
 	s.mu.Unlock()
 }
 
-func (s *security) setAdminPassword(user, password string) {
+// setAdminPassword changes a console account's password and returns its
+// new generation; sessions opened with the old one become invalid.
+func (s *security) setAdminPassword(user, password string) uint64 {
 	c := newCred(password)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.admins[user] = c
-	s.mu.Unlock()
+	s.adminGens[user]++
+	return s.adminGens[user]
 }
 
 func (s *security) get() Settings {
@@ -254,6 +278,10 @@ func (s *security) update(f func(*Settings)) Settings {
 func (s *security) blocked(src netip.Addr) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.blockedLocked(src)
+}
+
+func (s *security) blockedLocked(src netip.Addr) bool {
 	for _, p := range s.settings.Blocked {
 		if p.Contains(src.Unmap()) {
 			return true

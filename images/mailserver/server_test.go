@@ -85,9 +85,15 @@ func startServer(t *testing.T, weaknesses ...string) *testServer {
 		}
 		set[w] = true
 	}
+	return startServerWith(t, Config{Weaknesses: set})
+}
+
+// startServerWith starts a test server with cfg's weaknesses and limits.
+func startServerWith(t *testing.T, cfg Config) *testServer {
+	t.Helper()
 	logs := &logBuffer{}
 	srv, err := New(Config{
-		Listen: "127.0.0.1", Accounts: 300, Seed: 7, Weaknesses: set,
+		Listen: "127.0.0.1", Accounts: 300, Seed: 7, Weaknesses: cfg.Weaknesses, Limits: cfg.Limits,
 		CheckerSecret: testSecret, OperatorPassword: "operator-pass-1",
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
@@ -160,7 +166,7 @@ func TestSMTPDeliveryAndIMAPFetch(t *testing.T) {
 	_ = c.Quit()
 
 	ic := dialIMAP(t, ts.AddrIMAP())
-	if err := ic.Login(to.Local, contract.MasterPassword(testSecret, to.Addr)).Wait(); err != nil {
+	if err := ic.Login(to.Local, contract.MasterPassword(testSecret, "", to.Addr)).Wait(); err != nil {
 		t.Fatalf("login: %v", err)
 	}
 	mboxes, err := ic.List("", "*", nil).Collect()

@@ -18,8 +18,9 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 )
 
-// maxMessageBytes bounds one message, as a mail server's message_size_limit.
-const maxMessageBytes = 10 << 20
+// dataChunk is how much of a message body is taken from the in-flight
+// budget at a time.
+const dataChunk = 64 << 10
 
 // smtpBackend makes a session per SMTP connection.
 type smtpBackend struct{ srv *Server }
@@ -36,10 +37,11 @@ type smtpSession struct {
 	src  string
 	ip   netip.Addr
 
-	user  *Account
-	from  string
-	rcpts []*Account
-	relay []string
+	user   *Account
+	master bool // logged in with the checker's master password
+	from   string
+	rcpts  []*Account
+	relay  []string
 }
 
 var (
@@ -47,7 +49,26 @@ var (
 	errNotOwned    = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address rejected: not owned by user"}
 	errRelay       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
 	errTooMany     = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+	// Quotas (RFC 3463): a full mailbox is refused at RCPT for now (452)
+	// and a message that does not fit in it at DATA (552); a full server
+	// or sender is refused for now (452) wherever it is noticed.
+	errRcptMailboxFull = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full"}
+	errDataMailboxFull = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox full"}
+	errSMTPStorage     = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage"}
+	errSMTPTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message size exceeds fixed limit"}
 )
+
+// quotaError turns a refusal of the store into its SMTP reply; atRcpt says
+// whether the message's size is still unknown.
+func quotaError(err error, atRcpt bool) error {
+	switch {
+	case errors.Is(err, errMailboxFull) && atRcpt:
+		return errRcptMailboxFull
+	case errors.Is(err, errMailboxFull):
+		return errDataMailboxFull
+	}
+	return errSMTPStorage
+}
 
 func userUnknown(addr string) error {
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf("<%s>: Recipient address rejected: User unknown in local recipient table", addr)}
@@ -58,7 +79,7 @@ func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain, sa
 func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 	check := func(username, password string) error {
 		acct, _ := s.srv.dir.Lookup(username)
-		res := s.srv.sec.checkUser(acct, username, password, s.ip)
+		g, res := s.srv.sec.login(acct, username, password, s.ip)
 		user := username
 		if acct != nil {
 			user = acct.Addr
@@ -67,7 +88,11 @@ func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 			s.srv.warn("smtp", "auth", s.src, user, "authentication failed", "mech", mech, "result", res.String())
 			return smtp.ErrAuthFailed
 		}
-		s.user = acct
+		if err := s.srv.live.bind("smtp", s.src, g); err != nil {
+			s.srv.warn("smtp", "auth", s.src, user, "authentication failed", "mech", mech, "result", err.Error())
+			return smtp.ErrAuthFailed
+		}
+		s.user, s.master = acct, g.master
 		s.srv.event("smtp", "auth", s.src, user, "authenticated", "mech", mech)
 		return nil
 	}
@@ -85,7 +110,14 @@ func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+// writer is who this session stores mail as.
+func (s *smtpSession) writer() writer { return writer{system: s.master, src: s.ip} }
+
+func (s *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
+	if opts != nil && opts.Size > 0 && !s.master && opts.Size > s.srv.store.room(s.writer()) {
+		s.srv.warn("smtp", "mail_from", s.src, s.userAddr(), "sender refused: storage", "from", from, "size", opts.Size)
+		return errSMTPStorage
+	}
 	if s.srv.dir.Local(from) {
 		acct, _ := s.srv.dir.Lookup(from)
 		switch {
@@ -127,30 +159,82 @@ func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.srv.warn("smtp", "rcpt", s.src, s.userAddr(), "unknown recipient", "to", to)
 		return userUnknown(to)
 	}
+	for _, a := range accts {
+		if err := s.srv.store.admits(s.writer(), a); err != nil {
+			s.srv.warn("smtp", "rcpt", s.src, s.userAddr(), "recipient refused: quota", "to", to, "reason", err.Error())
+			return quotaError(err, true)
+		}
+	}
 	s.rcpts = append(s.rcpts, accts...)
 	s.srv.event("smtp", "rcpt", s.src, s.userAddr(), "recipient", "to", to)
 	return nil
 }
 
 func (s *smtpSession) Data(r io.Reader) error {
-	body, err := io.ReadAll(io.LimitReader(r, maxMessageBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(body) > maxMessageBytes {
-		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message size exceeds fixed limit"}
-	}
 	with := "ESMTP"
 	if s.user != nil {
 		with = "ESMTPA"
 	}
 	received := fmt.Sprintf("Received: from %s (%s)\r\n\tby %s (VNMail) with %s;\r\n\t%s\r\n",
 		s.conn.Hostname(), s.src, s.srv.hostname, with, s.srv.now().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
-	raw := append([]byte(received), body...)
-	ids, to := s.srv.deliverAll(s.rcpts, raw)
+	raw, err := s.readBody(r, received)
+	if err != nil {
+		s.srv.warn("smtp", "deliver", s.src, s.userAddr(), "message refused", "from", s.from, "reason", err.Error())
+		return err
+	}
+	ids, to, err := s.srv.deliverAll(s.rcpts, raw, s.writer())
+	if err != nil {
+		s.srv.warn("smtp", "deliver", s.src, s.userAddr(), "message refused: quota", "from", s.from, "size", len(raw)-len(received), "reason", err.Error())
+		return quotaError(err, false)
+	}
 	s.srv.event("smtp", "deliver", s.src, s.userAddr(), "message delivered",
-		"from", s.from, "to", to, "ids", ids, "size", len(body), "remote", s.relay)
+		"from", s.from, "to", to, "ids", ids, "size", len(raw)-len(received), "remote", s.relay)
 	return nil
+}
+
+// readBody reads a message body after head, taking what it holds from the
+// in-flight budget chunk by chunk, so that many large messages arriving at
+// once are refused (452) instead of exhausting the memory, and stopping as
+// soon as the quotas could not take it. The checker has a budget of its
+// own.
+func (s *smtpSession) readBody(r io.Reader, head string) ([]byte, error) {
+	rcpts := s.srv.recipients(s.rcpts)
+	pool := &s.srv.inflight
+	if s.master {
+		pool = &s.srv.sysInflight
+	}
+	var chunks [][]byte
+	var held int64
+	defer func() { pool.give(held) }()
+	size := 0
+	for {
+		if !pool.take(dataChunk) {
+			return nil, errSMTPStorage
+		}
+		held += dataChunk
+		buf := make([]byte, dataChunk)
+		n, err := io.ReadFull(r, buf)
+		chunks = append(chunks, buf[:n])
+		size += n
+		if size > int(s.srv.store.limits.MessageBytes) {
+			return nil, errSMTPTooBig
+		}
+		if err := s.srv.store.fits(s.writer(), rcpts, costOf(len(head)+size)); err != nil {
+			return nil, quotaError(err, false)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	raw := make([]byte, 0, len(head)+size)
+	raw = append(raw, head...)
+	for _, c := range chunks {
+		raw = append(raw, c...)
+	}
+	return raw, nil
 }
 
 func (s *smtpSession) Reset() {

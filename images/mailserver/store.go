@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type message struct {
 	date  time.Time
 	flags map[imap.Flag]bool // guarded by the mailbox's mutex
 	sum   summary
+	ch    charge // what storing it was charged; zero for generated mail
 }
 
 // summary is a message's header as the webmail lists it, read once when the
@@ -130,6 +132,26 @@ type mailbox struct {
 	acct    *Account
 	loaded  bool
 	folders []*folder
+	// pending is mail delivered before the mailbox was first opened: it
+	// joins the folders when they are built, so that mail to every
+	// address does not build every mailbox's generated past.
+	pending []pendingMsg
+}
+
+type pendingMsg struct {
+	folder string
+	m      *message
+}
+
+// standardFolder returns the standard folder name matches, as
+// mailbox.folder matches names.
+func standardFolder(name string) (string, bool) {
+	for _, sf := range standardFolders {
+		if strings.EqualFold(name, "INBOX") && sf.name == "INBOX" || sf.name == name {
+			return sf.name, true
+		}
+	}
+	return "", false
 }
 
 func (b *mailbox) folder(name string) (*folder, bool) {
@@ -153,29 +175,43 @@ func (b *mailbox) byID(id int64) (*folder, int, bool) {
 }
 
 // store holds every mailbox. A mailbox's generated background mail is only
-// built the first time the mailbox is opened, which is what keeps start-up
-// fast at eleven thousand accounts.
+// built the first time its owner opens it, which is what keeps start-up
+// fast and memory small at eleven thousand accounts: delivering to a
+// mailbox, or reading it from the console or by message id, does not build
+// it.
 type store struct {
-	dir   *Directory
-	gen   *traffic
-	now   func() time.Time
-	start time.Time
-	boxes []mailbox
+	dir    *Directory
+	gen    *traffic
+	now    func() time.Time
+	start  time.Time
+	boxes  []mailbox
+	limits Limits
 
-	mu     sync.Mutex // guards live and nextID; taken after a mailbox's mutex, never before
-	live   map[int64]int
-	nextID int64
+	// mu guards the fields below; it is taken after a mailbox's mutex,
+	// never before.
+	mu       sync.Mutex
+	live     map[int64]int
+	nextID   int64
+	used     []int64 // per mailbox, charged to others than the checker
+	bySource map[netip.Addr]int64
+	total    int64 // charged to others than the checker
+	system   int64 // the checker's pool
+	sysq     []sysRef
+	sysHead  int
 }
 
-func newStore(dir *Directory, gen *traffic, now func() time.Time) *store {
+func newStore(dir *Directory, gen *traffic, now func() time.Time, limits Limits) *store {
 	s := &store{
-		dir:    dir,
-		gen:    gen,
-		now:    now,
-		start:  now(),
-		boxes:  make([]mailbox, len(dir.Accounts)),
-		live:   make(map[int64]int),
-		nextID: liveBase,
+		dir:      dir,
+		gen:      gen,
+		now:      now,
+		start:    now(),
+		boxes:    make([]mailbox, len(dir.Accounts)),
+		limits:   limits.withDefaults(),
+		live:     make(map[int64]int),
+		nextID:   liveBase,
+		used:     make([]int64, len(dir.Accounts)),
+		bySource: make(map[netip.Addr]int64),
 	}
 	for i, a := range dir.Accounts {
 		s.boxes[i].acct = a
@@ -209,48 +245,106 @@ func (s *store) load(b *mailbox) {
 		f.msgs = append(f.msgs, &message{id: g.id, uid: f.uidNext, raw: g.raw, date: g.date, flags: g.flags, sum: summarize(g.raw)})
 		f.uidNext++
 	}
+	for _, p := range b.pending {
+		f, _ := b.folder(p.folder)
+		p.m.uid = f.uidNext
+		f.uidNext++
+		f.msgs = append(f.msgs, p.m)
+	}
+	b.pending = nil
 	for _, f := range b.folders {
 		f.tracker = imapserver.NewMailboxTracker(uint32(len(f.msgs)))
 	}
 	b.loaded = true
 }
 
-// appendLocked stores raw in folder f of the locked mailbox b and tells the
-// IMAP sessions watching f.
-func (s *store) appendLocked(b *mailbox, f *folder, raw []byte, flags []imap.Flag, date time.Time) *message {
-	s.mu.Lock()
-	s.nextID++
-	id := s.nextID
-	s.live[id] = b.acct.Index
-	s.mu.Unlock()
-	m := &message{id: id, uid: f.uidNext, raw: raw, date: date, flags: make(map[imap.Flag]bool), sum: summarize(raw)}
+// newMessage makes a live message of mailbox b, charged ch, with a new id.
+// sum is the parsed header when the caller has it (a copy), else nil.
+func (s *store) newMessage(b *mailbox, raw []byte, flags []imap.Flag, date time.Time, ch charge, sum *summary) *message {
+	m := &message{raw: raw, date: date, flags: make(map[imap.Flag]bool), ch: ch}
+	if sum != nil {
+		m.sum = *sum
+	} else {
+		m.sum = summarize(raw)
+	}
 	for _, fl := range flags {
 		m.flags[canonicalFlag(fl)] = true
 	}
+	s.mu.Lock()
+	s.nextID++
+	m.id = s.nextID
+	s.live[m.id] = b.acct.Index
+	if ch.system && ch.cost > 0 {
+		s.sysq = append(s.sysq, sysRef{acct: b.acct.Index, id: m.id})
+	}
+	s.mu.Unlock()
+	return m
+}
+
+// appendLocked stores raw in folder f of the locked, loaded mailbox b,
+// charged ch, and tells the IMAP sessions watching f.
+func (s *store) appendLocked(b *mailbox, f *folder, raw []byte, flags []imap.Flag, date time.Time, ch charge, sum *summary) *message {
+	m := s.newMessage(b, raw, flags, date, ch, sum)
+	m.uid = f.uidNext
 	f.uidNext++
 	f.msgs = append(f.msgs, m)
 	f.tracker.QueueNumMessages(uint32(len(f.msgs)))
 	return m
 }
 
-// deliver stores raw in acct's folder and returns the new message's id.
-func (s *store) deliver(acct *Account, folderName string, raw []byte, flags []imap.Flag) (int64, error) {
-	b := s.lock(acct)
+// put stores raw, already charged ch, in acct's folder, without building
+// the mailbox if nobody opened it yet, and returns the message's id. On
+// failure the charge is refunded.
+func (s *store) put(acct *Account, folderName string, raw []byte, flags []imap.Flag, ch charge) (int64, error) {
+	b := &s.boxes[acct.Index]
+	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.loaded {
+		name, ok := standardFolder(folderName)
+		if !ok {
+			s.refund(acct.Index, ch)
+			return 0, fmt.Errorf("%w: %s", errNoMailbox, folderName)
+		}
+		m := s.newMessage(b, raw, flags, s.now(), ch, nil)
+		b.pending = append(b.pending, pendingMsg{folder: name, m: m})
+		return m.id, nil
+	}
 	f, ok := b.folder(folderName)
 	if !ok {
+		s.refund(acct.Index, ch)
 		return 0, fmt.Errorf("%w: %s", errNoMailbox, folderName)
 	}
-	return s.appendLocked(b, f, raw, flags, s.now()).id, nil
+	return s.appendLocked(b, f, raw, flags, s.now(), ch, nil).id, nil
 }
 
-// forget drops ids of expunged messages from the live index.
-func (s *store) forget(ids []int64) {
-	s.mu.Lock()
-	for _, id := range ids {
-		delete(s.live, id)
+// deliver stores raw from w in acct's folder and returns the new message's
+// id; the quotas may refuse it.
+func (s *store) deliver(acct *Account, folderName string, raw []byte, flags []imap.Flag, w writer) (int64, error) {
+	ch, err := s.reserve(w, []*Account{acct}, costOf(len(raw)))
+	if err != nil {
+		return 0, err
 	}
+	id, err := s.put(acct, folderName, raw, flags, ch)
+	s.trimSystem()
+	return id, err
+}
+
+// release refunds m's charge and drops its id; b (m's mailbox) is locked.
+func (s *store) release(acct int, m *message) {
+	s.mu.Lock()
+	s.refundLocked(acct, m.ch)
+	delete(s.live, m.id)
 	s.mu.Unlock()
+	m.ch = charge{}
+}
+
+// removeLocked removes message i of folder f of the locked mailbox b,
+// tells the sessions watching f and refunds its charge.
+func (s *store) removeLocked(b *mailbox, f *folder, i int) {
+	m := f.msgs[i]
+	f.msgs = slices.Delete(f.msgs, i, i+1)
+	f.tracker.QueueExpunge(uint32(i + 1))
+	s.release(b.acct.Index, m)
 }
 
 // owner finds which account holds message id, without opening anything.
@@ -301,6 +395,14 @@ func (s *store) message(id int64) (stored, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.loaded {
+		for _, p := range b.pending {
+			if p.m.id == id {
+				return stored{ID: id, Owner: acct, Folder: p.folder, Raw: p.m.raw, Date: p.m.date, Seen: p.m.has(imap.FlagSeen), Sum: p.m.sum}, true
+			}
+		}
+		if id > liveBase {
+			return stored{}, false
+		}
 		for _, g := range s.gen.mailbox(acct, s.start) {
 			if g.id == id {
 				return stored{ID: id, Owner: acct, Folder: g.folder, Raw: g.raw, Date: g.date, Seen: g.flags[imap.FlagSeen], Sum: summarize(g.raw)}, true
@@ -315,10 +417,15 @@ func (s *store) message(id int64) (stored, bool) {
 	return copyOut(acct, f, f.msgs[i]), true
 }
 
-// list returns the messages of acct's folder, newest first.
+// list returns the messages of acct's folder, newest first. A mailbox its
+// owner never opened is listed without being built.
 func (s *store) list(acct *Account, folderName string) ([]stored, error) {
-	b := s.lock(acct)
+	b := &s.boxes[acct.Index]
+	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.loaded {
+		return s.listUnloaded(b, folderName)
+	}
 	f, ok := b.folder(folderName)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", errNoMailbox, folderName)
@@ -330,10 +437,40 @@ func (s *store) list(acct *Account, folderName string) ([]stored, error) {
 	return out, nil
 }
 
+// listUnloaded lists a folder of the locked mailbox b that was never
+// built: its generated mail and what was delivered since, newest first.
+func (s *store) listUnloaded(b *mailbox, folderName string) ([]stored, error) {
+	name, ok := standardFolder(folderName)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", errNoMailbox, folderName)
+	}
+	var out []stored
+	for _, g := range s.gen.mailbox(b.acct, s.start) {
+		if g.folder == name {
+			out = append(out, stored{ID: g.id, Owner: b.acct, Folder: name, Raw: g.raw, Date: g.date, Seen: g.flags[imap.FlagSeen], Sum: summarize(g.raw)})
+		}
+	}
+	for _, p := range b.pending {
+		if p.folder == name {
+			out = append(out, stored{ID: p.m.id, Owner: b.acct, Folder: name, Raw: p.m.raw, Date: p.m.date, Seen: p.m.has(imap.FlagSeen), Sum: p.m.sum})
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
 // folderNames returns acct's folders in display order.
 func (s *store) folderNames(acct *Account) []string {
-	b := s.lock(acct)
+	b := &s.boxes[acct.Index]
+	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.loaded {
+		out := make([]string, len(standardFolders))
+		for i, sf := range standardFolders {
+			out[i] = sf.name
+		}
+		return out
+	}
 	out := make([]string, len(b.folders))
 	for i, f := range b.folders {
 		out[i] = f.name

@@ -159,13 +159,13 @@ func TestLockoutAndMasterPassword(t *testing.T) {
 	if r := s.sec.checkUser(acct, acct.Addr, "Right-Password-1", other); r != loginOK {
 		t.Errorf("another source refused: %v", r)
 	}
-	if r := s.sec.checkUser(acct, acct.Addr, contract.MasterPassword("s3cret", acct.Addr), attacker); r != loginOK {
+	if r := s.sec.checkUser(acct, acct.Addr, contract.MasterPassword("s3cret", "", acct.Addr), attacker); r != loginOK {
 		t.Errorf("master password refused for a locked source: %v", r)
 	}
 	for range 5 {
 		s.sec.checkUser(acct, acct.Addr, "wrong", attacker)
 	}
-	if r := s.sec.checkUser(acct, acct.Addr, contract.MasterPassword("other", acct.Addr), other); r == loginOK {
+	if r := s.sec.checkUser(acct, acct.Addr, contract.MasterPassword("other", "", acct.Addr), other); r == loginOK {
 		t.Error("a master password of another secret works")
 	}
 	advance(16 * time.Minute)

@@ -80,7 +80,7 @@ func (s *Server) configFile() []byte {
 		port(s.AddrSMTP()), port(s.AddrIMAP()), port(s.AddrHTTP()), port(s.AddrAdmin()))
 	fmt.Fprintf(&b, "[storage]\n# %%d = domain, %%n = user name\nmail_location = mbox:%s/%%d/%%n\nfolders = INBOX Sent Drafts Trash Junk\nattachment_dir = %s\n\n", mailRoot, attachmentRoot)
 	fmt.Fprintf(&b, "[auth]\npassword_scheme = SSHA256\nlockout = %s\nlockout_threshold = %d\n\n", yesNo(set.Lockout), set.LockThreshold)
-	fmt.Fprintf(&b, "[smtp]\ndisable_vrfy_command = %s\nmessage_size_limit = %d\n\n", yesNo(!set.VRFY), maxMessageBytes)
+	fmt.Fprintf(&b, "[smtp]\ndisable_vrfy_command = %s\nmessage_size_limit = %d\n\n", yesNo(!set.VRFY), s.store.limits.MessageBytes)
 	fmt.Fprintf(&b, "[log]\nfile = /var/log/vnmail/vnmail.log\nformat = json\n")
 	return b.Bytes()
 }

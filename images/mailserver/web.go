@@ -20,6 +20,7 @@ type session struct {
 	acct     *Account // webmail
 	admin    string   // admin console user
 	operator bool
+	grant    grant // what the login got; a remedy may make it invalid
 	seen     time.Time
 }
 
@@ -28,6 +29,10 @@ type sessions struct {
 	now    func() time.Time
 	cookie string
 	idle   time.Duration
+	// valid says whether a session's login still holds (security.valid):
+	// every request checks it, so that a remedy ends the cookies it makes
+	// invalid even when its sweep raced with a login.
+	valid func(grant) bool
 
 	mu sync.Mutex
 	m  map[string]*session
@@ -67,12 +72,35 @@ func (ss *sessions) get(r *http.Request) (*session, bool) {
 		return nil, false
 	}
 	now := ss.now()
-	if now.Sub(sess.seen) > ss.idle {
+	if now.Sub(sess.seen) > ss.idle || ss.valid != nil && !ss.valid(sess.grant) {
 		delete(ss.m, c.Value)
 		return nil, false
 	}
 	sess.seen = now
 	return sess, true
+}
+
+// sweep ends every session whose login a remedy made invalid and returns
+// how many.
+func (ss *sessions) sweep() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	n := 0
+	for k, sess := range ss.m {
+		if ss.valid != nil && !ss.valid(sess.grant) {
+			delete(ss.m, k)
+			n++
+		}
+	}
+	return n
+}
+
+// regrant gives sess (a session in the table) a renewed grant, as after
+// its own user changed its password.
+func (ss *sessions) regrant(sess *session, g grant) {
+	ss.mu.Lock()
+	sess.grant = g
+	ss.mu.Unlock()
 }
 
 func (ss *sessions) destroy(w http.ResponseWriter, r *http.Request, path string) {

@@ -107,7 +107,7 @@ func (s *Server) webLoginPage(w http.ResponseWriter, _ *http.Request) {
 // login checks a webmail login and opens a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, user, password string) (*Account, loginResult) {
 	acct, _ := s.dir.Lookup(user)
-	res := s.sec.checkUser(acct, user, password, ipOf(r.RemoteAddr))
+	g, res := s.sec.login(acct, user, password, ipOf(r.RemoteAddr))
 	name := user
 	if acct != nil {
 		name = acct.Addr
@@ -116,7 +116,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, user, password st
 		s.warn("http", "login", r.RemoteAddr, name, "webmail login failed", "result", res.String(), "agent", r.UserAgent())
 		return nil, res
 	}
-	s.webSessions.create(w, &session{acct: acct}, "/webmail/")
+	s.webSessions.create(w, &session{acct: acct, grant: g}, "/webmail/")
 	s.event("http", "login", r.RemoteAddr, name, "webmail login", "agent", r.UserAgent())
 	return acct, loginOK
 }
@@ -392,7 +392,9 @@ var errNoRecipient = errors.New("no valid recipient")
 
 // submit sends or saves what a user composed and returns the id of the copy
 // kept in Sent or Drafts.
-func (s *Server) submit(r *http.Request, acct *Account, c composed) (int64, string, error) {
+func (s *Server) submit(r *http.Request, sess *session, c composed) (int64, string, error) {
+	acct := sess.acct
+	wr := writer{system: sess.grant.master, src: ipOf(r.RemoteAddr)}
 	to, cc := cleanAddresses(c.To), cleanAddresses(c.Cc)
 	if !c.Draft && len(to)+len(cc) == 0 {
 		return 0, "", errNoRecipient
@@ -410,8 +412,11 @@ func (s *Server) submit(r *http.Request, acct *Account, c composed) (int64, stri
 		Attachments: c.Attachments,
 	}
 	raw := d.Render()
+	if int64(len(raw)) > s.store.limits.MessageBytes {
+		return 0, "", errTooLarge
+	}
 	if c.Draft {
-		id, err := s.store.deliver(acct, "Drafts", raw, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
+		id, err := s.store.deliver(acct, "Drafts", raw, []imap.Flag{imap.FlagDraft, imap.FlagSeen}, wr)
 		if err == nil {
 			s.event("http", "draft", r.RemoteAddr, acct.Addr, "draft saved", "id", id, "size", len(raw))
 		}
@@ -429,8 +434,12 @@ func (s *Server) submit(r *http.Request, acct *Account, c composed) (int64, stri
 		}
 	}
 	received := fmt.Sprintf("Received: from webmail (%s)\r\n\tby %s (VNMail) with HTTP;\r\n\t%s\r\n", r.RemoteAddr, s.hostname, now.Format("Mon, 02 Jan 2006 15:04:05 -0700"))
-	ids, delivered := s.deliverAll(local, append([]byte(received), raw...))
-	id, err := s.store.deliver(acct, "Sent", raw, []imap.Flag{imap.FlagSeen})
+	ids, delivered, err := s.deliverAll(local, append([]byte(received), raw...), wr)
+	if err != nil {
+		s.warn("http", "send", r.RemoteAddr, acct.Addr, "message refused: quota", "size", len(raw), "reason", err.Error())
+		return 0, "", err
+	}
+	id, err := s.store.deliver(acct, "Sent", raw, []imap.Flag{imap.FlagSeen}, wr)
 	s.event("http", "send", r.RemoteAddr, acct.Addr, "message sent", "to", delivered, "ids", ids, "remote", remote, "size", len(raw))
 	return id, d.MessageID, err
 }
@@ -443,8 +452,52 @@ func cleanAddresses(in []string) []string {
 	return out
 }
 
+// composeBody bounds a compose request: a message of the size limit with
+// its attachments encoded.
+func (s *Server) composeBody() int64 { return s.store.limits.MessageBytes * 2 }
+
+// holdCompose takes from the in-flight budget what decoding and rendering
+// a compose request of r's size may hold (a few copies of it), so that
+// many large requests at once are refused instead of exhausting the
+// memory. It returns what to give back, or false.
+func (s *Server) holdCompose(r *http.Request, sess *session) (func(), bool) {
+	n := r.ContentLength
+	if n < 0 || n > s.composeBody() {
+		n = s.composeBody()
+	}
+	pool, size := &s.inflight, s.store.limits.InflightBytes
+	if sess.grant.master {
+		pool, size = &s.sysInflight, s.sysInflightBytes()
+	}
+	// A request as large as the whole budget still goes through alone.
+	n = min(3*n+dataChunk, size)
+	if !pool.take(n) {
+		return nil, false
+	}
+	return func() { pool.give(n) }, true
+}
+
+// submitStatus is the HTTP status of a refused message.
+func submitStatus(err error) int {
+	switch {
+	case errors.Is(err, errMailboxFull), errors.Is(err, errStorageFull), errors.Is(err, errSourceFull):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+var errTooLarge = errors.New("message too large")
+
 func (s *Server) apiSend(w http.ResponseWriter, r *http.Request, sess *session) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxMessageBytes*2)
+	release, ok := s.holdCompose(r, sess)
+	if !ok {
+		jsonError(w, http.StatusServiceUnavailable, errBusy.Error())
+		return
+	}
+	defer release()
+	r.Body = http.MaxBytesReader(w, r.Body, s.composeBody())
 	var body struct {
 		composed
 		Attachments []struct {
@@ -467,9 +520,9 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request, sess *session) 
 		}
 		c.Attachments = append(c.Attachments, mailmsg.Attachment{Name: a.Name, ContentType: a.ContentType, Data: data})
 	}
-	id, msgID, err := s.submit(r, sess.acct, c)
+	id, msgID, err := s.submit(r, sess, c)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
+		jsonError(w, submitStatus(err), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "messageId": msgID})
@@ -479,9 +532,10 @@ func (s *Server) webComposePage(w http.ResponseWriter, r *http.Request, sess *se
 	s.render(w, http.StatusOK, "compose", map[string]any{"Account": sess.acct, "To": r.URL.Query().Get("to")})
 }
 
-// parseCompose reads the compose form (multipart, with attached files).
-func parseCompose(r *http.Request) (composed, error) {
-	if err := r.ParseMultipartForm(maxMessageBytes); err != nil {
+// parseCompose reads the compose form (multipart, with attached files),
+// holding at most limit bytes of it in memory.
+func parseCompose(r *http.Request, limit int64) (composed, error) {
+	if err := r.ParseMultipartForm(limit); err != nil {
 		if !errors.Is(err, http.ErrNotMultipart) {
 			return composed{}, err
 		}
@@ -502,7 +556,7 @@ func parseCompose(r *http.Request) (composed, error) {
 			if err != nil {
 				return composed{}, err
 			}
-			data, err := io.ReadAll(io.LimitReader(f, maxMessageBytes))
+			data, err := io.ReadAll(io.LimitReader(f, limit))
 			_ = f.Close()
 			if err != nil {
 				return composed{}, err
@@ -518,14 +572,24 @@ func parseCompose(r *http.Request) (composed, error) {
 }
 
 func (s *Server) webComposeForm(w http.ResponseWriter, r *http.Request, sess *session) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxMessageBytes*2)
-	c, err := parseCompose(r)
+	release, ok := s.holdCompose(r, sess)
+	if !ok {
+		s.render(w, http.StatusServiceUnavailable, "compose", map[string]any{"Account": sess.acct, "Error": "Máy chủ đang bận, vui lòng thử lại sau."})
+		return
+	}
+	defer release()
+	r.Body = http.MaxBytesReader(w, r.Body, s.composeBody())
+	c, err := parseCompose(r, s.store.limits.MessageBytes)
 	if err != nil {
 		s.render(w, http.StatusBadRequest, "error", map[string]any{"Error": "Biểu mẫu không hợp lệ."})
 		return
 	}
-	if _, _, err := s.submit(r, sess.acct, c); err != nil {
-		s.render(w, http.StatusBadRequest, "compose", map[string]any{"Account": sess.acct, "Error": "Chưa có người nhận hợp lệ."})
+	if _, _, err := s.submit(r, sess, c); err != nil {
+		msg := "Chưa có người nhận hợp lệ."
+		if submitStatus(err) != http.StatusBadRequest {
+			msg = "Hộp thư hoặc máy chủ đã hết dung lượng."
+		}
+		s.render(w, submitStatus(err), "compose", map[string]any{"Account": sess.acct, "Error": msg})
 		return
 	}
 	folder := "Sent"

@@ -29,6 +29,7 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/rangetest"
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
 // Tests on the real engine. Each resource they make carries labelTest;
@@ -320,12 +321,13 @@ func TestRange(t *testing.T) {
 	t.Run("isolation", func(t *testing.T) { checkIsolation(t, d, p) })
 	t.Run("attribution", func(t *testing.T) { checkAttribution(t, d, o, p, sc, tokens) })
 	t.Run("a flood of strangers at a gateway", func(t *testing.T) { checkGatewayFlood(t, o, p, sc, tokens) })
-	t.Run("the host reaches the checker", func(t *testing.T) { checkChecker(t, rep) })
+	t.Run("the host reaches the checker", func(t *testing.T) { checkChecker(t, p, rep) })
 }
 
 // checkChecker calls the checker where the status says the host reaches
-// it (its address on the ingress network), as the game would.
-func checkChecker(t *testing.T, rep cyberrange.Report) {
+// it (its address on the ingress network), as the game would: with the
+// token derived from the checker secret, and refused without it.
+func checkChecker(t *testing.T, p *cyberrange.Plan, rep cyberrange.Report) {
 	for _, c := range rep.Containers {
 		if c.Kind != cyberrange.KindChecker {
 			continue
@@ -334,15 +336,25 @@ func checkChecker(t *testing.T, rep cyberrange.Report) {
 		if addr == "" {
 			t.Fatalf("%s: no reachable address in %v", c.Name, c.Ports)
 		}
+		spec, _ := p.Container(c.Name)
 		hc := &http.Client{Timeout: 5 * time.Second}
-		res, err := hc.Get("http://" + addr + "/service")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "mail") {
-			t.Errorf("GET /service: %s %s", res.Status, b)
+		for _, token := range []string{"", checks.CallerToken(spec.Env[cyberrange.EnvCheckerSecret])} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/service", nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			res, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			switch {
+			case token == "" && res.StatusCode != http.StatusUnauthorized:
+				t.Errorf("GET /service without the token: %s %s", res.Status, b)
+			case token != "" && (res.StatusCode != http.StatusOK || !strings.Contains(string(b), "mail")):
+				t.Errorf("GET /service: %s %s", res.Status, b)
+			}
 		}
 		return
 	}

@@ -25,8 +25,9 @@ const (
 
 // Client drives a remote checker over HTTP with the enochecker API v2.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string // sent as a bearer token when set (WithToken)
 }
 
 var _ Checker = (*Client)(nil)
@@ -34,11 +35,15 @@ var _ Checker = (*Client)(nil)
 // NewClient returns a client for the checker at baseURL (scheme, host and
 // optional path prefix; GET baseURL/service and POST baseURL/ are used). A
 // nil hc means a client of its own with default settings.
-func NewClient(baseURL string, hc *http.Client) *Client {
+func NewClient(baseURL string, hc *http.Client, opts ...ClientOption) *Client {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Info asks the checker what it checks. Any failure is an error.
@@ -101,6 +106,9 @@ func (c *Client) Run(ctx context.Context, t Task) (TaskResult, error) {
 
 // do sends req and returns the body of a 200 reply.
 func (c *Client) do(req *http.Request) ([]byte, error) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,12 @@
 // ordinary noise mail, and uses the service as the province's staff do.
 //
 // It logs in with the per-mailbox master passwords the target derives from
-// the checker secret, so that a password reset by the defence never locks
-// it out, and it derives everything it needs from the secret and the task
-// chain id, so that it keeps no state between tasks.
+// the checker secret and the replica's name, so that a password reset by
+// the defence never locks it out, and it derives everything it needs from
+// the secret and the task chain id, so that it keeps no state between
+// tasks. It connects to the replicas it is given only: a task for any other
+// address is refused before anything is sent, so that nobody can have it
+// present a master password elsewhere.
 //
 // It reaches the target over the network only and must never import the
 // target package.
@@ -24,6 +27,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -48,6 +52,11 @@ type Config struct {
 	// Secret is the checker secret shared with the target; without it the
 	// checker cannot log in and every task is an internal error.
 	Secret string
+	// Replicas are the only targets the checker connects to: each
+	// replica's host (an IP address or a name, as tasks give it) and its
+	// name in the game, which its master passwords depend on (see
+	// contract.MasterPassword). A task for any other address is refused.
+	Replicas map[string]string
 	// Ports of the target's services (default 25, 143 and 80).
 	SMTPPort, IMAPPort, HTTPPort int
 	// Dialer defaults to a net.Dialer.
@@ -93,7 +102,69 @@ func New(cfg Config) *Checker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	replicas := make(map[string]string, len(cfg.Replicas))
+	for host, name := range cfg.Replicas {
+		replicas[canonicalHost(host)] = name
+	}
+	cfg.Replicas = replicas
 	return &Checker{cfg: cfg, dirs: make(map[string]dirEntry)}
+}
+
+// canonicalHost is the host of an address (host or host:port), spelled one
+// way.
+func canonicalHost(address string) string {
+	host := strings.TrimSpace(address)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Unmap().String()
+	}
+	return strings.ToLower(strings.TrimRight(host, "."))
+}
+
+// validHost reports whether a canonical host is an IP address or a DNS
+// name.
+func validHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if host == "" || host[0] == '.' || host[0] == '-' {
+		return false
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseTargets reads the --targets list: comma-separated HOST=NAME pairs,
+// each a replica's host and its name in the game (HOST alone is a replica
+// run without a name).
+func ParseTargets(list string) (map[string]string, error) {
+	out := make(map[string]string)
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		host, name, _ := strings.Cut(item, "=")
+		host, name = canonicalHost(host), strings.TrimSpace(name)
+		if !validHost(host) || strings.ContainsAny(name, " =") {
+			return nil, fmt.Errorf("checker: target %q: want HOST=NAME", item)
+		}
+		if _, dup := out[host]; dup {
+			return nil, fmt.Errorf("checker: target %q listed twice", host)
+		}
+		out[host] = name
+	}
+	if len(out) == 0 {
+		return nil, errors.New("checker: no targets")
+	}
+	return out, nil
 }
 
 // The protocol's variant counts.
@@ -163,7 +234,14 @@ func (c *Checker) Run(ctx context.Context, t checks.Task) (checks.TaskResult, er
 	if c.cfg.Secret == "" {
 		return checks.TaskResult{}, fmt.Errorf("%w: no checker secret configured", errInternal)
 	}
-	tg := c.target(t.Address)
+	tg, ok := c.target(t.Address)
+	if !ok {
+		// Refused before any connection: a task pointed elsewhere would
+		// have the checker present a replica's master password there.
+		c.cfg.Logger.Warn("task refused: not a replica", "method", t.Method, "chain", t.TaskChainID, "address", t.Address)
+		return checks.TaskResult{Result: checks.InternalError,
+			Message: checks.Str(fmt.Sprintf("refused: %q is not a replica this checker serves", t.Address))}, nil
+	}
 	start := c.cfg.Now()
 	var (
 		out checks.TaskResult
@@ -213,19 +291,23 @@ func (c *Checker) Run(ctx context.Context, t checks.Task) (checks.TaskResult, er
 	return out, nil
 }
 
-// target is where one replica's services listen.
+// target is where one replica's services listen, and its name.
 type target struct {
 	host             string
+	replica          string
 	smtp, imap, http string
 }
 
-func (c *Checker) target(address string) target {
-	host := address
-	if h, _, err := net.SplitHostPort(address); err == nil {
-		host = h
+// target returns the replica at address, or false when it is none of the
+// checker's.
+func (c *Checker) target(address string) (target, bool) {
+	host := canonicalHost(address)
+	name, ok := c.cfg.Replicas[host]
+	if !ok || host == "" {
+		return target{}, false
 	}
 	at := func(p int) string { return net.JoinHostPort(host, strconv.Itoa(p)) }
-	return target{host: host, smtp: at(c.cfg.SMTPPort), imap: at(c.cfg.IMAPPort), http: "http://" + at(c.cfg.HTTPPort)}
+	return target{host: host, replica: name, smtp: at(c.cfg.SMTPPort), imap: at(c.cfg.IMAPPort), http: "http://" + at(c.cfg.HTTPPort)}, true
 }
 
 // derive is an HMAC of parts under the secret: the same chain always gives
@@ -249,7 +331,10 @@ func (c *Checker) tag(chain string) string {
 	return hex.EncodeToString(c.derive("tag", chain))[:12]
 }
 
-func (c *Checker) master(addr string) string { return contract.MasterPassword(c.cfg.Secret, addr) }
+// master is the master password of mailbox addr on replica tg.
+func (c *Checker) master(tg target, addr string) string {
+	return contract.MasterPassword(c.cfg.Secret, tg.replica, addr)
+}
 
 // pause waits as a person between two steps, unless the task is short of
 // time.

@@ -58,11 +58,21 @@ func port(t *testing.T, addr string) int {
 	return n
 }
 
+// replicaName is the test replica's name in the game.
+const replicaName = "mail.d01"
+
 func start(t *testing.T, weaknesses map[string]bool) *env {
+	t.Helper()
+	return startReplica(t, weaknesses, replicaName)
+}
+
+// startReplica starts a replica of the given name on 127.0.0.1 and a
+// checker that knows it by that name.
+func startReplica(t *testing.T, weaknesses map[string]bool, name string) *env {
 	t.Helper()
 	srv, err := mailserver.New(mailserver.Config{
 		Listen: "127.0.0.1", Accounts: 400, Seed: 11, Weaknesses: weaknesses,
-		CheckerSecret: secret, OperatorPassword: "operator-secret-1",
+		CheckerSecret: secret, Replica: name, OperatorPassword: "operator-secret-1",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +87,7 @@ func start(t *testing.T, weaknesses map[string]bool) *env {
 		_ = srv.Close()
 	})
 	c := checker.New(checker.Config{
-		Secret: secret, Think: -1,
+		Secret: secret, Think: -1, Replicas: map[string]string{"127.0.0.1": name},
 		SMTPPort: port(t, srv.AddrSMTP()), IMAPPort: port(t, srv.AddrIMAP()), HTTPPort: port(t, srv.AddrHTTP()),
 	})
 	adm := webclient.NewAdmin("http://"+srv.AddrAdmin(), nil, mailserver.OperatorUser, "operator-secret-1")
@@ -197,7 +207,7 @@ func deleteAll(t *testing.T, e *env, user, folder string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Login(user, contract.MasterPassword(secret, user)).Wait(); err != nil {
+	if err := c.Login(user, contract.MasterPassword(secret, replicaName, user)).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Select(folder, nil).Wait(); err != nil {
@@ -242,7 +252,7 @@ func TestOfflineWhenTargetDown(t *testing.T) {
 		want(t, run(t, e.c, tk), checks.Offline)
 	}
 	// A fresh checker, whose directory cache is empty, too.
-	c := checker.New(checker.Config{Secret: secret, Think: -1, SMTPPort: port(t, e.srv.AddrSMTP()), IMAPPort: port(t, e.srv.AddrIMAP()), HTTPPort: port(t, e.srv.AddrHTTP())})
+	c := checker.New(checker.Config{Secret: secret, Think: -1, Replicas: map[string]string{"127.0.0.1": replicaName}, SMTPPort: port(t, e.srv.AddrSMTP()), IMAPPort: port(t, e.srv.AddrIMAP()), HTTPPort: port(t, e.srv.AddrHTTP())})
 	want(t, run(t, c, task(checks.Havoc, 0, "")), checks.Offline)
 }
 

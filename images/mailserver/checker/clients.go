@@ -136,9 +136,9 @@ func (c *Checker) sendSMTP(ctx context.Context, tg target, r *rand.Rand, from st
 	}
 	var auth sasl.Client
 	if r.IntN(3) == 0 {
-		auth = sasl.NewPlainClient("", from, c.master(from))
+		auth = sasl.NewPlainClient("", from, c.master(tg, from))
 	} else {
-		auth = sasl.NewLoginClient(from, c.master(from))
+		auth = sasl.NewLoginClient(from, c.master(tg, from))
 	}
 	if err := sc.Auth(auth); err != nil {
 		return smtpFailed("SMTP login", err)
@@ -189,7 +189,7 @@ func (c *Checker) imapLogin(ctx context.Context, tg target, user string) (*imapS
 		_ = ic.Close()
 		return nil, failed("IMAP greeting", err)
 	}
-	if err := ic.Login(user, c.master(user)).Wait(); err != nil {
+	if err := ic.Login(user, c.master(tg, user)).Wait(); err != nil {
 		_ = ic.Close()
 		return nil, imapFailed("IMAP login", err)
 	}
@@ -243,9 +243,9 @@ func (c *Checker) webLogin(ctx context.Context, tg target, r *rand.Rand, user st
 	wc.UserAgent = corpus.UserAgent(r)
 	var err error
 	if r.IntN(2) == 0 {
-		err = wc.LoginForm(ctx, user, c.master(user))
+		err = wc.LoginForm(ctx, user, c.master(tg, user))
 	} else {
-		err = wc.Login(ctx, user, c.master(user))
+		err = wc.Login(ctx, user, c.master(tg, user))
 	}
 	if err != nil {
 		wc.Close()

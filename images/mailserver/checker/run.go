@@ -25,6 +25,8 @@ func RunChecker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	smtpPort := fs.Int("smtp-port", 25, "targets' SMTP port")
 	imapPort := fs.Int("imap-port", 143, "targets' IMAP port")
 	httpPort := fs.Int("http-port", 80, "targets' webmail port")
+	targets := fs.String("targets", "", "the replicas, the only hosts the checker connects to: HOST=NAME,... (NAME: the replica's --replica)")
+	token := fs.String("caller-token", "", "bearer token every request must carry (default $CYRANGE_CHECKER_TOKEN, else the one cyrange derives from the secret)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,13 +39,26 @@ func RunChecker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *secret == "" {
 		return errors.New("checker: --checker-secret (or $CYRANGE_CHECKER_SECRET) is required")
 	}
+	if *targets == "" {
+		return errors.New("checker: --targets is required: the replicas the checker may connect to")
+	}
+	replicas, err := ParseTargets(*targets)
+	if err != nil {
+		return err
+	}
+	if *token == "" {
+		*token = os.Getenv("CYRANGE_CHECKER_TOKEN")
+	}
+	if *token == "" {
+		*token = checks.CallerToken(*secret)
+	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	c := New(Config{Secret: *secret, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, Logger: log})
+	c := New(Config{Secret: *secret, Replicas: replicas, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, Logger: log})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("checker: %w", err)
 	}
-	srv := &http.Server{Handler: checks.NewHandler(c, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: checks.RequireToken(*token, checks.NewHandler(c, log)), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("checker listening", "addr", ln.Addr().String(), "service", ServiceName)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/mailserver/checker"
+	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
 type syncBuffer struct {
@@ -36,7 +37,7 @@ func TestRunChecker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- checker.RunChecker(ctx, []string{"--listen", "127.0.0.1:0", "--checker-secret", "s"}, &stdout, io.Discard)
+		done <- checker.RunChecker(ctx, []string{"--listen", "127.0.0.1:0", "--checker-secret", "s", "--targets", "10.0.1.10=mail.d01"}, &stdout, io.Discard)
 	}()
 	var addr string
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -51,7 +52,9 @@ func TestRunChecker(t *testing.T) {
 		cancel()
 		t.Fatalf("checker did not start: %s", stdout.String())
 	}
-	resp, err := http.Get("http://" + addr + "/service")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/service", nil)
+	req.Header.Set("Authorization", "Bearer "+checks.CallerToken("s"))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +71,33 @@ func TestRunChecker(t *testing.T) {
 	}
 }
 
-func TestRunCheckerNeedsSecret(t *testing.T) {
+func TestRunCheckerNeedsSecretAndTargets(t *testing.T) {
 	t.Setenv("CYRANGE_CHECKER_SECRET", "")
-	if err := checker.RunChecker(context.Background(), []string{"--listen", "127.0.0.1:0"}, io.Discard, io.Discard); err == nil {
-		t.Error("started without a secret")
+	for _, args := range [][]string{
+		{"--listen", "127.0.0.1:0", "--targets", "10.0.1.10=mail.d01"},
+		{"--listen", "127.0.0.1:0", "--checker-secret", "s"},
+		{"--listen", "127.0.0.1:0", "--checker-secret", "s", "--targets", "10.0.1.10=a b"},
+	} {
+		if err := checker.RunChecker(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("started with %v", args)
+		}
+	}
+}
+
+func TestParseTargets(t *testing.T) {
+	got, err := checker.ParseTargets(" 10.0.1.10=mail.d01, 10.0.1.11=mail.d02,127.0.0.1 ,mail.example.org.=mail.x,[::ffff:10.0.1.12]=mail.d03")
+	want := map[string]string{"10.0.1.10": "mail.d01", "10.0.1.11": "mail.d02", "127.0.0.1": "", "mail.example.org": "mail.x", "10.0.1.12": "mail.d03"}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("%v %v", got, err)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	for _, bad := range []string{"", ",", "=mail.d01", "10.0.1.10=a b", "10.0.1.10=x,10.0.1.10=y", "a/b=c", "x=y=z"} {
+		if _, err := checker.ParseTargets(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

@@ -73,17 +73,23 @@ func Stores() []string {
 	return []string{StoreInbox, StoreDrafts, StoreAttachments}
 }
 
-// MasterPassword is the password the checker uses for the mailbox addr: an
-// HMAC of the address under the checker secret. Each account gets its own, so
-// that one leaked from a checker's traffic opens one mailbox only, and a
-// password reset by the defence never locks the checker out. An empty secret
-// disables master logins (the function then returns "").
-func MasterPassword(secret, addr string) string {
+// MasterPassword is the password the checker uses for the mailbox addr of
+// the replica named replica: an HMAC of both under the checker secret. Each
+// mailbox of each replica gets its own, so that one leaked from a checker's
+// traffic opens one mailbox of one replica only (replicas share the
+// secret), and a password reset by the defence never locks the checker
+// out. The replica's name is what the game calls it (the plan passes it to
+// the target as --replica and to the checker in --targets); a replica run
+// alone has the empty name. An empty secret disables master logins (the
+// function then returns "").
+func MasterPassword(secret, replica, addr string) string {
 	if secret == "" {
 		return ""
 	}
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte("mailserver-master\x00"))
+	m.Write([]byte(strings.ToLower(strings.TrimSpace(replica))))
+	m.Write([]byte{0})
 	m.Write([]byte(strings.ToLower(strings.TrimSpace(addr))))
 	return hex.EncodeToString(m.Sum(nil))[:24]
 }
