@@ -87,7 +87,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	// Taken before the meter's lock, like every connection's start.
 	start := l.r.o.Now()
-	return l.r.m.Track(c, start, endpoints{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}), nil
+	return l.r.m.Track(c, start, endpoints{src: AddrPort(c.RemoteAddr()), dst: AddrPort(c.LocalAddr())}), nil
 }
 
 func (l *listener) Close() error {
@@ -96,7 +96,9 @@ func (l *listener) Close() error {
 	return err
 }
 
-func addrPort(a net.Addr) netip.AddrPort {
+// AddrPort is a connection end's address and port, IPv4 in its own form
+// (not mapped into IPv6), as records and sources compare them.
+func AddrPort(a net.Addr) netip.AddrPort {
 	var ap netip.AddrPort
 	if t, ok := a.(*net.TCPAddr); ok {
 		ap = t.AddrPort()

@@ -7,11 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/proxy"
+
+	"github.com/cyrange/cyrange/internal/floodtest"
 )
 
 // These tests hold floods of real connections on loopback, from extra
@@ -19,46 +20,16 @@ import (
 // that the team still gets through its gateway. Every flood is fully
 // accepted before the team connects; deadlines are hang guards only.
 
-// held is a flood of connections kept open until the test ends.
-type held struct {
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func holdFlood(t *testing.T) *held {
-	h := &held{}
-	t.Cleanup(func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for _, c := range h.conns {
-			c.Close()
-		}
-	})
-	return h
-}
-
 // floodUnauthenticated opens n connections from src that offer the SOCKS
-// user/password method and then say nothing more. It returns once the
-// gateway has answered (or closed) every one of them, that is, once it
-// has accepted them all.
-func (h *held) floodUnauthenticated(t *testing.T, src, addr string, n int) {
+// user/password method and then say nothing more, once the gateway has
+// answered every one of them.
+func floodUnauthenticated(t *testing.T, h *floodtest.Held, src, addr string, n int) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
-	buf := make([]byte, 2)
-	for range n {
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatalf("flood from %s: %v", src, err)
-		}
-		h.mu.Lock()
-		h.conns = append(h.conns, c)
-		h.mu.Unlock()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+	h.Open(t, src, addr, n, func(c net.Conn) error {
 		c.Write([]byte{5, 1, 2})
-		if _, err := io.ReadFull(c, buf); errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("flood from %s: the gateway never answered a connection", src)
-		}
-	}
+		_, err := io.ReadFull(c, make([]byte, 2))
+		return err
+	})
 }
 
 // dialerFrom is the team's SOCKS client, connecting to the gateway from
@@ -91,8 +62,8 @@ func through(t *testing.T, f *fixture, x *exactTarget, src string) {
 func TestFloodFromTheTeamsAddress(t *testing.T) {
 	x := startExactTarget(t, 3)
 	f := startGateway(t, Options{Allow: []Rule{AllowAddrPort(x.addr())}})
-	h := holdFlood(t)
-	h.floodUnauthenticated(t, "127.0.0.1", f.addr, 1500)
+	h := floodtest.Hold(t)
+	floodUnauthenticated(t, h, "127.0.0.1", f.addr, 1500)
 	through(t, f, x, "127.0.0.1")
 }
 
@@ -106,9 +77,9 @@ func TestFloodFromManySources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := holdFlood(t)
+	h := floodtest.Hold(t)
 	for i := range 16 {
-		h.floodUnauthenticated(t, fmt.Sprintf("127.0.0.%d", 10+i), f.addr, 64)
+		floodUnauthenticated(t, h, fmt.Sprintf("127.0.0.%d", 10+i), f.addr, 64)
 	}
 	through(t, f, x, "127.0.0.1")
 	through(t, f, x, "127.0.0.12")

@@ -525,12 +525,4 @@ func (g *Gateway) report(r flow.Report[*attempt]) {
 	g.o.Record(rec)
 }
 
-func addrPortOf(a net.Addr) netip.AddrPort {
-	var ap netip.AddrPort
-	if t, ok := a.(*net.TCPAddr); ok {
-		ap = t.AddrPort()
-	} else {
-		ap, _ = netip.ParseAddrPort(a.String())
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
+func addrPortOf(a net.Addr) netip.AddrPort { return flow.AddrPort(a) }

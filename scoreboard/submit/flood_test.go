@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/floodtest"
 )
 
 // These tests hold floods of real connections on loopback, from extra
@@ -31,51 +33,16 @@ func dialFrom(t testing.TB, src, addr string) *tclient {
 	return &tclient{t: t, nc: nc, br: bufio.NewReader(nc)}
 }
 
-// held is a flood of connections kept open until the test ends.
-type held struct {
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func holdFlood(t *testing.T) *held {
-	h := &held{}
-	t.Cleanup(func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for _, c := range h.conns {
-			c.Close()
-		}
-	})
-	return h
-}
-
-func (h *held) add(c net.Conn) {
-	h.mu.Lock()
-	h.conns = append(h.conns, c)
-	h.mu.Unlock()
-}
-
 // floodIdle opens n connections from src that never send a token, each
-// sending one blank line (which must not keep it alive). It returns once
-// the server has answered every one of them (a greeting, a refusal or a
-// close), that is, once it has accepted them all.
-func floodIdle(t *testing.T, h *held, src, addr string, n int) {
+// sending one blank line (which must not keep it alive), once the server
+// has answered every one of them (a greeting, a refusal or a close).
+func floodIdle(t *testing.T, h *floodtest.Held, src, addr string, n int) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
-	buf := make([]byte, 1)
-	for range n {
-		nc, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatalf("flood from %s: %v", src, err)
-		}
-		h.add(nc)
-		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := nc.Read(buf); errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("flood from %s: the server never answered a connection", src)
-		}
-		nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		nc.Write([]byte("\n"))
-	}
+	h.Open(t, src, addr, n, func(c net.Conn) error {
+		_, err := c.Read(make([]byte, 1))
+		c.Write([]byte("\n"))
+		return err
+	})
 }
 
 // submitOne proves that team, connecting from src, is served: it is
@@ -97,7 +64,7 @@ func submitOne(t *testing.T, fx *fixture, src, addr string, team int, tick int32
 func TestTCPFloodFromOneSource(t *testing.T) {
 	fx := newFixture(t, fixtureOpts{running: true})
 	addr := startTCP(t, fx.tcpOptions())
-	h := holdFlood(t)
+	h := floodtest.Hold(t)
 	floodIdle(t, h, "127.0.0.2", addr, 1500)
 	submitOne(t, fx, "127.0.0.1", addr, teamAlpha, 4000)
 	// A team behind the flooder's address (one NAT for the whole drill)
@@ -114,7 +81,7 @@ func TestTCPFloodFromManySources(t *testing.T) {
 	// Alpha is in before the flood and must stay in.
 	early := dialFrom(t, "127.0.0.1", addr)
 	early.login(fx.toks.TeamToken(teamAlpha))
-	h := holdFlood(t)
+	h := floodtest.Hold(t)
 	for i := range 16 {
 		floodIdle(t, h, fmt.Sprintf("127.0.0.%d", 10+i), addr, 80)
 	}
@@ -132,7 +99,7 @@ func TestTCPFloodFromManySources(t *testing.T) {
 func TestTCPFloodOfOneTeam(t *testing.T) {
 	fx := newFixture(t, fixtureOpts{running: true})
 	addr := startTCP(t, fx.tcpOptions())
-	h := holdFlood(t)
+	h := floodtest.Hold(t)
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}, Timeout: 10 * time.Second}
 	tok := fx.toks.TeamToken(teamBravo)
 	accepted, refused := 0, 0
@@ -141,7 +108,7 @@ func TestTCPFloodOfOneTeam(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.add(nc)
+		h.Add(nc)
 		nc.SetDeadline(time.Now().Add(10 * time.Second))
 		br := bufio.NewReader(nc)
 		first, err := br.ReadString('\n')
