@@ -405,42 +405,24 @@ func TestReportJustBeforeTheTickEnds(t *testing.T) {
 // connection counts while it may still be open, and ends once the game
 // has heard nothing of it for the staleness bound.
 func TestKilledGatewaysConnectionsEnd(t *testing.T) {
-	clk := &syncClock{t: time.Now()}
+	clk := scoreboardtest.NewClock(time.Now())
 	r := startLiveRange(t, rangeOptions{now: clk.Now})
 	ctx := context.Background()
 	r.throughGateway(1)
 	r.settle(func(s Stats) bool { return s.Conns >= 1 })
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	r.must(r.game.StartTick(ctx)) // tick 1: open
 	r.gates[1].cutOff()           // killed: nothing more from it
-	clk.Add(scoreboard.DefaultTelemetryStale / 4)
+	clk.Advance(scoreboard.DefaultTelemetryStale / 4)
 	r.must(r.game.StartTick(ctx)) // tick 2: may still be open
-	clk.Add(2 * scoreboard.DefaultTelemetryStale)
+	clk.Advance(2 * scoreboard.DefaultTelemetryStale)
 	r.must(r.game.StartTick(ctx)) // tick 3: gone
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	r.must(r.game.StartTick(ctx))
 	ins := r.incidentsOf(1)
 	if len(ins) != 1 || ins[0].FirstTick != 1 || ins[0].LastTick != 2 {
 		t.Fatalf("incidents %+v, want one of ticks 1 and 2", ins)
 	}
-}
-
-// syncClock is a game clock the test moves.
-type syncClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *syncClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *syncClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // TestBoxTrafficIsTheTeams: a connection from a team's own network that

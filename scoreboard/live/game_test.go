@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,24 +180,6 @@ func TestWithGame(t *testing.T) {
 	}
 }
 
-// twinClock is a hand-moved clock two games share.
-type twinClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *twinClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *twinClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestFrozenPublicStreamLearnsNothing runs two games alike but for one
 // thing: after the freeze the attack teams of one capture every flag,
 // tick after tick, and those of the other capture nothing. The public
@@ -207,7 +188,7 @@ func (c *twinClock) add(d time.Duration) {
 // late viewer's snapshot must be the same too.
 func TestFrozenPublicStreamLearnsNothing(t *testing.T) {
 	ctx := context.Background()
-	clk := &twinClock{t: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	clk := scoreboardtest.NewClock(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
 	cfg := &scoreboard.Config{Name: "live", Tick: time.Minute, FlagLifetime: 3, GetflagDepth: 1, FlagPrefix: "CY",
 		Scoring: scoreboard.DefaultScoring(),
 		Teams: []scoreboard.Team{{ID: 0, Name: "Đội A", Role: scoreboard.RoleAttack},
@@ -247,7 +228,7 @@ func TestFrozenPublicStreamLearnsNothing(t *testing.T) {
 	// public message.
 	each := func(do func(g *scoreboard.Game), until func(Message) bool) {
 		t.Helper()
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 		for _, tw := range twins {
 			do(tw.g)
 			tw.pub.until(until)
@@ -255,12 +236,12 @@ func TestFrozenPublicStreamLearnsNothing(t *testing.T) {
 	}
 	tick := func(n int32) {
 		t.Helper()
-		clk.add(time.Minute)
+		clk.Advance(time.Minute)
 		each(func(g *scoreboard.Game) { must(g.StartTick(ctx)); g.WaitChecks() },
 			func(m Message) bool { return m.Type == TypeTick && m.Tick == n })
 	}
 	each(func(g *scoreboard.Game) { must(g.Act(ctx, scoreboard.ActStart)) }, hasEvent("phase", scoreboard.ActStart))
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	each(func(g *scoreboard.Game) { must(g.StartTick(ctx)); g.WaitChecks() },
 		func(m Message) bool { return m.Status["Đội C"]["mail"] == scoreboard.StatusOK })
 	each(func(g *scoreboard.Game) { must(g.Act(ctx, scoreboard.ActFreeze)) }, hasEvent("phase", scoreboard.ActFreeze))

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cyrange/cyrange/scoreboard"
 )
@@ -106,4 +107,28 @@ func (c Checker) CheckTick(_ context.Context, p scoreboard.TickPlan) []scoreboar
 		out = append(out, rc)
 	}
 	return out
+}
+
+// Clock is a clock a test moves by hand, safe for concurrent use: the
+// game, servers and limiters take its Now as their injected clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }

@@ -5,10 +5,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
 )
 
 func TestLimiterTake(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := scoreboardtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	l := NewLimiter(2, 5, 3, clock.Now)
 	steps := []struct {
 		desc    string
@@ -38,7 +40,7 @@ func TestLimiterTake(t *testing.T) {
 }
 
 func TestLimiterTakeAll(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := scoreboardtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	l := NewLimiter(4, 10, 2, clock.Now)
 	steps := []struct {
 		desc    string
@@ -91,7 +93,7 @@ func TestLimiterDefaultBurst(t *testing.T) {
 
 // Concurrent takers never get more than the bucket holds.
 func TestLimiterConcurrent(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := scoreboardtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	l := NewLimiter(1, 1000, 1, clock.Now)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -52,24 +52,7 @@ type fixtureOpts struct {
 type fixture struct {
 	game  *scoreboard.Game
 	toks  *tokens.Set
-	clock *fakeClock
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	clock *scoreboardtest.Clock
 }
 
 func testConfig(o fixtureOpts) *scoreboard.Config {
@@ -101,7 +84,7 @@ func testConfig(o fixtureOpts) *scoreboard.Config {
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := scoreboardtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	log := o.log
 	if log == nil {
 		log = &memLog{}
