@@ -64,6 +64,11 @@ type Options struct {
 type Driver struct {
 	o      Options
 	logger *slog.Logger
+
+	// spawned, when set, is called by Start once the process exists and
+	// before it is recorded: the tests die there, as an orchestrator
+	// killed at that moment would.
+	spawned func()
 }
 
 // New returns a driver keeping its state in o.StateDir.
