@@ -352,9 +352,8 @@ func TestChaosKillRangeUp(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			// Up of the demo range reports 10 events: 5 networks, then 5
 			// containers. Kills land among the networks, between the two
-			// steps, among the containers, and at random.
-			// The last fixed point comes among the containers: the
-			// restart below adopts some and makes the others.
+			// steps, among the containers (the last fixed point, which
+			// leaves the restart below a range half made), and at random.
 			points := []killPoint{{events: 2}, {events: 5}, {events: 6}, {events: 7, run: true}, {events: 8}}
 			span, random := 600*time.Millisecond, 10
 			if driver == cyberrange.DriverDocker {
