@@ -15,7 +15,11 @@
 //
 // A process is identified by its pid and the start time the kernel gives
 // it (/proc/<pid>/stat), so a recycled pid is never taken for a range
-// process. Limits and ReadOnly are not enforced locally.
+// process. A container is recorded before its process is started, so a
+// record without a process is a start its orchestrator did not live to
+// finish: the process it may have spawned runs in the container's
+// directory, which is how the next Start or Remove finds and ends it.
+// Limits and ReadOnly are not enforced locally.
 //
 // It must never import the Docker SDK, the scoreboard, or a role's package.
 package local

@@ -70,7 +70,7 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 	}
 	// A process an orchestrator killed in the middle of a start left
 	// behind holds the container's addresses: it goes first.
-	if err := d.endStrays(ctx, c.Name, identity{}, recorded); err != nil {
+	if err := d.endStrays(ctx, c.Name, recorded); err != nil {
 		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
 	ports, argv, err := publish(c, prevPorts)
@@ -186,7 +186,7 @@ func (d *Driver) Remove(ctx context.Context, name string) error {
 			if r != nil {
 				recorded = r.Binary
 			}
-			err := d.endStrays(ctx, name, identity{}, recorded)
+			err := d.endStrays(ctx, name, recorded)
 			if err == nil {
 				err = os.RemoveAll(d.containerDir(name))
 			}
