@@ -422,17 +422,17 @@ func TestChaosKillDuringTick(t *testing.T) {
 	}
 	// The kill comes while the tick's tasks are held and flags are in
 	// flight over both protocols.
-	inFlight := func() (tcp, http int) {
+	inFlight := func() (overTCP, overHTTP int) {
 		for _, st := range teams {
 			st.mu.Lock()
 			if st.http {
-				http += st.pending
+				overHTTP += st.pending
 			} else {
-				tcp += st.pending
+				overTCP += st.pending
 			}
 			st.mu.Unlock()
 		}
-		return tcp, http
+		return overTCP, overHTTP
 	}
 	var inTasks int64
 	var inTCP, inHTTP int
