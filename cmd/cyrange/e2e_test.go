@@ -386,27 +386,8 @@ func TestExerciseEndToEndDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("an exercise runs for tens of seconds")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := docker.New(ctx, docker.Options{})
-	if err != nil {
-		if os.Getenv("CYRANGE_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("no Docker engine and CYRANGE_REQUIRE_DOCKER=1: %v", err)
-		}
-		t.Skipf("no Docker engine reachable (set CYRANGE_REQUIRE_DOCKER=1 to make this a failure): %v", err)
-	}
-	d.Close()
+	needDockerImage(t)
 	dir := t.TempDir()
-	static := filepath.Join(dir, "cyrange-static")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", static, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("static build: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(binary, "images", "build", "--binary", static).CombinedOutput(); err != nil {
-		t.Fatalf("images build: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("docker", "image", "rm", "cyrange:"+version).Run() })
 	// Docker names are the engine's: a name of this run's own.
 	scen := shortScenario(t, dir, "tiengiang-2023", fmt.Sprintf("e2e-docker-%d", os.Getpid()))
 	playExercise(t, scen, filepath.Join(dir, "data"), cyberrange.DriverDocker, true)

@@ -15,7 +15,11 @@
 //
 // A process is identified by its pid and the start time the kernel gives
 // it (/proc/<pid>/stat), so a recycled pid is never taken for a range
-// process. Limits and ReadOnly are not enforced locally.
+// process. A container is recorded before its process is started, so a
+// record without a process is a start its orchestrator did not live to
+// finish: the process it may have spawned runs in the container's
+// directory, which is how the next Start or Remove finds and ends it.
+// Limits and ReadOnly are not enforced locally.
 //
 // It must never import the Docker SDK, the scoreboard, or a role's package.
 package local
@@ -64,6 +68,11 @@ type Options struct {
 type Driver struct {
 	o      Options
 	logger *slog.Logger
+
+	// spawned, when set, is called by Start once the process exists and
+	// before it is recorded: the tests die there, as an orchestrator
+	// killed at that moment would.
+	spawned func()
 }
 
 // New returns a driver keeping its state in o.StateDir.

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(roleEnv) != "" {
 		os.Exit(fakeRole(os.Args[1:]))
 	}
+	if spec := os.Getenv(crashEnv); spec != "" {
+		os.Exit(crashMidStart(spec))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -48,6 +48,7 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 	}
 	restarts := 0
 	var prevPorts map[string]string
+	recorded := ""
 	if prev != nil {
 		if prev.alive() {
 			if prev.Removing {
@@ -58,10 +59,19 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 			}
 			return nil
 		}
+		recorded = prev.Binary
 		if !prev.Removing {
-			restarts = prev.Restarts + 1
+			restarts = prev.Restarts
+			if prev.Process.Pid != 0 { // else it never got to run
+				restarts++
+			}
 			prevPorts = prev.Ports
 		}
+	}
+	// A process an orchestrator killed in the middle of a start left
+	// behind holds the container's addresses: it goes first.
+	if err := d.endStrays(ctx, c.Name, recorded); err != nil {
+		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
 	ports, argv, err := publish(c, prevPorts)
 	if err != nil {
@@ -69,6 +79,18 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 	}
 	dir := d.containerDir(c.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("local: start %s: %w", c.Name, err)
+	}
+	// Recorded before its process exists: were this orchestrator killed
+	// before it records the process, the container is still listed (as
+	// exited), so that the next Start, or Remove, finds the process by its
+	// directory and ends it (endStrays) rather than leave it running
+	// unknown to anyone.
+	rec := containerRecord{
+		Version: stateVersion, Container: c, SpecHash: specHash(c), Binary: d.o.Binary, Argv: argv,
+		Ports: ports, Restarts: restarts,
+	}
+	if err := writeJSON(filepath.Join(dir, "state.json"), rec); err != nil {
 		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
 	out, err := os.OpenFile(filepath.Join(dir, "output.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -91,6 +113,9 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
+	if d.spawned != nil {
+		d.spawned()
+	}
 	id := identity{Pid: cmd.Process.Pid}
 	st, err := readStat(id.Pid)
 	id.StartTicks = st.StartTicks
@@ -99,10 +124,7 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 		cmd.Wait()
 		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
-	rec := containerRecord{
-		Version: stateVersion, Container: c, SpecHash: specHash(c), Binary: d.o.Binary, Argv: argv,
-		Process: id, Started: d.o.Now(), Ports: ports, Restarts: restarts,
-	}
+	rec.Process, rec.Started = id, d.o.Now()
 	if err := writeJSON(filepath.Join(dir, "state.json"), rec); err != nil {
 		syscall.Kill(-id.Pid, syscall.SIGKILL)
 		cmd.Wait()
@@ -160,7 +182,14 @@ func (d *Driver) Remove(ctx context.Context, name string) error {
 			d.logger.Warn("local: removing an unreadable record", "name", name, "err", err)
 		}
 		if r == nil || !r.alive() {
-			err := os.RemoveAll(d.containerDir(name))
+			recorded := ""
+			if r != nil {
+				recorded = r.Binary
+			}
+			err := d.endStrays(ctx, name, recorded)
+			if err == nil {
+				err = os.RemoveAll(d.containerDir(name))
+			}
 			unlock()
 			if err != nil {
 				return fmt.Errorf("local: remove %s: %w", name, err)

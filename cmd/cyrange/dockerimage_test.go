@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cyrange/cyrange/range/docker"
+)
+
+// testImage is the cyrange:VERSION image of this source, built once for
+// every Docker test of the run (a build costs tens of seconds) and removed
+// by TestMain when the tests end.
+var testImage struct {
+	mu    sync.Mutex
+	built bool
+	err   string
+}
+
+// needDocker skips the test when no Docker engine is reachable, or fails
+// it when CYRANGE_REQUIRE_DOCKER=1 (as CI sets).
+func needDocker(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := docker.New(ctx, docker.Options{})
+	if err != nil {
+		if os.Getenv("CYRANGE_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("no Docker engine and CYRANGE_REQUIRE_DOCKER=1: %v", err)
+		}
+		t.Skipf("no Docker engine reachable (set CYRANGE_REQUIRE_DOCKER=1 to make this a failure): %v", err)
+	}
+	d.Close()
+}
+
+// needDockerImage is needDocker, and the image of this run (cyrange:VERSION,
+// a version of this run's own) built from a static build of this source.
+func needDockerImage(t *testing.T) {
+	t.Helper()
+	needDocker(t)
+	testImage.mu.Lock()
+	defer testImage.mu.Unlock()
+	if !testImage.built && testImage.err == "" {
+		testImage.err = buildTestImage()
+		testImage.built = testImage.err == ""
+	}
+	if testImage.err != "" {
+		t.Fatal(testImage.err)
+	}
+}
+
+func buildTestImage() string {
+	static := filepath.Join(filepath.Dir(binary), "cyrange-static")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", static, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "static build: " + err.Error() + "\n" + string(out)
+	}
+	if out, err := exec.Command(binary, "images", "build", "--binary", static).CombinedOutput(); err != nil {
+		return "images build: " + err.Error() + "\n" + string(out)
+	}
+	return ""
+}
+
+// removeTestImage removes the image of this run, if a test built it.
+func removeTestImage() {
+	testImage.mu.Lock()
+	defer testImage.mu.Unlock()
+	if testImage.built {
+		exec.Command("docker", "image", "rm", "cyrange:"+version).Run()
+	}
+}
