@@ -128,10 +128,10 @@ func (r *relay) received() string {
 
 // TestChaosCheckerCollector aims the range's checker at a listener of an
 // attack team's own, posing as a replica (issue 11 item 10): a hostile
-// caller sends it tasks directly, without the game's credentials, naming
-// the listener's address. The checker must refuse them, and nothing
-// secret — the checker secret, a mailbox's master password — may reach
-// the listener.
+// caller sends it tasks directly naming the listener's address, without
+// the game's credentials and then with them. The checker must refuse
+// every one, never connect to the listener, and nothing secret — the
+// checker secret, a mailbox's master password — may reach it.
 func TestChaosCheckerCollector(t *testing.T) {
 	if testing.Short() {
 		t.Skip("brings a local range up")
@@ -190,13 +190,27 @@ func TestChaosCheckerCollector(t *testing.T) {
 	tasks = append(tasks, checks.Task{Method: checks.PutNoise, TaskChainID: checks.ChainID("noise", 0, 1, defenceIdx, 0)},
 		checks.Task{Method: checks.Havoc, TaskChainID: checks.ChainID("havoc", 0, 1, defenceIdx, 0)})
 	accepted := 0
-	var refusals []string
 	client := &http.Client{Timeout: time.Minute}
-	for i, task := range tasks {
+	// Each task twice: from a stranger, and with the game's own token (as
+	// if it had leaked, or the game were misled): the address alone must
+	// keep the checker away from the listener.
+	var sends []checks.Task
+	var tokens []string
+	for _, tok := range []string{"", checks.CallerToken(secret)} {
+		for _, task := range tasks {
+			sends, tokens = append(sends, task), append(tokens, tok)
+		}
+	}
+	for i, task := range sends {
 		task.TaskID, task.Address, task.TeamID, task.TeamName = int64(900+i), at, defenceIdx, sc.Teams[defenceIdx].Name
 		task.CurrentRoundID, task.RelatedRoundID, task.Timeout, task.RoundLength = 1, 1, 20000, 60000
 		body, _ := json.Marshal(task)
-		resp, err := client.Post(checker+"/", "application/json", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, checker+"/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tokens[i] != "" {
+			req.Header.Set("Authorization", "Bearer "+tokens[i])
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("the checker: %v", err)
 		}
@@ -208,8 +222,6 @@ func TestChaosCheckerCollector(t *testing.T) {
 		var res checks.TaskResult
 		if resp.StatusCode/100 == 2 && json.Unmarshal(b, &res) == nil && res.Result.Valid() && res.Result != checks.InternalError {
 			accepted++
-		} else {
-			refusals = append(refusals, resp.Status)
 		}
 		t.Logf("%s variant %d: %s %s", task.Method, task.VariantID, resp.Status, bytes.TrimSpace(b))
 	}
@@ -227,9 +239,10 @@ func TestChaosCheckerCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.received()
+	replicaName := cyberrange.TargetName(sc.Services[0].Name, sc.Teams[defenceIdx].Short)
 	var leaked []string
 	for _, ct := range dirc {
-		if strings.Contains(got, contract.MasterPassword(secret, ct.Email)) {
+		if strings.Contains(got, contract.MasterPassword(secret, replicaName, ct.Email)) {
 			leaked = append(leaked, ct.Email)
 		}
 	}
@@ -237,11 +250,14 @@ func TestChaosCheckerCollector(t *testing.T) {
 	r.mu.Lock()
 	conns, bytesIn := r.conns, r.sent.Len()
 	r.mu.Unlock()
-	figure(t, "checker collector: %d hostile tasks without credentials, %d run (refused: %v); the checker opened %d connections to the listener, sent it %d bytes, the master passwords of %d mailboxes, the checker secret: %v",
-		len(tasks), accepted, refusals, conns, bytesIn, len(leaked), secretLeaked)
+	figure(t, "checker collector: %d hostile tasks (half without credentials, half with the game's token) aimed at a listener, %d run; the checker opened %d connections to the listener, sent it %d bytes, the master passwords of %d mailboxes, the checker secret: %v",
+		len(sends), accepted, conns, bytesIn, len(leaked), secretLeaked)
 	var problems []string
+	if conns > 0 {
+		problems = append(problems, fmt.Sprintf("the checker connected to the listener %d times", conns))
+	}
 	if accepted > 0 {
-		problems = append(problems, fmt.Sprintf("%d of %d tasks run without the game's credentials", accepted, len(tasks)))
+		problems = append(problems, fmt.Sprintf("%d of %d tasks aimed at the listener were run", accepted, len(sends)))
 	}
 	if len(leaked) > 0 {
 		problems = append(problems, fmt.Sprintf("master passwords of %v reached the listener", leaked))
@@ -250,9 +266,6 @@ func TestChaosCheckerCollector(t *testing.T) {
 		problems = append(problems, "the checker secret reached the listener")
 	}
 	if len(problems) > 0 {
-		if !checkerAuthMerged {
-			t.Skipf("until the checker authenticates its caller (issue 11 item 10): %s", strings.Join(problems, "; "))
-		}
 		t.Fatal(strings.Join(problems, "; "))
 	}
 }

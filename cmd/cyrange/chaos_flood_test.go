@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/net/proxy"
 
+	"github.com/cyrange/cyrange/images/mailserver/webclient"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 )
@@ -162,7 +168,10 @@ func TestChaosFloods(t *testing.T) {
 	}
 	killLeftovers(t, data)
 	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
-	s := startExercise(t, scen, data, cyberrange.DriverLocal)
+	// A small share of the public stream per address, so that the live
+	// viewers' case can fill it.
+	s := startCyrange(t, filepath.Dir(data), 90*time.Second, "run", scen, "--driver", cyberrange.DriverLocal, "--data", data,
+		"--http", "127.0.0.1:0", "--submit", "127.0.0.1:0", "--live-per-source", strconv.Itoa(chaosViewersPerSource))
 	gameAction(t, data, "start")
 	toks := readTokens(t, data)
 	var attack []teamToken
@@ -351,16 +360,119 @@ func TestChaosFloods(t *testing.T) {
 		slices.Sort(lost)
 		figure(t, "web session flood: %d logins by one team (%d accepted); organizer and defence sessions lost: %d %v", logins, accepted.Load(), len(lost), lost)
 		if len(lost) > 0 {
-			if !webSessionsMerged {
-				t.Skipf("until sessions are bounded per principal (issue 11 item 6): a team's logins evicted %v", lost)
-			}
 			t.Fatalf("a team's logins evicted %v", lost)
 		}
 	})
 
 	t.Run("live viewers", func(t *testing.T) {
-		t.Skip("to add after the merge of issue 11 item 7: with the public stream's viewers at their cap, " +
-			"the defence's /api/v1/team/live and the organizer's /api/v1/admin/live still connect and receive their snapshot")
+		// The audience at this address takes all the public stream it
+		// may, and more is refused.
+		var viewers []*websocket.Conn
+		defer func() {
+			for _, v := range viewers {
+				v.Close()
+			}
+		}()
+		refused := 0
+		for len(viewers) <= chaosViewersPerSource && refused == 0 {
+			ws, _, err := websocket.DefaultDialer.Dial("ws://"+s.http+"/api/v1/live", nil)
+			if err != nil {
+				refused++
+				break
+			}
+			viewers = append(viewers, ws)
+		}
+		if len(viewers) != chaosViewersPerSource || refused == 0 {
+			t.Fatalf("%d public viewers from one address, %d refused; want %d and a refusal", len(viewers), refused, chaosViewersPerSource)
+		}
+		// The defence's log stream and the organizer's console, from that
+		// very address, and a viewer from another address still connect
+		// and get their snapshot.
+		other := websocket.Dialer{NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(floodSource(teamsBase, 40))}}).DialContext}
+		served := 0
+		for _, c := range []struct {
+			who, path string
+			dialer    *websocket.Dialer
+			header    http.Header
+		}{
+			{"defence", "/api/v1/team/live", websocket.DefaultDialer, http.Header{"X-Team-Token": {defenceToken}}},
+			{"organizer", "/api/v1/admin/live", websocket.DefaultDialer, http.Header{"Authorization": {"Bearer " + toks.Organizer}}},
+			{"a viewer elsewhere", "/api/v1/live", &other, nil},
+		} {
+			ws, resp, err := c.dialer.Dial("ws://"+s.http+c.path, c.header)
+			if err != nil {
+				status := ""
+				if resp != nil {
+					status = resp.Status
+				}
+				t.Fatalf("the %s, with the public stream full at this address: %v %s", c.who, err, status)
+			}
+			ws.SetReadDeadline(time.Now().Add(time.Minute)) // a hang guard only
+			var m struct{ Type string }
+			if err := ws.ReadJSON(&m); err != nil || m.Type != "snapshot" {
+				t.Fatalf("the %s's first message: %q %v", c.who, m.Type, err)
+			}
+			ws.Close()
+			served++
+		}
+		figure(t, "live viewers: %d public viewers held from one address (its share), the next refused; defence, organizer and a viewer elsewhere served %d/3",
+			len(viewers), served)
+	})
+
+	t.Run("mail fill", func(t *testing.T) {
+		// A team fills the replica's mail through its gateway with the
+		// largest messages it may send, until refused: the target keeps
+		// running, and the checker finds it OK the tick after.
+		before := localProcesses(t, data)
+		var tg struct {
+			Gateway cyberrange.GatewayInfo `json:"gateway"`
+			Targets []struct {
+				Address string `json:"address"`
+			} `json:"targets"`
+		}
+		getJSON(t, "http://"+s.http+"/api/v1/targets", attack[2].token, &tg)
+		d, err := proxy.SOCKS5("tcp", tg.Gateway.Address, &proxy.Auth{User: tg.Gateway.Short, Password: attack[2].token}, proxy.Direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		smtpPort, httpPort := 0, 0
+		for _, p := range svc.Ports {
+			switch p.Name {
+			case "smtp":
+				smtpPort = p.Number + cyberrange.LocalPortOffset
+			case "http":
+				httpPort = p.Number + cyberrange.LocalPortOffset
+			}
+		}
+		host := tg.Targets[0].Address
+		dir, err := webclient.New("http://"+net.JoinHostPort(host, strconv.Itoa(httpPort)), d.(proxy.ContextDialer)).Directory(context.Background())
+		if err != nil || len(dir) == 0 {
+			t.Fatalf("the replica's directory through the gateway: %v", err)
+		}
+		line := "Báo cáo tổng hợp tình hình an toàn thông tin, bản chi tiết.\r\n"
+		body := strings.Repeat(line, 9_000_000/len(line))
+		sent, refusedAt := 0, ""
+		for i := 0; i < 64 && refusedAt == ""; i++ {
+			reply, err := sendBig(d, net.JoinHostPort(host, strconv.Itoa(smtpPort)), sc.Services[0].Options["domain"].(string), dir[i%len(dir)].Email, body)
+			switch {
+			case err != nil:
+				t.Fatalf("message %d: %v", i+1, err)
+			case reply != "":
+				refusedAt = reply
+			default:
+				sent++
+			}
+		}
+		if refusedAt == "" {
+			t.Fatalf("%d messages of 9 MB accepted and no quota refused one", sent)
+		}
+		tick, _ := waitOK(t, s, defence, svc.Name, currentTick(t, s))
+		after := localProcesses(t, data)
+		if !maps.Equal(before, after) {
+			t.Fatalf("the range's processes changed under the fill: before %v, after %v", before, after)
+		}
+		figure(t, "mail fill: %d messages of 9 MB accepted through a gateway, then refused (%s); the target kept running, the checker OK at tick %d",
+			sent, strings.TrimSpace(refusedAt), tick)
 	})
 	s.stop(t)
 }
@@ -400,4 +512,59 @@ func capturesShort(t *testing.T, s *server, organizer string, acked map[string]i
 		}
 	}
 	return short
+}
+
+// chaosViewersPerSource is the public stream's share of one address in
+// the floods' exercise.
+const chaosViewersPerSource = 40
+
+// sendBig sends one message of body to rcpt over SMTP through d, and
+// returns the server's refusal, "" when it was accepted.
+func sendBig(d proxy.Dialer, addr, domain, rcpt, body string) (string, error) {
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(3 * time.Minute)) // a hang guard only
+	c := textproto.NewConn(nc)
+	step := func(cmd string, want int) (string, error) {
+		if cmd != "" {
+			if err := c.PrintfLine("%s", cmd); err != nil {
+				return "", err
+			}
+		}
+		code, msg, err := c.ReadResponse(want)
+		var te *textproto.Error
+		if errors.As(err, &te) && code >= 400 {
+			return fmt.Sprintf("%d %s", code, msg), nil
+		}
+		return "", err
+	}
+	for _, s := range []struct {
+		cmd  string
+		want int
+	}{{"", 220}, {"EHLO chaos." + domain, 250}, {"MAIL FROM:<chaos@example.org>", 250}, {"RCPT TO:<" + rcpt + ">", 250}, {"DATA", 354}} {
+		if refused, err := step(s.cmd, s.want); refused != "" || err != nil {
+			return refused, err
+		}
+	}
+	w := c.DotWriter()
+	fmt.Fprintf(w, "From: <chaos@example.org>\r\nTo: <%s>\r\nSubject: bao cao\r\n\r\n%s", rcpt, body)
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	refused, err := step("", 250)
+	if refused == "" && err == nil {
+		c.PrintfLine("QUIT")
+	}
+	return refused, err
+}
+
+// currentTick is the game's tick now.
+func currentTick(t *testing.T, s *server) int32 {
+	t.Helper()
+	var v scoreboardView
+	getJSON(t, "http://"+s.http+"/api/v1/scoreboard", "", &v)
+	return v.Tick
 }
