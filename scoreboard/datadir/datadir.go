@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cyrange/cyrange/scoreboard"
 )
@@ -44,8 +45,11 @@ func Acquire(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("datadir: %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder := readHolder(f)
+	if err := lockSoon(f); err != nil {
+		holder := ""
+		if pid := readHolder(f); pid > 0 {
+			holder = fmt.Sprintf(" (pid %d)", pid)
+		}
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("datadir: %s is in use by another cyrange%s: stop it first, or give another --data: %w",
@@ -61,14 +65,42 @@ func Acquire(dir string) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
-func readHolder(f *os.File) string {
+// deadHolderGrace is how long Acquire waits for the lock when the process
+// that took it is gone: a process killed while it was starting a child
+// leaves that child holding the lock until the child execs its program,
+// which closes it.
+const deadHolderGrace = 2 * time.Second
+
+// lockSoon takes the lock, waiting up to deadHolderGrace only when its
+// holder has died.
+func lockSoon(f *os.File) error {
+	deadline := time.Now().Add(deadHolderGrace)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || alive(readHolder(f)) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether process pid exists (or cannot be told).
+func alive(pid int) bool {
+	if pid <= 0 {
+		return true
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func readHolder(f *os.File) int {
 	b := make([]byte, 32)
 	n, _ := f.ReadAt(b, 0)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
 	if err != nil || pid <= 0 {
-		return ""
+		return 0
 	}
-	return fmt.Sprintf(" (pid %d)", pid)
+	return pid
 }
 
 // Release gives the directory up. The file stays: removing it would let

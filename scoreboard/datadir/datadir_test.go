@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cyrange/cyrange/scoreboard"
 )
@@ -68,5 +69,37 @@ func TestLockEndsWithTheProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the holder was killed: %v", err)
 	}
+	l.Release()
+}
+
+// TestAcquireWaitsForADeadHoldersChild: a holder killed while it started
+// a child leaves the lock with the child for a moment (until it execs);
+// the next cyrange waits that moment out instead of refusing.
+func TestAcquireWaitsForADeadHoldersChild(t *testing.T) {
+	dir := t.TempDir()
+	child, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// The file names a process that is gone, while the lock is still held
+	// (here by this process's other descriptor, standing for the child).
+	if err := os.WriteFile(filepath.Join(dir, LockFile), []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		child.Release()
+		close(released)
+	}()
+	l, err := Acquire(dir)
+	if err != nil {
+		t.Fatalf("with the holder dead and its child letting go: %v", err)
+	}
+	<-released
 	l.Release()
 }
