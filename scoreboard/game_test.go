@@ -620,10 +620,10 @@ func (c *lockedClock) Add(d time.Duration) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5s")
+			t.Fatal("condition not reached in 30 s")
 		}
 		time.Sleep(time.Millisecond)
 	}

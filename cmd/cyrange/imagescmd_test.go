@@ -88,7 +88,7 @@ func TestProbeListen(t *testing.T) {
 		done <- Main(ctx, []string{"probe", "listen", "127.0.0.1:0", "127.0.0.1:0"}, &env{stdout: out, stderr: out, getenv: func(string) string { return "" }})
 	}()
 	var addrs []string
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for len(addrs) < 2 && time.Now().Before(deadline) {
 		addrs = addrs[:0]
 		for line := range strings.SplitSeq(out.String(), "\n") {

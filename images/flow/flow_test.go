@@ -106,7 +106,7 @@ func TestRecorderOnLoopback(t *testing.T) {
 	ask := func() {
 		t.Helper()
 		io.WriteString(c, "a001 NOOP\n")
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if _, err := r.ReadString('\n'); err != nil {
 			t.Fatal(err)
 		}

@@ -573,7 +573,7 @@ func checkAttribution(t *testing.T, d *Driver, o *cyberrange.Orchestrator, p *cy
 	if err != nil {
 		t.Fatalf("through %s to %s: %v", gi.Address, dst, err)
 	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	conn.Close()
 	if err != nil {

@@ -557,7 +557,8 @@ func TestCallTimeout(t *testing.T) {
 	if _, err := d.Logs(t.Context(), "x", time.Time{}); err == nil {
 		t.Error("logs of a silent engine opened")
 	}
-	if el := time.Since(start); el > 2*time.Second {
+	// A hang guard: the calls end with their own timeouts.
+	if el := time.Since(start); el > 30*time.Second {
 		t.Errorf("took %v", el)
 	}
 }

@@ -78,7 +78,7 @@ func TestRunGatewayPrintsTelemetryLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c net.Conn
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		if c, err = d.Dial("tcp", fmt.Sprintf("mail.example:%d", x.addr().Port())); err == nil {
 			break
 		}
@@ -102,7 +102,7 @@ func TestRunGatewayPrintsTelemetryLines(t *testing.T) {
 		var l string
 		select {
 		case l = <-lines:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("no close record after %v", states)
 		}
 		tel, ok, err := ParseTelemetry([]byte(l))

@@ -75,7 +75,7 @@ func TestHeldConnectionRecordedWhileOpen(t *testing.T) {
 		if _, err := c.Write(make([]byte, n)); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if _, err := io.ReadFull(c, make([]byte, n)); err != nil {
 			t.Fatal(err)
 		}

@@ -112,7 +112,7 @@ func greet(t *testing.T, addr string) string {
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
 			line, err := bufio.NewReader(c).ReadString('\n')
 			c.Close()
 			if err == nil {
@@ -606,7 +606,7 @@ func TestLogsEndWithContextAndClose(t *testing.T) {
 			if err != nil {
 				t.Errorf("read: %v", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("a follower did not end")
 		}
 	}
@@ -634,7 +634,7 @@ func TestEvents(t *testing.T) {
 				t.Fatalf("event %+v, want %s of %s", ev, want, c.Name)
 			}
 			return ev
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("no %s event", want)
 			return cyberrange.RangeEvent{}
 		}

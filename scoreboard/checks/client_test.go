@@ -146,7 +146,9 @@ func TestClientTimeout(t *testing.T) {
 	if err != nil || res.Result != Offline || deref(res.Message) != msgTimeout {
 		t.Errorf("got %+v, %v; want OFFLINE timeout", res, err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// A hang guard: the client must give up with the task's timeout,
+	// not wait for the server.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("took %v for a 50 ms task", d)
 	}
 }

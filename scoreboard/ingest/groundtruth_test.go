@@ -284,7 +284,7 @@ func (r *liveRange) fromBox(team int) net.Conn {
 // what cond looks for. It does not fail: where the ground truth never
 // comes, the verdicts that follow say so.
 func (r *liveRange) settle(cond func(Stats) bool) {
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && !cond(r.col.Stats()); {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !cond(r.col.Stats()); {
 		time.Sleep(5 * time.Millisecond)
 	}
 }

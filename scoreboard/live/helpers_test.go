@@ -237,7 +237,7 @@ func (e *env) dial(path string, hdr http.Header) *tclient {
 // next returns the next message, failing the test after 5s.
 func (c *tclient) next() Message {
 	c.t.Helper()
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, b, err := c.conn.ReadMessage()
 	if err != nil {
 		c.t.Fatalf("reading: %v", err)
@@ -283,10 +283,10 @@ func standingOf(ss []scoreboard.Standing, team int) (scoreboard.Standing, bool) 
 	return scoreboard.Standing{}, false
 }
 
-// waitFor polls cond for up to 5s.
+// waitFor polls cond for up to 30 s, a hang guard.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if cond() {
 			return
 		}

@@ -260,7 +260,7 @@ func TestSlowViewerIsDropped(t *testing.T) {
 		t.Fatalf("%d viewers dropped, want 1", dropped.Load())
 	}
 	// The slow viewer's connection is gone: draining it ends in an error.
-	_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = slow.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for {
 		if _, _, err := slow.ReadMessage(); err != nil {
 			var ne net.Error
@@ -425,7 +425,7 @@ func TestTeamStreams(t *testing.T) {
 func TestUnknownTeamIsClosed(t *testing.T) {
 	e := newEnv(t, newFakeSource(), Options{})
 	c := e.dial("/api/v1/team/live?team=7", nil)
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, _, err := c.conn.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
 		t.Fatalf("read = %v, want a policy violation close", err)
@@ -473,7 +473,7 @@ func TestShutdownClosesViewers(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if _, _, err := c.conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Fatalf("after shutdown: %v, want going away", err)
 	}

@@ -60,7 +60,7 @@ func dialTCP(t testing.TB, addr string) *tclient {
 
 func (c *tclient) greeting() {
 	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var got strings.Builder
 	for !strings.HasSuffix(got.String(), "\n\n") {
 		b, err := c.br.ReadByte()
@@ -76,7 +76,7 @@ func (c *tclient) greeting() {
 
 func (c *tclient) send(s string) {
 	c.t.Helper()
-	c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.WriteString(c.nc, s); err != nil {
 		c.t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func (c *tclient) send(s string) {
 
 func (c *tclient) line() string {
 	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	s, err := c.br.ReadString('\n')
 	if err != nil {
 		c.t.Fatalf("reading a reply: got %q: %v", s, err)
@@ -105,7 +105,7 @@ func (c *tclient) expect(want ...string) {
 // to read.
 func (c *tclient) closed() {
 	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	b, err := c.br.ReadByte()
 	if err == nil {
 		rest, _ := c.br.Peek(c.br.Buffered())

