@@ -188,8 +188,10 @@ const undoTimeout = 2 * time.Minute
 
 // UpOrUndo is Up for a command whose failure must leave nothing behind:
 // when Up fails (or its context ends), it removes what this call made —
-// the containers it created, recreated or started and the networks it
-// created — and leaves alone what it adopted, which was there before. The
+// the containers it created or recreated and the networks it created —
+// and leaves alone what was there before: what it adopted, and what it
+// only started again (a stopped container keeps what its replica held,
+// planted flags and the defence's fixes; the error names those). The
 // error says what was taken down, or, if removing failed too, exactly
 // what is left.
 func (o *Orchestrator) UpOrUndo(ctx context.Context, p *Plan) error {
@@ -198,7 +200,10 @@ func (o *Orchestrator) UpOrUndo(ctx context.Context, p *Plan) error {
 	if err == nil {
 		return nil
 	}
-	cons, nets := m.lists()
+	cons, nets, started := m.lists()
+	if len(started) > 0 {
+		err = fmt.Errorf("%w (started again and left running, as they were there before: %s)", err, strings.Join(started, ", "))
+	}
 	if len(cons)+len(nets) == 0 {
 		return err
 	}
@@ -244,37 +249,45 @@ func (o *Orchestrator) leftOf(ctx context.Context, exercise string, cons, nets [
 }
 
 // made records what an Up call began to make, so that UpOrUndo can take
-// exactly that down.
+// exactly that down, and what it only started again.
 type made struct {
 	mu         sync.Mutex
 	containers []string
 	networks   []string
+	started    []string
 }
 
 // wrap makes w record itself before it does anything: a container whose
 // start failed halfway may exist all the same.
 func (m *made) wrap(w work) work {
-	if m == nil || w.do == nil || w.action == ActionAdopt || w.action == ActionRemove {
+	if m == nil || w.do == nil {
 		return w
+	}
+	var list *[]string
+	switch {
+	case w.action == ActionStart:
+		list = &m.started
+	case w.action != ActionCreate && w.action != ActionRecreate:
+		return w
+	case w.kind == KindNetwork:
+		list = &m.networks
+	default:
+		list = &m.containers
 	}
 	do := w.do
 	w.do = func(ctx context.Context) error {
 		m.mu.Lock()
-		if w.kind == KindNetwork {
-			m.networks = append(m.networks, w.name)
-		} else {
-			m.containers = append(m.containers, w.name)
-		}
+		*list = append(*list, w.name)
 		m.mu.Unlock()
 		return do(ctx)
 	}
 	return w
 }
 
-func (m *made) lists() (containers, networks []string) {
+func (m *made) lists() (containers, networks, started []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.containers), slices.Clone(m.networks)
+	return slices.Clone(m.containers), slices.Clone(m.networks), slices.Clone(m.started)
 }
 
 func (o *Orchestrator) up(ctx context.Context, p *Plan, m *made) error {
@@ -427,11 +440,13 @@ func (o *Orchestrator) containerWork(c Container, actual map[string]ContainerSta
 // listen.
 const readyTimeout = 30 * time.Second
 
-// waitReady waits, where the driver can tell, until a target or checker
-// it just started listens on its ports.
+// waitReady waits, where the driver can tell, until a target, checker
+// or gateway it just started listens on its ports: a gateway that cannot
+// (another range's holds its port) must fail the up, not leave the
+// players talking to the other range's gateway.
 func (o *Orchestrator) waitReady(ctx context.Context, c Container) error {
 	rw, ok := o.d.(ReadyWaiter)
-	if !ok || len(c.Ports) == 0 || c.Kind != KindTarget && c.Kind != KindChecker {
+	if !ok || len(c.Ports) == 0 || c.Kind != KindTarget && c.Kind != KindChecker && c.Kind != KindGateway {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)

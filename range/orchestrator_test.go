@@ -691,16 +691,16 @@ func (d *readyDriver) WaitReady(ctx context.Context, c cyberrange.Container) err
 	return d.fail[c.Name]
 }
 
-// TestUpWaitsForTargetsToServe: Up waits for the targets and checkers it
-// started, not for gateways or what it adopted, and a target that does
-// not come to serve is a failure of its own.
+// TestUpWaitsForTargetsToServe: Up waits for the targets, checkers and
+// gateways it started, not for attack boxes or what it adopted, and a
+// target that does not come to serve is a failure of its own.
 func TestUpWaitsForTargetsToServe(t *testing.T) {
 	p := demoPlan(t)
 	h := newFakeHost()
 	var target string
 	var want []string
 	for _, c := range p.Containers {
-		if c.Kind == cyberrange.KindTarget || c.Kind == cyberrange.KindChecker {
+		if c.Kind == cyberrange.KindTarget || c.Kind == cyberrange.KindChecker || c.Kind == cyberrange.KindGateway {
 			want = append(want, c.Name)
 			if target == "" && c.Kind == cyberrange.KindTarget {
 				target = c.Name

@@ -191,7 +191,7 @@ type Driver interface {
 
 // ReadyWaiter is a Driver that can tell when a started container serves:
 // something accepts connections on each of its ports. A started process
-// is not yet a listening one; Up waits for targets and checkers, so that
+// is not yet a listening one; Up waits for targets, checkers and gateways, so that
 // what follows a bring-up (the game's first checks) does not find them
 // still starting. WaitReady returns nil when it cannot tell.
 type ReadyWaiter interface {

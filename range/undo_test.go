@@ -41,7 +41,8 @@ func TestUpOrUndoLeavesNothing(t *testing.T) {
 }
 
 // TestUpOrUndoKeepsWhatItAdopted: a failed up of a range that was already
-// (partly) up removes only what this up made.
+// (partly) up removes only what this up made: a container that was there
+// but stopped is started again and left, and the error names it.
 func TestUpOrUndoKeepsWhatItAdopted(t *testing.T) {
 	h := newFakeHost()
 	p := demoPlan(t)
@@ -63,14 +64,15 @@ func TestUpOrUndoKeepsWhatItAdopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.failNext("Start", target, errors.New("no room"))
-	if err := newOrch(h, nil).UpOrUndo(context.Background(), p); err == nil {
-		t.Fatal("up succeeded")
+	err := newOrch(h, nil).UpOrUndo(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "left running, as they were there before: "+gw) {
+		t.Fatalf("err = %v", err)
 	}
 	for _, c := range p.Containers {
 		switch c.Name {
-		case gw, target:
+		case target:
 			if h.has(c.Name) {
-				t.Errorf("%s, started by the failed up, is still there", c.Name)
+				t.Errorf("%s, made by the failed up, is still there", c.Name)
 			}
 		default:
 			if st, ok := h.state(c.Name); !ok || st != cyberrange.StateRunning {

@@ -41,6 +41,11 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 			if err != nil {
 				return fmt.Errorf("local: %s: %w", c.Name, err)
 			}
+			// A published port (a gateway's) listens where it was
+			// published, on the port it got.
+			if got, err := netip.ParseAddrPort(rec.Ports[p.Name]); err == nil {
+				ap = got
+			}
 			if !rec.alive() {
 				return fmt.Errorf("local: %s exited before it listened on %s (%s): %s", c.Name, ap, p.Name, d.lastLine(c.Name))
 			}

@@ -97,3 +97,44 @@ func TestParseProcAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitReadyGatewayOnItsPublishedPort: a gateway listens where it is
+// published, not on its team address; a stranger holding that port (a
+// gateway of another range) is refused, not taken for it.
+func TestWaitReadyGatewayOnItsPublishedPort(t *testing.T) {
+	d := setup(t, Options{})
+	ctx := context.Background()
+	pub := freeAddr(t, "127.0.0.1")
+	gw := func(name string) cyberrange.Container {
+		c, _ := fakeTarget(t, name)
+		c.Kind = cyberrange.KindGateway
+		c.Command = []string{"fake", "--listen", pub.String()}
+		c.Ports = []cyberrange.Port{{Name: "socks", Number: int(pub.Port()), Publish: pub.String()}}
+		return c
+	}
+	c := gw("gateway-ready")
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.WaitReady(wctx, c); err != nil {
+		t.Fatalf("listening on its published port, yet: %v", err)
+	}
+	if err := d.Remove(ctx, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pub.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c = gw("gateway-squatted")
+	if err := d.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	err = d.WaitReady(wctx, c)
+	if err == nil || !(strings.Contains(err.Error(), "another process listens") || strings.Contains(err.Error(), "exited before it listened")) {
+		t.Fatalf("a stranger on the gateway's port was taken for it: %v", err)
+	}
+}
