@@ -55,6 +55,19 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if d := sc.Services[0].Options; d != nil && *seed != 1 {
 		d["seed"] = int(*seed)
 	}
+	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr,
+		Logger: logger, AutoStart: true}
+	wf.apply(&o)
+	// An address in use fails the demo before it brings anything up.
+	if o.Listeners, err = listen(o); err != nil {
+		return err
+	}
+	served := false
+	defer func() {
+		if !served {
+			o.Listeners.close()
+		}
+	}()
 	rg, err := startRange(ctx, e, sc, *data, cyberrange.DriverLocal, logger)
 	if err != nil {
 		return err
@@ -68,14 +81,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			logger.Error("taking the demo's range down", "err", err)
 		}
 	}()
-	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr,
-		SubmitAddr: *submitAddr, Placement: rg.plan.Placement(), Checkers: rg.checkers, Range: rg.orch,
-		Logger: logger, AutoStart: true, Plan: rg.plan, Logs: rg.driver}
-	wf.apply(&o)
+	o.Placement, o.Checkers, o.Range, o.Plan, o.Logs = rg.plan.Placement(), rg.checkers, rg.orch, rg.plan, rg.driver
 	x, err := newExercise(ctx, o)
 	if err != nil {
 		return err
 	}
+	served = true
 	defer x.Close()
 	go rg.watch(ctx)
 	printWhere(e.stdout, x, *data)

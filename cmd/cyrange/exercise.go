@@ -45,6 +45,10 @@ type exerciseOptions struct {
 	Logs ingest.LogSource
 	// MetricsAddr, if set, serves /metrics there without a token.
 	MetricsAddr string
+	// Listeners, when set, are the addresses' listeners bound already
+	// (listen): a command binds them before it brings a range up, so that
+	// an address in use fails it before it touches anything.
+	Listeners *listeners
 	// ViewersPerSource and ConnsPerSource bound what one address holds
 	// of the public live stream and of the web port; zero means the
 	// defaults.
@@ -123,31 +127,55 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 			return nil, err
 		}
 	}
-	if x.httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("web listener: %w", err)
-	}
-	if x.tcpLn, err = net.Listen("tcp", o.SubmitAddr); err != nil {
-		x.httpLn.Close()
-		return nil, fmt.Errorf("submission listener: %w", err)
-	}
-	if o.MetricsAddr != "" {
-		if x.metricsLn, err = net.Listen("tcp", o.MetricsAddr); err != nil {
-			x.httpLn.Close()
-			x.tcpLn.Close()
-			return nil, fmt.Errorf("metrics listener: %w", err)
+	lns := o.Listeners
+	if lns == nil {
+		if lns, err = listen(o); err != nil {
+			return nil, err
 		}
 	}
+	x.httpLn, x.tcpLn, x.metricsLn = lns.http, lns.submit, lns.metrics
 	// Written as soon as the addresses are known, so that `cyrange game
 	// --data DIR` finds the server even before Run has started.
 	if err := writeServerInfo(o.DataDir, serverInfo{HTTP: x.HTTPAddr(), Submit: x.SubmitAddr(), PID: os.Getpid()}); err != nil {
-		x.httpLn.Close()
-		x.tcpLn.Close()
-		if x.metricsLn != nil {
-			x.metricsLn.Close()
-		}
+		lns.close()
 		return nil, err
 	}
 	return x, nil
+}
+
+// listeners are an exercise's bound addresses.
+type listeners struct {
+	http, submit net.Listener
+	// metrics is nil without exerciseOptions.MetricsAddr.
+	metrics net.Listener
+}
+
+// listen binds the exercise's web, submission and metrics addresses.
+func listen(o exerciseOptions) (*listeners, error) {
+	var l listeners
+	var err error
+	if l.http, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("web listener: %w", err)
+	}
+	if l.submit, err = net.Listen("tcp", o.SubmitAddr); err != nil {
+		l.close()
+		return nil, fmt.Errorf("submission listener: %w", err)
+	}
+	if o.MetricsAddr != "" {
+		if l.metrics, err = net.Listen("tcp", o.MetricsAddr); err != nil {
+			l.close()
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+	}
+	return &l, nil
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.http, l.submit, l.metrics} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // openDataObserved opens the data directory with commit metrics.

@@ -113,3 +113,33 @@ func TestRunReportsEveryBadOption(t *testing.T) {
 		t.Error("a range was started for a scenario with bad options")
 	}
 }
+
+// TestRunWithItsAddressTakenStartsNothing: a web or submission address in
+// use fails run before it brings a range up.
+func TestRunWithItsAddressTakenStartsNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("would bring a local range up")
+	}
+	dir := t.TempDir()
+	scen := ownScenario(t, dir, "demo", "busyport", nil)
+	data := filepath.Join(dir, "data")
+	downAtCleanup(t, scen, data, cyberrange.DriverLocal)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before := rangeProcesses(t)
+	code, stderr := runBinary(t, "run", scen, "--driver", "local", "--data", data, "--http", ln.Addr().String(), "--submit", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "web listener") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for pid, args := range rangeProcesses(t) {
+		if _, ok := before[pid]; !ok {
+			t.Errorf("started for nothing: %s %s", pid, args)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "range")); err == nil {
+		t.Error("the range's state was made for a run that could not serve")
+	}
+}

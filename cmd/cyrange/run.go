@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
-func runExercise(ctx context.Context, e *env, args []string) error {
+func runExercise(ctx context.Context, e *env, args []string) (err error) {
 	fs := newFlagSet(e, "run")
 	driver := fs.String("driver", "none", "where the targets run: none (managed elsewhere), local or docker")
 	data := fs.String("data", "", "data directory (default ./cyrange-data/SCENARIO)")
@@ -62,6 +63,17 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	defer lock.Release()
 	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
 	wf.apply(&o)
+	// The addresses too come before the range: one in use fails the run
+	// before it brings anything up.
+	if o.Listeners, err = listen(o); err != nil {
+		return err
+	}
+	served := false
+	defer func() {
+		if !served {
+			o.Listeners.close()
+		}
+	}()
 	var rg *exerciseRange
 	if *driver == "none" {
 		secret, err := loadCheckerSecret(*data, !exerciseExists(*data))
@@ -78,6 +90,22 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer rg.release()
+		// However the exercise ends from here on, even failing to
+		// start, the range is either taken down (--down) or said to be
+		// up, with how to take it down.
+		defer func() {
+			if !*down {
+				fmt.Fprintf(e.stdout, "The range stays up: cyrange range down %s --driver %s --data %s\n", pos[0], *driver, *data)
+				return
+			}
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			if derr := rg.orch.Down(dctx, sc.Name); derr != nil {
+				err = errors.Join(err, derr)
+				return
+			}
+			fmt.Fprintf(e.stdout, "range %q is down\n", sc.Name)
+		}()
 		o.Placement, o.Checkers, o.Range = rg.plan.Placement(), rg.checkers, rg.orch
 		o.Plan, o.Logs = rg.plan, rg.driver
 	}
@@ -85,6 +113,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	served = true
 	defer x.Close()
 	if rg != nil {
 		go rg.watch(ctx)
@@ -93,18 +122,7 @@ func runExercise(ctx context.Context, e *env, args []string) error {
 	if rg != nil {
 		rg.printGateways(e.stdout, ctx)
 	}
-	err = x.Run(ctx)
-	if rg != nil && *down {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		if derr := rg.orch.Down(dctx, sc.Name); derr != nil && err == nil {
-			err = derr
-		}
-		fmt.Fprintf(e.stdout, "range %q is down\n", sc.Name)
-	} else if rg != nil {
-		fmt.Fprintf(e.stdout, "The range stays up: cyrange range down %s --driver %s --data %s\n", pos[0], *driver, *data)
-	}
-	return err
+	return x.Run(ctx)
 }
 
 // exerciseRange is a range brought up for an exercise.
