@@ -299,6 +299,9 @@ func (o *Orchestrator) up(ctx context.Context, p *Plan, m *made) error {
 	if err != nil {
 		return fmt.Errorf("cyberrange: up %s: list: %w", p.Exercise, err)
 	}
+	if err := foreign(actual, p.Exercise, p.Instance()); err != nil {
+		return fmt.Errorf("cyberrange: up %s: %w", p.Exercise, err)
+	}
 	actNets := map[string]NetworkStatus{}
 	for _, n := range actual.Networks {
 		actNets[n.Name] = n
@@ -482,8 +485,50 @@ func checkPlan(p *Plan) error {
 	return nil
 }
 
+// foreign is ErrConflict when what exists of the exercise belongs to
+// another instance: another data directory's exercise of the same
+// scenario, whose range this one must never adopt, recreate or remove.
+// Resources without the label (a range made before it existed) are
+// nobody's in particular and pass.
+func foreign(actual Actual, exercise, instance string) error {
+	if instance == "" {
+		return nil
+	}
+	var other string
+	for _, c := range actual.Containers {
+		if in := c.Labels[LabelInstance]; in != "" && in != instance {
+			other = in
+		}
+	}
+	for _, n := range actual.Networks {
+		if in := n.Labels[LabelInstance]; in != "" && in != instance {
+			other = in
+		}
+	}
+	if other == "" {
+		return nil
+	}
+	return fmt.Errorf("the range of %q on this engine belongs to another exercise of that scenario (another data "+
+		"directory, instance %s): take it down from its own data directory, or with range down --force: %w",
+		exercise, other, ErrConflict)
+}
+
+// DownOwn is Down for the instance instance of the exercise: it refuses,
+// removing nothing, when what exists belongs to another instance.
+func (o *Orchestrator) DownOwn(ctx context.Context, exercise, instance string) error {
+	actual, err := o.d.List(ctx, exercise)
+	if err != nil {
+		return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
+	}
+	if err := foreign(actual, exercise, instance); err != nil {
+		return fmt.Errorf("cyberrange: down %s: %w", exercise, err)
+	}
+	return o.Down(ctx, exercise)
+}
+
 // Down removes every container, then every network, that carries the
-// exercise's label, and nothing else. It fails if anything is left.
+// exercise's label, and nothing else, whatever instance it belongs to. It
+// fails if anything is left.
 func (o *Orchestrator) Down(ctx context.Context, exercise string) error {
 	if exercise == "" {
 		return fmt.Errorf("cyberrange: down: %w: no exercise", ErrInvalid)

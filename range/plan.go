@@ -127,6 +127,9 @@ type PlanOptions struct {
 	TeamTokens []string
 	// CheckerSecret is shared by targets and checkers.
 	CheckerSecret string
+	// Instance tells this exercise's range from another of the same
+	// scenario on the engine (LabelInstance); empty leaves it out.
+	Instance string
 	// Targets names the built-in targets the binary serves; a service
 	// whose built-in image is not among them is refused (nothing could
 	// run it). Nil checks nothing.
@@ -274,6 +277,9 @@ func (b *planBuilder) checkersNetName() string { return b.sc.Name + "-checkers" 
 
 func (b *planBuilder) labels(kind string, team int) map[string]string {
 	l := map[string]string{LabelExercise: b.sc.Name}
+	if b.o.Instance != "" {
+		l[LabelInstance] = b.o.Instance
+	}
 	if kind != "" {
 		l[LabelKind] = kind
 	}
@@ -862,6 +868,25 @@ func commandFlag(cmd []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// Instance is the instance the plan's resources carry (LabelInstance),
+// "" for none.
+func (p *Plan) Instance() string {
+	for _, n := range p.Networks {
+		return n.Labels[LabelInstance]
+	}
+	for _, c := range p.Containers {
+		return c.Labels[LabelInstance]
+	}
+	return ""
+}
+
+// InstanceID is the instance of the exercise whose checker secret is
+// secret: a digest of it, which says nothing of the secret.
+func InstanceID(secret string) string {
+	sum := sha256.Sum256([]byte("cyrange-instance\x00" + secret))
+	return hex.EncodeToString(sum[:6])
 }
 
 // Names returns the plan's container names, sorted.

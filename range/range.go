@@ -28,6 +28,10 @@ const (
 	LabelTeam     = "cyrange.team"
 	LabelService  = "cyrange.service"
 	LabelPlanHash = "cyrange.plan-hash"
+	// LabelInstance names the exercise's data directory (a digest of
+	// its secret): two data directories of one scenario share a name
+	// on an engine, never a range.
+	LabelInstance = "cyrange.instance"
 )
 
 // Errors drivers and the orchestrator return.
@@ -35,6 +39,9 @@ var (
 	ErrNotFound    = errors.New("not found")
 	ErrUnavailable = errors.New("driver unavailable")
 	ErrInvalid     = errors.New("invalid")
+	// ErrConflict: what exists belongs to another instance of the
+	// exercise.
+	ErrConflict = errors.New("conflict")
 )
 
 // Kind is what a container is for.

@@ -113,3 +113,50 @@ func TestUpOrUndoSaysWhatIsLeft(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestAnotherInstanceIsNeverTouched: two data directories' exercises of
+// one scenario share their names on an engine; neither's up or own down
+// adopts, recreates or removes the other's range.
+func TestAnotherInstanceIsNeverTouched(t *testing.T) {
+	sc := builtin(t, "demo")
+	mine, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, TeamTokens: fakeTokens(sc),
+		CheckerSecret: "mine", Instance: cyberrange.InstanceID("mine")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, TeamTokens: fakeTokens(sc),
+		CheckerSecret: "theirs", Instance: cyberrange.InstanceID("theirs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newFakeHost()
+	ctx := context.Background()
+	if err := newOrch(h, nil).Up(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	h.resetCalls()
+	for _, step := range []struct {
+		name string
+		do   func() error
+	}{
+		{"up", func() error { return newOrch(h, nil).Up(ctx, mine) }},
+		{"up or undo", func() error { return newOrch(h, nil).UpOrUndo(ctx, mine) }},
+		{"own down", func() error { return newOrch(h, nil).DownOwn(ctx, sc.Name, mine.Instance()) }},
+	} {
+		if err := step.do(); !errors.Is(err, cyberrange.ErrConflict) {
+			t.Errorf("%s of another instance's range: %v, want ErrConflict", step.name, err)
+		}
+	}
+	for _, m := range []string{"Start", "Remove", "EnsureNetwork", "RemoveNetwork"} {
+		if n := h.count(m); n != 0 {
+			t.Errorf("%d calls of %s on the other instance's range", n, m)
+		}
+	}
+	// Its own down, and a forced one, do remove it.
+	if err := newOrch(h, nil).DownOwn(ctx, sc.Name, theirs.Instance()); err != nil {
+		t.Fatal(err)
+	}
+	if mine.Instance() == "" || mine.Instance() == theirs.Instance() || strings.Contains(mine.Instance(), "mine") {
+		t.Errorf("instances %q and %q", mine.Instance(), theirs.Instance())
+	}
+}

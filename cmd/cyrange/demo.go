@@ -77,7 +77,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := rg.orch.Down(dctx, sc.Name); err != nil {
+		if err := rg.orch.DownOwn(dctx, sc.Name, rg.plan.Instance()); err != nil {
 			logger.Error("taking the demo's range down", "err", err)
 		}
 	}()

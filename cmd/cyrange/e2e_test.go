@@ -204,7 +204,7 @@ func playExercise(t *testing.T, scen, data, driver string, kill bool) {
 	before := rangeMembers(t, driver, sc.Name)
 	// Whatever happens, the range goes (after the server: cleanups run
 	// last registered first).
-	t.Cleanup(func() { runMain(t, "range", "down", scen, "--driver", driver, "--data", data) })
+	t.Cleanup(func() { runMain(t, "range", "down", scen, "--driver", driver, "--data", data, "--force") })
 	s := startExercise(t, scen, data, driver)
 	fail := func(format string, args ...any) {
 		t.Helper()

@@ -55,6 +55,7 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 	data := fs.String("data", "", "data directory holding tokens.json (default ./cyrange-data/SCENARIO)")
 	gatewayHost := fs.String("gateway-host", "", "host address the teams' gateways listen on (default: the scenario's network.<driver>.gateways)")
 	parallel := fs.Int("parallel", 8, "how many containers to start at once")
+	force := fs.Bool("force", false, "down: remove every container and network of the scenario, whichever exercise's (data directory's) range it is")
 	verbose := fs.Bool("v", false, "log debug messages")
 	pos, err := parsePositional(fs, args[1:])
 	if err != nil {
@@ -97,7 +98,24 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 
 	if sub == "down" {
 		start := time.Now()
-		if err := o.Down(ctx, sc.Name); err != nil {
+		// Down removes only the range of the exercise in --data: another
+		// data directory's exercise of the same scenario shares its
+		// names on a Docker engine, never its range.
+		secret, serr := "", error(nil)
+		if _, err := os.Stat(*data); err != nil {
+			serr = fmt.Errorf("no exercise in %s", *data)
+		} else {
+			secret, serr = loadCheckerSecret(*data, false)
+		}
+		switch {
+		case serr == nil:
+			err = o.DownOwn(ctx, sc.Name, cyberrange.InstanceID(secret))
+		case *force:
+			err = o.Down(ctx, sc.Name)
+		default:
+			return fmt.Errorf("%w\ngive the --data of the exercise whose range to take down, or --force to remove every container and network of %q", serr, sc.Name)
+		}
+		if err != nil {
 			return err
 		}
 		if !*asJSON {
@@ -165,7 +183,8 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 		teamTokens[i] = toks.TeamToken(i)
 	}
 	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: version, GatewayHost: gatewayHost,
-		TeamTokens: teamTokens, CheckerSecret: secret, Targets: slices.Sorted(maps.Keys(targetRoles()))})
+		TeamTokens: teamTokens, CheckerSecret: secret, Targets: slices.Sorted(maps.Keys(targetRoles())),
+		Instance: cyberrange.InstanceID(secret)})
 }
 
 // loadCheckerSecret reads <data>/checker-secret, or makes it when create

@@ -276,3 +276,37 @@ func TestPrintReportAttackBoxes(t *testing.T) {
 		t.Errorf("no boxes, yet:\n%s", b.String())
 	}
 }
+
+// TestRangeOfAnotherDataDirectory: two data directories' exercises of one
+// scenario share their names on an engine; neither's range up or range
+// down touches the other's range, and a down that cannot tell whose range
+// it is asks for --data or --force.
+func TestRangeOfAnotherDataDirectory(t *testing.T) {
+	d := newMemDriver()
+	first, second := t.TempDir(), t.TempDir()
+	if out, err := rangeRun(t, d, "up", "demo", "--driver", "local", "--data", first); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	n := d.count()
+	for _, args := range [][]string{
+		{"up", "demo", "--driver", "local", "--data", second},
+		{"down", "demo", "--driver", "local", "--data", second},
+	} {
+		if _, err := rangeRun(t, d, args...); err == nil || !strings.Contains(err.Error(), "belongs to another exercise") {
+			t.Errorf("range %s with another data directory: %v", args[0], err)
+		}
+		if d.count() != n {
+			t.Fatalf("range %s with another data directory changed the range", args[0])
+		}
+	}
+	nowhere := filepath.Join(t.TempDir(), "none")
+	if _, err := rangeRun(t, d, "down", "demo", "--driver", "local", "--data", nowhere); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("down without the exercise's data: %v", err)
+	}
+	if d.count() != n {
+		t.Fatal("a down without the exercise's data removed something")
+	}
+	if _, err := rangeRun(t, d, "down", "demo", "--driver", "local", "--data", nowhere, "--force"); err != nil || d.count() != 0 {
+		t.Fatalf("forced down: %v, %d left", err, d.count())
+	}
+}

@@ -100,7 +100,7 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 			}
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			defer cancel()
-			if derr := rg.orch.Down(dctx, sc.Name); derr != nil {
+			if derr := rg.orch.DownOwn(dctx, sc.Name, rg.plan.Instance()); derr != nil {
 				err = errors.Join(err, derr)
 				return
 			}

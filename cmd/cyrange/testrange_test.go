@@ -46,7 +46,7 @@ func downAtCleanup(t *testing.T, scen, data, driver string) {
 		if _, err := os.Stat(data); err != nil {
 			return
 		}
-		if code, _, stderr := runMain(t, "range", "down", scen, "--driver", driver, "--data", data); code != 0 {
+		if code, _, stderr := runMain(t, "range", "down", scen, "--driver", driver, "--data", data, "--force"); code != 0 {
 			t.Errorf("taking the test's range down: %s", stderr)
 		}
 	})
