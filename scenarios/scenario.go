@@ -237,20 +237,6 @@ type AddressPlan struct {
 	Gateways netip.AddrPort
 }
 
-// GatewayAddr is where team i's (1-based) gateway listens on the host,
-// with port 0 when the system picks it; false when the port would be past
-// the last one.
-func (p AddressPlan) GatewayAddr(i int) (netip.AddrPort, bool) {
-	if p.Gateways.Port() == 0 {
-		return netip.AddrPortFrom(p.Gateways.Addr(), 0), true
-	}
-	port := int(p.Gateways.Port()) + i
-	if port > 65535 {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(p.Gateways.Addr(), uint16(port)), true
-}
-
 // TeamSubnet returns the /24 of team i (1-based), or false when the plan has
 // no room for it.
 func (p AddressPlan) TeamSubnet(i int) (netip.Prefix, bool) {

@@ -364,7 +364,7 @@ func (v *validator) services() {
 			// the name's error says what to fix.
 		case !isImage(svc.Image):
 			v.errorf(p+".image", "must be an image name such as mailserver or registry.example/app:1.2 (got %q)", svc.Image)
-		case s.AttackBox && !isID(svc.Image, 32, false):
+		case s.AttackBox && !IsBuiltinImage(svc.Image):
 			// The box reaches targets without a gateway: only a target's
 			// own flow records can see that, and only built-in targets
 			// make them. Unseen, a box's attacks would make no incident.

@@ -24,6 +24,7 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
+	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
 // relay is a listener posing as a replica on a player's address: it
@@ -158,7 +159,7 @@ func TestChaosCheckerCollector(t *testing.T) {
 	if !ok {
 		t.Fatal("no checker in the plan")
 	}
-	secretB, err := os.ReadFile(filepath.Join(data, checkerSecretFile))
+	secretB, err := os.ReadFile(filepath.Join(data, tokens.CheckerSecretFile))
 	if err != nil {
 		t.Fatal(err)
 	}

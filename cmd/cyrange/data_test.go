@@ -78,7 +78,7 @@ func TestRestartRefusesLostSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	secret := filepath.Join(data, checkerSecretFile)
+	secret := filepath.Join(data, tokens.CheckerSecretFile)
 	if err := os.Remove(secret); err != nil {
 		t.Fatal(err)
 	}

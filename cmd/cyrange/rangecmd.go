@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -27,8 +23,6 @@ import (
 
 // Files of the data directory the range uses besides tokens.json.
 const (
-	// checkerSecretFile holds the secret targets and checkers share.
-	checkerSecretFile = "checker-secret"
 	// rangeStateDir is where a driver keeps its records.
 	rangeStateDir = "range"
 )
@@ -105,7 +99,7 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 		if _, err := os.Stat(*data); err != nil {
 			serr = fmt.Errorf("no exercise in %s", *data)
 		} else {
-			secret, serr = loadCheckerSecret(*data, false)
+			secret, serr = tokens.LoadCheckerSecret(*data, false)
 		}
 		switch {
 		case serr == nil:
@@ -174,7 +168,7 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 	if err != nil {
 		return nil, err
 	}
-	secret, err := loadCheckerSecret(data, create)
+	secret, err := tokens.LoadCheckerSecret(data, create)
 	if err != nil {
 		return nil, err
 	}
@@ -185,44 +179,6 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: version, GatewayHost: gatewayHost,
 		TeamTokens: teamTokens, CheckerSecret: secret, Targets: slices.Sorted(maps.Keys(targetRoles())),
 		Instance: cyberrange.InstanceID(secret)})
-}
-
-// loadCheckerSecret reads <data>/checker-secret, or makes it when create
-// is set.
-func loadCheckerSecret(dir string, create bool) (string, error) {
-	path := filepath.Join(dir, checkerSecretFile)
-	f, err := os.Open(path)
-	if err == nil {
-		defer f.Close()
-		if err := tokens.CheckPrivate(f); err != nil {
-			return "", err
-		}
-		b, err := io.ReadAll(io.LimitReader(f, 4<<10))
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", path, err)
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("%s is empty", path)
-		}
-		return s, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	if !create {
-		return "", fmt.Errorf("%s is missing, but the exercise in %s was created with it: restore it "+
-			"(the range's targets and checkers hold it), or start a new exercise in another data directory", path, dir)
-	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("generating the checker secret: %w", err)
-	}
-	s := hex.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	return s, nil
 }
 
 // progressPrinter draws progress events: on a terminal, one line per

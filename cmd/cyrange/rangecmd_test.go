@@ -140,7 +140,7 @@ func TestRangeCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, tokens.FileName)); err != nil {
 		t.Error(err)
 	}
-	if fi, err := os.Stat(filepath.Join(data, checkerSecretFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(data, tokens.CheckerSecretFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("checker secret: %v", err)
 	}
 

@@ -76,7 +76,7 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 	}()
 	var rg *exerciseRange
 	if *driver == "none" {
-		secret, err := loadCheckerSecret(*data, !exerciseExists(*data))
+		secret, err := tokens.LoadCheckerSecret(*data, !exerciseExists(*data))
 		if err != nil {
 			return err
 		}

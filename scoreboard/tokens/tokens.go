@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cyrange/cyrange/scoreboard"
 )
@@ -139,6 +140,51 @@ func Load(dir string, teams []scoreboard.Team, create bool) (*Set, error) {
 	return s, nil
 }
 
+// CheckerSecretFile, in the data directory, holds the secret the range's
+// targets and checkers share: the game's token at the checkers, the
+// master passwords, the range's instance are derived from it.
+const CheckerSecretFile = "checker-secret"
+
+// LoadCheckerSecret reads <dir>/checker-secret, or, with create set (a new
+// exercise), makes it. Like tokens.json, it is never made anew once the
+// exercise exists (the range's targets and checkers hold it), and it is
+// refused when other users may read it.
+func LoadCheckerSecret(dir string, create bool) (string, error) {
+	path := filepath.Join(dir, CheckerSecretFile)
+	f, err := os.Open(path)
+	if err == nil {
+		defer f.Close()
+		if err := CheckPrivate(f); err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(io.LimitReader(f, 4<<10))
+		if err != nil {
+			return "", fmt.Errorf("tokens: reading %s: %w", path, err)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("tokens: %s is empty: %w", path, scoreboard.ErrInvalid)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("tokens: %w", err)
+	}
+	if !create {
+		return "", fmt.Errorf("tokens: %s is missing, but the exercise in %s was created with it: restore it "+
+			"(the range's targets and checkers hold it), or start a new exercise in another data directory: %w",
+			path, dir, scoreboard.ErrNotFound)
+	}
+	s, err := Generate()
+	if err != nil {
+		return "", err
+	}
+	if err := writePrivate(dir, CheckerSecretFile, []byte(s+"\n")); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
 // maxFile bounds tokens.json: 250 teams take about 30 KiB.
 const maxFile = 1 << 20
 
@@ -194,37 +240,41 @@ func (s *Set) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("tokens: encoding: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tokens-*")
+	return writePrivate(dir, FileName, append(b, '\n'))
+}
+
+// writePrivate writes name into dir with mode 0600, atomically and
+// durably: a temporary file, synced, renamed into place, and the
+// directory synced so that the rename lasts.
+func writePrivate(dir, name string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
-		return fmt.Errorf("tokens: saving: %w", err)
+		return fmt.Errorf("tokens: saving %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("tokens: saving: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("tokens: saving: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("tokens: saving: %w", err)
+	for _, step := range []func() error{
+		func() error { return tmp.Chmod(0o600) },
+		func() error { _, err := tmp.Write(data); return err },
+		tmp.Sync,
+	} {
+		if err := step(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("tokens: saving %s: %w", name, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("tokens: saving: %w", err)
+		return fmt.Errorf("tokens: saving %s: %w", name, err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, FileName)); err != nil {
-		return fmt.Errorf("tokens: saving: %w", err)
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("tokens: saving %s: %w", name, err)
 	}
-	// The rename is durable only once the directory is.
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("tokens: saving: %w", err)
+		return fmt.Errorf("tokens: saving %s: %w", name, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("tokens: saving: %w", err)
+		return fmt.Errorf("tokens: saving %s: %w", name, err)
 	}
 	return nil
 }

@@ -132,3 +132,29 @@ func TestLoadRefusesAMissingOrOpenFile(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 }
+
+// TestLoadCheckerSecret: made once, private, never made anew for an
+// existing exercise, refused when others can read it.
+func TestLoadCheckerSecret(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadCheckerSecret(dir, false); !errors.Is(err, scoreboard.ErrNotFound) {
+		t.Fatalf("missing, without create: %v", err)
+	}
+	s, err := LoadCheckerSecret(dir, true)
+	if err != nil || len(s) != 32 {
+		t.Fatalf("made %q, %v", s, err)
+	}
+	path := filepath.Join(dir, CheckerSecretFile)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode: %v %v", fi.Mode(), err)
+	}
+	if again, err := LoadCheckerSecret(dir, true); err != nil || again != s {
+		t.Fatalf("a second load made %q (%v), want the first %q", again, err, s)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCheckerSecret(dir, false); !errors.Is(err, scoreboard.ErrInvalid) {
+		t.Fatalf("readable by others: %v", err)
+	}
+}
