@@ -5,10 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/docker"
 )
 
@@ -72,5 +77,61 @@ func removeTestImage() {
 	defer testImage.mu.Unlock()
 	if testImage.built {
 		exec.Command("docker", "image", "rm", "cyrange:"+version).Run()
+	}
+}
+
+// abandonedName matches the names of what a run of these tests makes on
+// the engine: its image's tag and its exercises carry its pid.
+var abandonedName = regexp.MustCompile(`^(?:test|chaos-up-docker|chaos-kill|e2e-docker)-([0-9]+)$`)
+
+// sweepAbandoned removes from the engine what runs of these tests left
+// when they could not clean up (a -timeout panic skips every cleanup):
+// the images and ranges named after a process that is gone. Nothing of a
+// live run, nor anything not named by these tests, is touched.
+func sweepAbandoned() {
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	gone := func(name string) bool {
+		m := abandonedName.FindStringSubmatch(name)
+		if m == nil {
+			return false
+		}
+		pid, _ := strconv.Atoi(m[1])
+		return pid > 0 && syscall.Kill(pid, 0) == syscall.ESRCH
+	}
+	lines := func(args ...string) []string {
+		out, err := exec.CommandContext(ctx, docker, args...).Output()
+		if err != nil {
+			return nil
+		}
+		return strings.Fields(string(out))
+	}
+	exercises := map[string]bool{}
+	for _, l := range lines("ps", "-a", "--filter", "label="+cyberrange.LabelExercise, "--format", `{{.Label "`+cyberrange.LabelExercise+`"}}`) {
+		exercises[l] = true
+	}
+	for _, l := range lines("network", "ls", "--filter", "label="+cyberrange.LabelExercise, "--format", `{{.Label "`+cyberrange.LabelExercise+`"}}`) {
+		exercises[l] = true
+	}
+	for ex := range exercises {
+		if !gone(ex) {
+			continue
+		}
+		filter := "label=" + cyberrange.LabelExercise + "=" + ex
+		if ids := lines("ps", "-aq", "--filter", filter); len(ids) > 0 {
+			exec.CommandContext(ctx, docker, append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+		if ids := lines("network", "ls", "-q", "--filter", filter); len(ids) > 0 {
+			exec.CommandContext(ctx, docker, append([]string{"network", "rm"}, ids...)...).Run()
+		}
+	}
+	for _, tag := range lines("images", "cyrange", "--format", "{{.Tag}}") {
+		if gone(tag) {
+			exec.CommandContext(ctx, docker, "image", "rm", "cyrange:"+tag).Run()
+		}
 	}
 }

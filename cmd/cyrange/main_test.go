@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building cyrange: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	sweepAbandoned()
 	code := m.Run()
 	removeTestImage()
 	os.RemoveAll(dir)

@@ -66,11 +66,15 @@ func crashStarting(t *testing.T, d *Driver, c cyberrange.Container) int {
 		t.Fatalf("the orchestrator was to be killed mid-start: %v\n%s", err, out)
 	}
 	pids := processesIn(t, d.containerDir(c.Name))
+	// Whatever the test finds, every process it found goes with it.
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
 	if len(pids) != 1 {
 		t.Fatalf("after the crash, %d processes run in the container's directory, want the one spawned", len(pids))
 	}
-	// Whatever the test finds, the process goes with it.
-	t.Cleanup(func() { syscall.Kill(-pids[0], syscall.SIGKILL) })
 	return pids[0]
 }
 
@@ -78,6 +82,10 @@ func crashStarting(t *testing.T, d *Driver, c cyberrange.Container) int {
 // which is where the driver starts a container's processes.
 func processesIn(t *testing.T, dir string) []int {
 	t.Helper()
+	// The kernel shows a process's directory with every link resolved.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)

@@ -13,9 +13,10 @@ import (
 )
 
 // addressSlots is how many tests on this machine may hold a network of
-// their own at once; slot k owns 127.(100+3k..102+3k).x.x on the loopback
-// and 10.(100+3k..102+3k).x.x on Docker, clear of the defaults (127.60-62,
-// 10.60-62) that people's own ranges use.
+// their own at once. Slot k owns 127.(100+3k..102+3k).x.x on the
+// loopback, and on Docker two /16s among 10.20-10.103 and 10.19.k.0/24:
+// clear of the defaults (127.60-62, 10.60-62) that people's own ranges
+// use, and of the fixed subnets of range/docker's own tests (10.170-189).
 const addressSlots = 40
 
 // Network returns address plans no other test on this machine holds until
@@ -48,15 +49,25 @@ func Network(t testing.TB) scenarios.Network {
 
 func slotNetwork(k int) scenarios.Network {
 	o := 100 + 3*k
-	plan := func(first string) scenarios.AddressPlan {
-		return scenarios.AddressPlan{
-			Teams:    netip.MustParsePrefix(fmt.Sprintf("%s.%d.0.0/16", first, o)),
-			Replicas: netip.MustParsePrefix(fmt.Sprintf("%s.%d.0.0/16", first, o+1)),
-			Checkers: netip.MustParsePrefix(fmt.Sprintf("%s.%d.0.0/24", first, o+2)),
-			// .0.1 of the teams' range is never a team's: index 0 is
-			// set aside.
-			Gateways: netip.MustParseAddrPort(fmt.Sprintf("127.%d.0.1:1080", o)),
-		}
+	// .0.1 of the local teams' range is never a team's (index 0 is set
+	// aside): the gateways listen there, on both drivers.
+	gateways := netip.MustParseAddrPort(fmt.Sprintf("127.%d.0.1:1080", o))
+	d := 20 + 2*k
+	if d >= 60 {
+		d += 4 // past the defaults, 10.60-62
 	}
-	return scenarios.Network{Docker: plan("10"), Local: plan("127")}
+	return scenarios.Network{
+		Local: scenarios.AddressPlan{
+			Teams:    netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", o)),
+			Replicas: netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", o+1)),
+			Checkers: netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/24", o+2)),
+			Gateways: gateways,
+		},
+		Docker: scenarios.AddressPlan{
+			Teams:    netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", d)),
+			Replicas: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", d+1)),
+			Checkers: netip.MustParsePrefix(fmt.Sprintf("10.19.%d.0/24", k)),
+			Gateways: gateways,
+		},
+	}
 }

@@ -1,6 +1,7 @@
 package rangetest
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/cyrange/cyrange/scenarios"
@@ -8,6 +9,8 @@ import (
 
 func TestNetworkSlotsAreValidAndApart(t *testing.T) {
 	seen := map[string]bool{}
+	reserved := []netip.Prefix{netip.MustParsePrefix("10.60.0.0/15"), netip.MustParsePrefix("10.62.0.0/16"),
+		netip.MustParsePrefix("10.170.0.0/15"), netip.MustParsePrefix("10.172.0.0/14"), netip.MustParsePrefix("10.176.0.0/12")}
 	for k := range addressSlots {
 		n := slotNetwork(k)
 		sc, err := scenarios.Builtin("demo")
@@ -18,12 +21,19 @@ func TestNetworkSlotsAreValidAndApart(t *testing.T) {
 		if err := sc.Validate(); err != nil {
 			t.Fatalf("slot %d: %v", k, err)
 		}
-		for _, p := range []string{n.Local.Teams.String(), n.Local.Replicas.String(), n.Local.Checkers.String(),
-			n.Docker.Teams.String(), n.Docker.Replicas.String(), n.Docker.Checkers.String()} {
-			if seen[p] {
-				t.Fatalf("slot %d reuses %s", k, p)
+		for _, p := range []netip.Prefix{n.Local.Teams, n.Local.Replicas, n.Local.Checkers,
+			n.Docker.Teams, n.Docker.Replicas, n.Docker.Checkers} {
+			for q := range seen {
+				if netip.MustParsePrefix(q).Overlaps(p) {
+					t.Fatalf("slot %d's %s overlaps %s", k, p, q)
+				}
 			}
-			seen[p] = true
+			for _, r := range reserved {
+				if r.Overlaps(p) {
+					t.Fatalf("slot %d's %s overlaps %s, a default or range/docker's own", k, p, r)
+				}
+			}
+			seen[p.String()] = true
 		}
 	}
 	a, b := Network(t), Network(t)
