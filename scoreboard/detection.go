@@ -534,9 +534,10 @@ func (g *Game) judgeReports(ctx context.Context, settled func(*DetectionReport) 
 // report left pending is judged at a later tick's end. The caller holds
 // judgeMu.
 func (g *Game) closeTick(ctx context.Context, tick int32, now time.Time, end bool) error {
-	evs, upTo, wait := g.takeTelemetry(tick, now)
+	evs, aggs, upTo, wait := g.takeTelemetry(tick, now)
 	if len(evs) > 0 {
 		if _, err := g.append(ctx, evs); err != nil {
+			g.putBackTelemetry(aggs)
 			return fmt.Errorf("scoreboard: telemetry of tick %d: %w", tick, err)
 		}
 	}

@@ -130,11 +130,16 @@ type Game struct {
 	// their events, and a capture's append holds it shared, so every
 	// verdict is the one the log before it implies (VerifyJudgements).
 	judgeMu sync.RWMutex
-	// actMu makes a phase change one step from reading the phase to
-	// appending the change, so that two changes (a pause racing the
-	// automatic freeze) never decide on the same state. It is taken
-	// after judgeMu, never before.
+	// actMu makes a phase change, and the start of a tick, one step
+	// from reading the phase to appending, so that two of them (a pause
+	// racing the automatic freeze, or the next tick) never decide on the
+	// same state. It is taken after judgeMu, never before.
 	actMu sync.Mutex
+
+	// failed is closed, with failErr, when the log has failed for good.
+	failed   chan struct{}
+	failOnce sync.Once
+	failErr  error
 
 	// The current tick's telemetry, summarised at its end; the open
 	// connections, which count in every tick they are open; and the
@@ -167,7 +172,7 @@ func NewGame(ctx context.Context, o Options) (*Game, error) {
 	}
 	g := &Game{cfg: o.Config, log: o.Log, flags: fl, checker: o.Checker, logger: o.Logger,
 		now: o.Now, after: o.After, snapN: o.SnapshotEvery,
-		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1), tel: map[[3]int16]*telAgg{},
+		pending: map[capKey]struct{}{}, wake: make(chan struct{}, 1), failed: make(chan struct{}), tel: map[[3]int16]*telAgg{},
 		live: map[liveKey]liveConn{}, sources: map[string]*telSource{}, stale: o.TelemetryStale}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
@@ -285,6 +290,13 @@ func (g *Game) append(ctx context.Context, evs []Event) ([]Applied, error) {
 		}
 	})
 	if err != nil {
+		var p permanent
+		if errors.As(err, &p) && p.Permanent() {
+			g.failOnce.Do(func() {
+				g.failErr = err
+				close(g.failed)
+			})
+		}
 		return nil, fmt.Errorf("scoreboard: appending %d events: %w", len(evs), err)
 	}
 	if applyErr != nil {
@@ -292,6 +304,12 @@ func (g *Game) append(ctx context.Context, evs []Event) ([]Applied, error) {
 	}
 	return applied, nil
 }
+
+// permanent is a log error after which the log takes no more writes until
+// it is reopened (a commit whose fsync failed): the game stops then, so
+// that the exercise does not run on recording nothing, and a restart
+// reopens the log.
+type permanent interface{ Permanent() bool }
 
 // Code is a submission verdict's code, as the submission protocols name it.
 type Code uint8

@@ -250,3 +250,34 @@ func TestWholeRecordsStillCount(t *testing.T) {
 		t.Fatalf("incidents %+v", ins)
 	}
 }
+
+// TestTelemetryOutlivesAFailedAppend: when the log refuses a tick's
+// summaries, the connections they summed are not lost: the next close
+// writes them, and the report on them is judged against them.
+func TestTelemetryOutlivesAFailedAppend(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	g, log := newDefenceGame(t, clk)
+	gw := &sensor{g: g, clk: clk, source: "gateway-a01", run: "r1"}
+	clk.Add(10 * time.Second)
+	start := clk.Now()
+	gw.rec(ConnOpen, 1, start, 0)
+	clk.Add(time.Second)
+	gw.rec(ConnClose, 1, start, 40)
+	gw.beat()
+	log.mu.Lock()
+	log.fail = errDiskFull
+	log.mu.Unlock()
+	if err := g.StartTick(ctx); err == nil {
+		t.Fatal("the tick closed on a log that refuses writes")
+	}
+	log.mu.Lock()
+	log.fail = nil
+	log.mu.Unlock()
+	mustNoErr(t, g.StartTick(ctx))
+	ins := incidents(t, g, log)
+	if len(ins) != 1 || ins[0].Conns != 1 || ins[0].BytesUp != 40 || !ins[0].First.Equal(start) {
+		t.Fatalf("incidents %+v, want the connection of the refused close", ins)
+	}
+	checkReplay(t, g, log)
+}

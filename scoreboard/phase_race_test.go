@@ -2,6 +2,7 @@ package scoreboard
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 type holdingLog struct {
 	*memLog
 	hold    string
+	held    chan struct{} // closed once the held change is in Append
 	arrived chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -29,6 +31,7 @@ func (l *holdingLog) Append(ctx context.Context, recs [][]byte, applied func(uin
 	switch {
 	case action != ActPause && action != ActFreeze:
 	case action == l.hold:
+		close(l.held)
 		select {
 		case <-l.arrived:
 		case <-time.After(2 * time.Second):
@@ -53,7 +56,7 @@ func (l *holdingLog) Append(ctx context.Context, recs [][]byte, applied func(uin
 func TestPhaseChangesDoNotRace(t *testing.T) {
 	clk := newClock()
 	cfg := testConfig(roles(RoleAttack, RoleDefence), 1)
-	log := &holdingLog{memLog: &memLog{}, hold: ActPause, arrived: make(chan struct{}), done: make(chan struct{})}
+	log := &holdingLog{memLog: &memLog{}, hold: ActPause, held: make(chan struct{}), arrived: make(chan struct{}), done: make(chan struct{})}
 	g, err := NewGame(context.Background(), Options{Config: cfg, Log: log, Key: testKey, Now: clk.Now})
 	mustNoErr(t, err)
 	mustNoErr(t, g.Act(context.Background(), ActStart))
@@ -64,8 +67,9 @@ func TestPhaseChangesDoNotRace(t *testing.T) {
 	go func() { defer wg.Done(); errs[0] = g.Act(context.Background(), ActPause) }()
 	go func() {
 		defer wg.Done()
-		// The freeze starts once the pause is in flight.
-		time.Sleep(50 * time.Millisecond)
+		// The freeze starts once the pause is in flight: it has read the
+		// phase and is appending its change.
+		<-log.held
 		errs[1] = g.Act(context.Background(), ActFreeze)
 	}()
 	wg.Wait()
@@ -75,5 +79,52 @@ func TestPhaseChangesDoNotRace(t *testing.T) {
 	p, frozen := g.Phase()
 	if p != PhasePaused || !frozen {
 		t.Fatalf("after a pause and a freeze: phase %s, frozen %v; want paused and frozen", p, frozen)
+	}
+}
+
+// failedForGood is a log error after which the log takes no more writes.
+type failedForGood struct{}
+
+func (failedForGood) Error() string   { return "the disk refused an fsync" }
+func (failedForGood) Permanent() bool { return true }
+
+// TestRunStopsWhenTheLogFailsForGood: once the log takes no more writes,
+// the game stops with the reason instead of running on recording nothing;
+// a passing failure (a full disk) only fails what it refused.
+func TestRunStopsWhenTheLogFailsForGood(t *testing.T) {
+	clk := newClock()
+	cfg := testConfig(roles(RoleAttack, RoleDefence), 1)
+	g, log := newTestGame(t, cfg, clk, nil)
+	ctx := context.Background()
+	mustNoErr(t, g.Act(ctx, ActStart))
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+
+	log.mu.Lock()
+	log.fail = errDiskFull
+	log.mu.Unlock()
+	if err := g.Act(ctx, ActPause); err == nil {
+		t.Fatal("a refused write succeeded")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the game stopped on a passing failure: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	log.mu.Lock()
+	log.fail = failedForGood{}
+	log.mu.Unlock()
+	if err := g.Act(ctx, ActPause); err == nil {
+		t.Fatal("a refused write succeeded")
+	}
+	select {
+	case err := <-done:
+		var p interface{ Permanent() bool }
+		if err == nil || !errors.As(err, &p) {
+			t.Fatalf("Run returned %v, want the log's failure", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the game ran on after its log failed for good")
 	}
 }

@@ -227,7 +227,7 @@ func (g *Game) TelemetryUpTo() time.Time {
 // also returns how far the ground truth in those summaries is complete:
 // the earliest watermark of the sources still alive, and false when no
 // source is alive to wait for.
-func (g *Game) takeTelemetry(tick int32, now time.Time) ([]Event, time.Time, bool) {
+func (g *Game) takeTelemetry(tick int32, now time.Time) ([]Event, map[[3]int16]*telAgg, time.Time, bool) {
 	g.telMu.Lock()
 	for lk, lc := range g.live {
 		if now.Sub(lc.heard) > g.stale {
@@ -256,7 +256,7 @@ func (g *Game) takeTelemetry(tick int32, now time.Time) ([]Event, time.Time, boo
 	g.tel = make(map[[3]int16]*telAgg, len(aggs))
 	g.telMu.Unlock()
 	if tick < 1 || len(aggs) == 0 {
-		return nil, upTo, alive
+		return nil, nil, upTo, alive
 	}
 	keys := make([][3]int16, 0, len(aggs))
 	for k := range aggs {
@@ -277,7 +277,28 @@ func (g *Game) takeTelemetry(tick int32, now time.Time) ([]Event, time.Time, boo
 		evs = append(evs, Event{Time: now, Kind: KindTelemetrySummary, Tick: tick, Team: k[0], Owner: k[1],
 			Service: k[2], Store: -1, Value: a.n, Text: string(b)})
 	}
-	return evs, upTo, alive
+	return evs, aggs, upTo, alive
+}
+
+// putBackTelemetry returns a tick's aggregates whose summaries could not
+// be written to the current ones, so that the next close writes them: a
+// failed append must not lose the ground truth the reports are judged
+// against.
+func (g *Game) putBackTelemetry(aggs map[[3]int16]*telAgg) {
+	g.telMu.Lock()
+	defer g.telMu.Unlock()
+	for k, a := range aggs {
+		b := g.tel[k]
+		if b == nil {
+			g.tel[k] = a
+			continue
+		}
+		b.n += a.n
+		b.up += a.up
+		b.down += a.down
+		b.first = min(b.first, a.first)
+		b.last = max(b.last, a.last)
+	}
 }
 
 // Incident is a maximal run of ticks in which attack team Team had

@@ -10,6 +10,10 @@ import (
 // the current one is over while the game runs, freezes and ends the game
 // at the scenario's times, and snapshots the state now and then. Phase
 // changes wake it at once.
+//
+// It returns an error when the event log has failed for good (it takes no
+// more writes until reopened): nothing could be recorded any more, so the
+// exercise must stop and be restarted, which drops the failed write.
 func (g *Game) Run(ctx context.Context) error {
 	defer g.checksWG.Wait()
 	for {
@@ -21,6 +25,8 @@ func (g *Game) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-g.failed:
+			return fmt.Errorf("scoreboard: the event log takes no more writes; restart to recover what it acknowledged: %w", g.failErr)
 		case <-g.wake:
 		case <-g.after(wait):
 		}
@@ -82,6 +88,11 @@ func (g *Game) step(ctx context.Context) (time.Duration, error) {
 func (g *Game) StartTick(ctx context.Context) error {
 	g.judgeMu.Lock()
 	defer g.judgeMu.Unlock()
+	// A tick starting is decided like a phase change: a pause committed
+	// while the tick that ends is being settled must keep the next one
+	// from starting.
+	g.actMu.Lock()
+	defer g.actMu.Unlock()
 	g.mu.RLock()
 	if g.st.Phase != PhaseRunning {
 		g.mu.RUnlock()

@@ -30,6 +30,10 @@ type Error string
 
 func (e Error) Error() string { return string(e) }
 
+// Permanent reports whether the log takes no more writes until it is
+// reopened (ErrFailed): a consumer should stop, not retry.
+func (e Error) Permanent() bool { return e == ErrFailed }
+
 // Sentinel errors, matched with errors.Is.
 const (
 	// ErrClosed: the Log has been closed.

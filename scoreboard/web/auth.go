@@ -288,13 +288,13 @@ type loginRequest struct {
 	Token string `json:"token"`
 }
 
-// login trades a token for a session cookie. Attempts are limited per
-// source, and good ones per principal (limits.go).
+// login trades a token for a session cookie. Wrong tokens are limited per
+// source, good ones per principal (limits.go): a source guessing tokens
+// never keeps the others who share its address (a venue's NAT, Docker's
+// published ports), the defence and the organizer among them, from
+// logging in with theirs.
 func (s *Server) login(c echo.Context) error {
 	src := persource.Of(c.Request().RemoteAddr)
-	if wait := s.logins.attempt(src); wait > 0 {
-		return s.tooManyLogins(c, wait)
-	}
 	var req loginRequest
 	if err := decodeJSON(c.Request(), &req); err != nil {
 		return err
@@ -305,7 +305,9 @@ func (s *Server) login(c echo.Context) error {
 	}
 	p, err := s.auth.Lookup(tok)
 	if err != nil {
-		s.logins.failed(src)
+		if wait := s.logins.refused(src); wait > 0 {
+			return s.tooManyLogins(c, wait)
+		}
 		return errorf(http.StatusUnauthorized, "invalid team token")
 	}
 	if wait := s.logins.admit(p); wait > 0 {

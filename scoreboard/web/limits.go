@@ -58,6 +58,17 @@ func (l *loginLimiter) attempt(src netip.Prefix) time.Duration {
 	return take(b, now)
 }
 
+// refused charges src for a wrong token: 0 when it was answered (and
+// the source charged the extra cost, into debt if need be), or how long
+// the source must wait before it may try again.
+func (l *loginLimiter) refused(src netip.Prefix) time.Duration {
+	if wait := l.attempt(src); wait > 0 {
+		return wait
+	}
+	l.failed(src)
+	return 0
+}
+
 // failed charges src for a wrong token. The bucket may go into debt: the
 // next attempts wait until it is paid.
 func (l *loginLimiter) failed(src netip.Prefix) {

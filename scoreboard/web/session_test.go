@@ -108,8 +108,10 @@ func TestLoginRateLimit(t *testing.T) {
 	if failures == 0 || failures >= 100 {
 		t.Fatalf("%d failed logins before 429", failures)
 	}
-	if w := fx.do(http.MethodPost, "/api/v1/login", good, src); w.Code != http.StatusTooManyRequests {
-		t.Fatalf("a good token from the limited source: %d, want 429", w.Code)
+	// The limited source's guesses never keep a good token out, even from
+	// that very address (others share it: a NAT, a published port).
+	if w := fx.do(http.MethodPost, "/api/v1/login", good, src); w.Code != http.StatusOK {
+		t.Fatalf("a good token from the limited source: %d %s, want 200", w.Code, w.Body)
 	}
 	// Another source is not affected, and logs in more often than the
 	// first source could fail.
