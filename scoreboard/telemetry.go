@@ -50,8 +50,9 @@ const (
 
 // DefaultTelemetryStale is how long a telemetry source or an open
 // connection may stay silent before the game takes it for gone. Sensors
-// report every open connection and a heartbeat every 5 s, so it is four
-// of their intervals.
+// report every open connection and a heartbeat every 5 s (flow's
+// DefaultInterval), so it is four of their intervals; a test of the
+// ingest, which knows both, holds the two together.
 const DefaultTelemetryStale = 20 * time.Second
 
 // maxLiveConns bounds the open connections the game follows; beyond it a

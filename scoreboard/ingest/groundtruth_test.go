@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/net/proxy"
 
+	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
@@ -473,4 +474,14 @@ func TestBoxCaptureVerified(t *testing.T) {
 			st.Unverified, st.Teams[0].Captures, st.Teams[0].Attack)
 	}
 	r.checkReplay()
+}
+
+// TestStaleBoundFollowsTheSensors: the game takes a source or an open
+// connection for gone after DefaultTelemetryStale of silence; the sensors
+// speak every flow.DefaultInterval, so the bound must leave room for a
+// few of their intervals, or live connections would end between records.
+func TestStaleBoundFollowsTheSensors(t *testing.T) {
+	if scoreboard.DefaultTelemetryStale < 3*flow.DefaultInterval {
+		t.Fatalf("DefaultTelemetryStale %v is under three sensor intervals (%v)", scoreboard.DefaultTelemetryStale, flow.DefaultInterval)
+	}
 }
