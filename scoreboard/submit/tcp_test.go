@@ -353,7 +353,12 @@ func TestTCPIdleTimeout(t *testing.T) {
 		c.closed()
 	})
 	t.Run("after some flags", func(t *testing.T) {
-		c := dialTCP(t, addr)
+		// The idle timeout bounds the authentication too: a server of its
+		// own with one long enough that a loaded machine's scheduling
+		// cannot spend it before the token is read.
+		o := fx.tcpOptions()
+		o.IdleTimeout = 2 * time.Second
+		c := dialTCP(t, startTCP(t, o))
 		c.login(fx.toks.TeamToken(teamAlpha))
 		c.send("x\n")
 		c.expect("x INV invalid flag\n")
