@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -294,5 +295,35 @@ func TestLongExportOutlivesWriteTimeout(t *testing.T) {
 	}
 	if got := strings.Count(string(b), "\n"); resp.StatusCode != 200 || got != want {
 		t.Fatalf("export: %d, %d lines, want %d", resp.StatusCode, got, want)
+	}
+}
+
+// TestManyAddressesCannotHoldThePort: a player with more addresses than
+// the per-source bound stops fills the port with kept-alive connections;
+// a newcomer still gets in, at the cost of the connection idle the
+// longest, and the organizer is served.
+func TestManyAddressesCannotHoldThePort(t *testing.T) {
+	const max = 6
+	s := newFloodServer(t, Limits{MaxConns: max, MaxConnsPerSource: 2}, live.Options{})
+	// Three addresses, two kept-alive connections each: the port's whole
+	// budget, each connection idle after one request.
+	var held []net.Conn
+	for i := range max {
+		c := s.dial(t, fmt.Sprintf("127.0.%d.%d", 90+i/2, 10+i%2))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("kept-alive connection %d: %v", i, err)
+		}
+		resp.Body.Close()
+		held = append(held, c)
+	}
+	if code := s.get(t, "127.0.99.1", "/api/v1/admin/teams", bearer(s.fx.toks.File().Organizer)); code != http.StatusOK {
+		t.Fatalf("the organizer, with the port's budget held idle: %d", code)
+	}
+	// The one idle the longest (the first) made room.
+	if !closedWithin(held[0], 30*time.Second) {
+		t.Fatal("the connection idle the longest was not closed for the newcomer")
 	}
 }

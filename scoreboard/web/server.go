@@ -165,6 +165,10 @@ type Limits struct {
 	// source: keep it above the live hub's public viewers per source.
 	// Default 2048.
 	MaxConnsPerSource int
+	// MaxConns bounds the port's connections at once, websockets aside
+	// (the live hub bounds those); at the bound the connection idle the
+	// longest is closed for a newcomer (connBudget). Default 8192.
+	MaxConns int
 }
 
 // Server is the HTTP front of one exercise.
@@ -202,6 +206,9 @@ const (
 	// viewers per source: a venue's browsers each hold a stream and
 	// sometimes a request or two.
 	DefaultMaxConnsPerSource = 2048
+	// DefaultMaxConns leaves room within the process's open files for
+	// the live hub's viewers.
+	DefaultMaxConns = 8192
 )
 
 func (l Limits) withDefaults() Limits {
@@ -219,6 +226,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxConnsPerSource <= 0 {
 		l.MaxConnsPerSource = DefaultMaxConnsPerSource
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
 	}
 	return l
 }
@@ -307,7 +317,9 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	limited := persource.Listen(ln, l.MaxConnsPerSource, func(netip.Prefix) { s.metrics.refusedConn() })
+	budget := newConnBudget(l.MaxConns, s.metrics.refusedConn)
+	hs.ConnState = budget.state
+	limited := budget.listen(persource.Listen(ln, l.MaxConnsPerSource, func(netip.Prefix) { s.metrics.refusedConn() }))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(limited) }()
 	select {
