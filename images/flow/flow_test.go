@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,4 +244,75 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("round trip of %q: %s then %s (%v)", b, out, out2, err)
 		}
 	})
+}
+
+// TestMeterSlowOutput: while the output is stuck in a heartbeat's
+// delivery, connections are still tracked and closed; once it moves, every
+// report is delivered, in the order of its time, the stuck heartbeat's
+// promise kept.
+func TestMeterSlowOutput(t *testing.T) {
+	release := make(chan struct{})
+	stuck := make(chan struct{})
+	var mu sync.Mutex
+	var got []Report[int]
+	var now atomic.Int64
+	m := NewMeter(MeterOptions[int]{Interval: time.Hour,
+		Now: func() time.Time { return time.Unix(0, now.Add(1)) },
+		Report: func(r Report[int]) {
+			mu.Lock()
+			first := len(got) == 0
+			got = append(got, r)
+			mu.Unlock()
+			if first {
+				close(stuck)
+				<-release
+			}
+		}})
+	started := make(chan func())
+	go func() { started <- m.Start() }()
+	<-stuck
+
+	tracked := make(chan struct{})
+	go func() {
+		defer close(tracked)
+		for i := range 50 {
+			c1, c2 := net.Pipe()
+			tc := m.Track(c1, time.Now(), i)
+			tc.Close()
+			c2.Close()
+		}
+	}()
+	select {
+	case <-tracked:
+	case <-time.After(30 * time.Second):
+		close(release)
+		t.Fatal("tracking and closing waited for a stuck output")
+	}
+	close(release)
+	stop := <-started
+	stop()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(got); n != 102 {
+		t.Fatalf("%d reports, want 2 heartbeats and 100 for 50 connections", n)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].At.Before(got[i-1].At) {
+			t.Fatalf("report %d at %v before report %d at %v", i, got[i].At, i-1, got[i-1].At)
+		}
+	}
+	if got[0].Kind != Heartbeat || got[len(got)-1].Kind != Heartbeat || count2(got, Open) != 50 || count2(got, Close) != 50 {
+		t.Fatalf("kinds wrong: first %s, last %s", got[0].Kind, got[len(got)-1].Kind)
+	}
+}
+
+func count2(rs []Report[int], k Kind) int {
+	n := 0
+	for _, r := range rs {
+		if r.Kind == k {
+			n++
+		}
+	}
+	return n
 }

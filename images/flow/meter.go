@@ -78,7 +78,9 @@ type Report[T any] struct {
 type MeterOptions[T any] struct {
 	// Report receives every report. Calls are serialised and come in the
 	// order of their At, so that a heartbeat at time t promises every
-	// report of an earlier time has been delivered; it should be quick.
+	// report of an earlier time has been delivered. A slow Report holds
+	// up only the reports behind it: connections are tracked and closed
+	// meanwhile, their reports queued.
 	Report func(Report[T])
 	// Interval is how often live connections and the heartbeat are
 	// reported (DefaultInterval when zero).
@@ -93,11 +95,18 @@ type Meter[T any] struct {
 	o   MeterOptions[T]
 	run string
 
-	// mu is held while a report is made, its time taken and delivered:
-	// reports leave in the order of their times.
-	mu   sync.Mutex
-	next uint64
-	live map[uint64]*Conn[T]
+	// mu is held while a report is made and its time taken, and the
+	// report queued: the queue is in the order of the reports' times.
+	mu     sync.Mutex
+	next   uint64
+	live   map[uint64]*Conn[T]
+	queued []Report[T]
+
+	// outMu is held by whoever delivers the queue. Delivery is outside
+	// mu, so that a slow output (a full pipe, a slow disk) never holds up
+	// a connection being accepted or closed: Track and Close leave their
+	// report to whoever is delivering already (flush).
+	outMu sync.Mutex
 
 	startMu sync.Mutex
 	starts  int
@@ -177,26 +186,65 @@ func (m *Meter[T]) loop(stop <-chan struct{}, done chan<- struct{}) {
 // interim reports every live connection, then a heartbeat.
 func (m *Meter[T]) interim() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, c := range m.live {
 		m.reportLocked(c, Interim)
 	}
-	m.o.Report(Report[T]{Kind: Heartbeat, Run: m.run, At: m.o.Now()})
+	m.queued = append(m.queued, Report[T]{Kind: Heartbeat, Run: m.run, At: m.o.Now()})
+	m.mu.Unlock()
+	m.flush(true)
 }
 
+// heartbeat reports a heartbeat and returns once it, and every report
+// queued before it, has been delivered.
 func (m *Meter[T]) heartbeat() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.o.Report(Report[T]{Kind: Heartbeat, Run: m.run, At: m.o.Now()})
+	m.queued = append(m.queued, Report[T]{Kind: Heartbeat, Run: m.run, At: m.o.Now()})
+	m.mu.Unlock()
+	m.flush(true)
 }
 
-// reportLocked reports c with the bytes since its previous report; the
-// caller holds m.mu.
+// reportLocked queues a report of c with the bytes since its previous
+// report; the caller holds m.mu and flushes after releasing it.
 func (m *Meter[T]) reportLocked(c *Conn[T], k Kind) {
 	r, w := c.read.Load(), c.written.Load()
-	m.o.Report(Report[T]{Kind: k, Run: m.run, ID: c.id, Start: c.start, At: m.o.Now(),
+	m.queued = append(m.queued, Report[T]{Kind: k, Run: m.run, ID: c.id, Start: c.start, At: m.o.Now(),
 		Read: r - c.sentRead, Written: w - c.sentWritten, Info: c.info})
 	c.sentRead, c.sentWritten = r, w
+}
+
+// flush delivers the queue in order. With wait, it returns once
+// everything queued before the call has been delivered; without, it
+// returns at once when another goroutine is delivering, which then
+// delivers what this one queued too: that one checks the queue again
+// after it lets outMu go, so nothing queued is left behind.
+func (m *Meter[T]) flush(wait bool) {
+	for {
+		if wait {
+			m.outMu.Lock()
+		} else if !m.outMu.TryLock() {
+			return
+		}
+		for {
+			m.mu.Lock()
+			batch := m.queued
+			m.queued = nil
+			m.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, r := range batch {
+				m.o.Report(r)
+			}
+		}
+		m.outMu.Unlock()
+		m.mu.Lock()
+		more := len(m.queued) > 0
+		m.mu.Unlock()
+		if !more {
+			return
+		}
+		wait = false
+	}
 }
 
 // Track starts following c, made at start, and reports it open. The
@@ -204,11 +252,12 @@ func (m *Meter[T]) reportLocked(c *Conn[T], k Kind) {
 // connection closed, once.
 func (m *Meter[T]) Track(c net.Conn, start time.Time, info T) *Conn[T] {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.next++
 	tc := &Conn[T]{Conn: c, m: m, id: m.next, start: start, info: info}
 	m.live[tc.id] = tc
 	m.reportLocked(tc, Open)
+	m.mu.Unlock()
+	m.flush(false)
 	return tc
 }
 
@@ -260,9 +309,10 @@ func (c *Conn[T]) Close() error {
 	c.closeOnce.Do(func() {
 		m := c.m
 		m.mu.Lock()
-		defer m.mu.Unlock()
 		delete(m.live, c.id)
 		m.reportLocked(c, Close)
+		m.mu.Unlock()
+		m.flush(false)
 	})
 	return err
 }
