@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/persource"
 )
 
 // A remedy ends the access it makes invalid: a password reset ends the
@@ -18,8 +20,8 @@ import (
 // in on each; webmail and console cookies are checked on every request
 // (sessions.get) and swept by the same remedies.
 
-// maxConnsPerSource bounds the connections one source holds open on one
-// port, so that a flood of idle connections from one range cannot exhaust
+// maxConnsPerSource bounds the connections one source (an IPv4 address,
+// an IPv6 /64: internal/persource) holds open on one port, so that a flood of idle connections from one range cannot exhaust
 // the server's memory or descriptors for everybody else.
 const maxConnsPerSource = 256
 
@@ -38,7 +40,7 @@ type liveConns struct {
 
 type srcKey struct {
 	proto string
-	src   netip.Addr
+	src   netip.Prefix
 }
 
 func newLiveConns(allowed func(netip.Addr) bool, valid func(grant) bool) *liveConns {
@@ -61,7 +63,7 @@ func (c *liveConn) Close() error {
 		t := c.table
 		t.mu.Lock()
 		delete(t.byRemote, c.key)
-		k := srcKey{c.proto, c.src}
+		k := srcKey{c.proto, persource.Source(c.src)}
 		if t.perSrc[k]--; t.perSrc[k] <= 0 {
 			delete(t.perSrc, k)
 		}
@@ -85,7 +87,7 @@ func (t *liveConns) admit(proto string, c net.Conn) (*liveConn, error) {
 	if !t.allowed(src) {
 		return nil, errBlockedSource
 	}
-	k := srcKey{proto, src}
+	k := srcKey{proto, persource.Source(src)}
 	if t.perSrc[k] >= maxConnsPerSource {
 		return nil, errTooManyConns
 	}

@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"net/netip"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/persource"
 )
 
 // Bounds of the failed-login table. Every operation on it is O(1) (the
@@ -41,9 +43,12 @@ type userFails struct {
 }
 
 // sourceFails is one source's failures: per account, and in total over
-// the current lock window.
+// the current lock window. A source is what internal/persource counts
+// (an IPv4 address, an IPv6 /64), so that a brute force cycling through
+// the addresses of one IPv6 network is one source, locked as one.
 type sourceFails struct {
-	addr        netip.Addr
+	key         netip.Prefix
+	addr        netip.Addr    // the last address that failed, for the console
 	elem        *list.Element // in failTable.order
 	users       map[string]*list.Element
 	order       list.List // of *userFails, most recent failure first
@@ -55,13 +60,13 @@ type sourceFails struct {
 // failTable holds the failed logins by source, then by account. Callers
 // hold security.mu.
 type failTable struct {
-	sources map[netip.Addr]*sourceFails
+	sources map[netip.Prefix]*sourceFails
 	order   list.List // of *sourceFails, most recent failure first
 	entries int
 }
 
 func newFailTable() *failTable {
-	return &failTable{sources: make(map[netip.Addr]*sourceFails)}
+	return &failTable{sources: make(map[netip.Prefix]*sourceFails)}
 }
 
 func userKey(user string) string {
@@ -73,7 +78,7 @@ func userKey(user string) string {
 
 // get returns the failures of user from src, or nil.
 func (t *failTable) get(user string, src netip.Addr) (*sourceFails, *userFails) {
-	sf := t.sources[src]
+	sf := t.sources[persource.Source(src)]
 	if sf == nil {
 		return nil, nil
 	}
@@ -133,7 +138,7 @@ func (t *failTable) fail(user string, src netip.Addr, now time.Time, st Settings
 // succeed forgets user's failures from src, as a successful login does;
 // the source's total stays.
 func (t *failTable) succeed(user string, src netip.Addr) {
-	if sf := t.sources[src]; sf != nil {
+	if sf := t.sources[persource.Source(src)]; sf != nil {
 		if e, ok := sf.users[userKey(user)]; ok {
 			t.removeUser(sf, e)
 		}
@@ -143,13 +148,15 @@ func (t *failTable) succeed(user string, src netip.Addr) {
 // source returns src's entry, made most recent, creating it (and
 // forgetting the least recent source past the bound) when new.
 func (t *failTable) source(src netip.Addr) *sourceFails {
-	if sf := t.sources[src]; sf != nil {
+	key := persource.Source(src)
+	if sf := t.sources[key]; sf != nil {
 		t.order.MoveToFront(sf.elem)
+		sf.addr = src
 		return sf
 	}
-	sf := &sourceFails{addr: src, users: make(map[string]*list.Element)}
+	sf := &sourceFails{key: key, addr: src, users: make(map[string]*list.Element)}
 	sf.elem = t.order.PushFront(sf)
-	t.sources[src] = sf
+	t.sources[key] = sf
 	t.trim(sf)
 	return sf
 }
@@ -175,7 +182,7 @@ func (t *failTable) removeUser(sf *sourceFails, e *list.Element) {
 func (t *failTable) removeSource(sf *sourceFails) {
 	t.entries -= sf.order.Len()
 	t.order.Remove(sf.elem)
-	delete(t.sources, sf.addr)
+	delete(t.sources, sf.key)
 }
 
 // count returns user's failures from src in the current window.

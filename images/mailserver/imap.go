@@ -733,7 +733,7 @@ func (s *imapSession) transfer(numSet imap.NumSet, dest string, move bool) (*ima
 	data := &imap.CopyData{UIDValidity: to.uidValidity}
 	for _, idx := range picked {
 		m := f.msgs[idx]
-		ch := charge{cost: costOf(len(m.raw)), system: s.master, src: s.ip}
+		ch := charge{cost: costOf(len(m.raw)), system: s.master, src: s.writer().source()}
 		if move {
 			ch = m.ch
 			m.ch = charge{} // goes with the new copy; the old one is removed below

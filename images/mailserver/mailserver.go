@@ -92,8 +92,8 @@ type Server struct {
 	webSessions   *sessions
 	adminSessions *sessions
 	live          *liveConns
-	inflight      budget // message bodies being received from others than the checker
-	sysInflight   budget // and from the checker
+	inflight      *budget // message bodies being received from others than the checker
+	sysInflight   *budget // and from the checker
 
 	mu      sync.Mutex
 	started bool
@@ -154,8 +154,8 @@ func New(cfg Config) (*Server, error) {
 		s.operator = randomPassword()
 	}
 	s.store = newStore(dir, newTraffic(dir, cfg.Seed), cfg.Now, cfg.Limits)
-	s.inflight.left = s.store.limits.InflightBytes
-	s.sysInflight.left = s.sysInflightBytes()
+	s.inflight = newBudget(s.store.limits.InflightBytes, s.inflightShare())
+	s.sysInflight = newBudget(s.sysInflightBytes(), 0)
 	s.sec = &security{
 		now:       cfg.Now,
 		secret:    cfg.CheckerSecret,
@@ -331,6 +331,13 @@ func (s *Server) Start(ctx context.Context) error {
 // everybody else's, and at least one message of the largest size.
 func (s *Server) sysInflightBytes() int64 {
 	return max(s.store.limits.InflightBytes/4, s.store.limits.MessageBytes+dataChunk)
+}
+
+// inflightShare is what one source may hold of the in-flight budget: a
+// quarter of it, and at least one message of the largest size, so that
+// one sender leaves most of the budget to the others.
+func (s *Server) inflightShare() int64 {
+	return min(max(s.store.limits.InflightBytes/4, s.store.limits.MessageBytes+dataChunk), s.store.limits.InflightBytes)
 }
 
 // track follows the connections of a public port (see liveConns).

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+
+	"github.com/cyrange/cyrange/internal/persource"
 )
 
 // Limits bound the mail the server keeps in memory, so that no sender can
@@ -78,12 +80,17 @@ type writer struct {
 	src    netip.Addr // where the writer connected from
 }
 
+// source is what the quotas count w's mail under: its address, or its
+// IPv6 /64 (internal/persource), so that one machine cycling through its
+// network's addresses is still one sender.
+func (w writer) source() netip.Prefix { return persource.Source(w.src) }
+
 // charge is what one stored message was charged to; it is refunded when
 // the message goes.
 type charge struct {
 	cost   int64
 	system bool
-	src    netip.Addr
+	src    netip.Prefix
 }
 
 // Why a message could not be stored.
@@ -111,7 +118,7 @@ func (s *store) admits(w writer, acct *Account) error {
 	switch {
 	case s.used[acct.Index]+msgOverhead > s.limits.MailboxBytes:
 		return errMailboxFull
-	case s.bySource[w.src]+msgOverhead > s.limits.SourceBytes:
+	case s.bySource[w.source()]+msgOverhead > s.limits.SourceBytes:
 		return errSourceFull
 	case s.total+msgOverhead > s.limits.TotalBytes:
 		return errStorageFull
@@ -126,7 +133,7 @@ func (s *store) room(w writer) int64 {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return min(s.limits.SourceBytes-s.bySource[w.src], s.limits.TotalBytes-s.total)
+	return min(s.limits.SourceBytes-s.bySource[w.source()], s.limits.TotalBytes-s.total)
 }
 
 // fits reports whether one copy of cost to each of accts would be
@@ -147,7 +154,7 @@ func (s *store) fitsLocked(w writer, accts []*Account, cost int64) error {
 			return errMailboxFull
 		}
 	}
-	if s.bySource[w.src]+all > s.limits.SourceBytes {
+	if s.bySource[w.source()]+all > s.limits.SourceBytes {
 		return errSourceFull
 	}
 	if s.total+all > s.limits.TotalBytes {
@@ -159,7 +166,7 @@ func (s *store) fitsLocked(w writer, accts []*Account, cost int64) error {
 // reserve charges one copy of cost to each of accts for w, all or none.
 // The checker's pool is never refused: trimSystem makes room afterwards.
 func (s *store) reserve(w writer, accts []*Account, cost int64) (charge, error) {
-	ch := charge{cost: cost, system: w.system, src: w.src}
+	ch := charge{cost: cost, system: w.system, src: w.source()}
 	all := cost * int64(len(accts))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,7 +180,7 @@ func (s *store) reserve(w writer, accts []*Account, cost int64) (charge, error) 
 	for _, a := range accts {
 		s.used[a.Index] += cost
 	}
-	s.bySource[w.src] += all
+	s.bySource[w.source()] += all
 	s.total += all
 	return ch, nil
 }
@@ -241,24 +248,36 @@ func (s *store) drop(ref sysRef) {
 }
 
 // budget bounds bytes held at once, without waiting: what cannot be had
-// now is refused.
+// now is refused. With a share, it also bounds what one source holds, so
+// that one sender's large messages cannot take the whole budget and keep
+// everybody else's mail out.
 type budget struct {
-	mu   sync.Mutex
-	left int64
+	mu    sync.Mutex
+	left  int64
+	share int64 // at most this much per source; 0 for no bound
+	held  map[netip.Prefix]int64
 }
 
-func (b *budget) take(n int64) bool {
+func newBudget(size, share int64) *budget {
+	return &budget{left: size, share: share, held: make(map[netip.Prefix]int64)}
+}
+
+func (b *budget) take(src netip.Prefix, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > b.left {
+	if n > b.left || b.share > 0 && b.held[src]+n > b.share {
 		return false
 	}
 	b.left -= n
+	b.held[src] += n
 	return true
 }
 
-func (b *budget) give(n int64) {
+func (b *budget) give(src netip.Prefix, n int64) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.left += n
-	b.mu.Unlock()
+	if b.held[src] -= n; b.held[src] <= 0 {
+		delete(b.held, src)
+	}
 }

@@ -199,16 +199,16 @@ func (s *smtpSession) Data(r io.Reader) error {
 // own.
 func (s *smtpSession) readBody(r io.Reader, head string) ([]byte, error) {
 	rcpts := s.srv.recipients(s.rcpts)
-	pool := &s.srv.inflight
+	pool, src := s.srv.inflight, s.writer().source()
 	if s.master {
-		pool = &s.srv.sysInflight
+		pool = s.srv.sysInflight
 	}
 	var chunks [][]byte
 	var held int64
-	defer func() { pool.give(held) }()
+	defer func() { pool.give(src, held) }()
 	size := 0
 	for {
-		if !pool.take(dataChunk) {
+		if !pool.take(src, dataChunk) {
 			return nil, errSMTPStorage
 		}
 		held += dataChunk

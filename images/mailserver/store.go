@@ -193,7 +193,7 @@ type store struct {
 	live     map[int64]int
 	nextID   int64
 	used     []int64 // per mailbox, charged to others than the checker
-	bySource map[netip.Addr]int64
+	bySource map[netip.Prefix]int64
 	total    int64 // charged to others than the checker
 	system   int64 // the checker's pool
 	sysq     []sysRef
@@ -211,7 +211,7 @@ func newStore(dir *Directory, gen *traffic, now func() time.Time, limits Limits)
 		live:     make(map[int64]int),
 		nextID:   liveBase,
 		used:     make([]int64, len(dir.Accounts)),
-		bySource: make(map[netip.Addr]int64),
+		bySource: make(map[netip.Prefix]int64),
 	}
 	for i, a := range dir.Accounts {
 		s.boxes[i].acct = a

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
+	"github.com/cyrange/cyrange/internal/persource"
 )
 
 // The webmail's storage paths, as its configuration file shows them: the
@@ -465,16 +466,17 @@ func (s *Server) holdCompose(r *http.Request, sess *session) (func(), bool) {
 	if n < 0 || n > s.composeBody() {
 		n = s.composeBody()
 	}
-	pool, size := &s.inflight, s.store.limits.InflightBytes
+	pool, size := s.inflight, s.inflightShare()
 	if sess.grant.master {
-		pool, size = &s.sysInflight, s.sysInflightBytes()
+		pool, size = s.sysInflight, s.sysInflightBytes()
 	}
-	// A request as large as the whole budget still goes through alone.
+	// A request as large as the source's share still goes through alone.
 	n = min(3*n+dataChunk, size)
-	if !pool.take(n) {
+	src := persource.Of(r.RemoteAddr) // who sends it now, whoever logged in
+	if !pool.take(src, n) {
 		return nil, false
 	}
-	return func() { pool.give(n) }, true
+	return func() { pool.give(src, n) }, true
 }
 
 // submitStatus is the HTTP status of a refused message.
