@@ -391,18 +391,26 @@ func TestQuotas(t *testing.T) {
 	}
 }
 
+// openData opens an anonymous SMTP conversation to rcpt and leaves it in
+// DATA, the body not yet sent.
+func openData(t *testing.T, ts *testServer, rcpt *Account) *smtpConv {
+	t.Helper()
+	c := rawSMTP(t, ts.AddrSMTP())
+	c.cmd("EHLO slow.example")
+	c.cmd("MAIL FROM:<a@example.org>")
+	c.cmd("RCPT TO:<" + rcpt.Addr + ">")
+	if code, _ := c.cmd("DATA"); code != 354 {
+		t.Fatalf("DATA: %d", code)
+	}
+	return c
+}
+
 // TestInflightBudget holds one large message half sent: a second large
 // message at the same time is refused for now, the checker's is not.
 func TestInflightBudget(t *testing.T) {
 	ts := startServerWith(t, Config{Limits: Limits{MessageBytes: 256 << 10, InflightBytes: 256 << 10}})
 	people := staff(ts, 2)
-	c := rawSMTP(t, ts.AddrSMTP())
-	c.cmd("EHLO slow.example")
-	c.cmd("MAIL FROM:<a@example.org>")
-	c.cmd("RCPT TO:<" + people[0].Addr + ">")
-	if code, _ := c.cmd("DATA"); code != 354 {
-		t.Fatalf("DATA: %d", code)
-	}
+	c := openData(t, ts, people[0])
 	part := bulk(200 << 10)
 	if _, err := c.tp.W.Write(part); err != nil {
 		t.Fatal(err)

@@ -17,13 +17,7 @@ func TestInflightShare(t *testing.T) {
 	ts := startServerWith(t, Config{Limits: Limits{MessageBytes: 256 << 10, InflightBytes: 4 << 20}})
 	people := staff(ts, 2)
 	for range conns {
-		c := rawSMTP(t, ts.AddrSMTP())
-		c.cmd("EHLO hog.example")
-		c.cmd("MAIL FROM:<a@example.org>")
-		c.cmd("RCPT TO:<" + people[0].Addr + ">")
-		if code, _ := c.cmd("DATA"); code != 354 {
-			t.Fatalf("DATA: %d", code)
-		}
+		c := openData(t, ts, people[0])
 		if _, err := c.tp.W.Write(bulk(part)); err != nil {
 			t.Fatal(err)
 		}
