@@ -544,6 +544,7 @@ func TestChaosDockerKill(t *testing.T) {
 	// fold of the log.
 	var v scoreboardView
 	getJSON(t, "http://"+s.http+"/api/v1/scoreboard", "", &v)
+	endGame(t, s.http, toks.Organizer)
 	var live struct {
 		Standings []map[string]any `json:"standings"`
 	}

@@ -343,6 +343,26 @@ type standing struct {
 	Captures int    `json:"captures"`
 }
 
+// endGame ends the game on the server at addr, so that its standings are
+// final: a check still in flight, or telemetry still arriving, is logged
+// after the standings are read but no longer moves them, which is what a
+// replay of the log must then agree with.
+func endGame(t *testing.T, addr, organizer string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/admin/phase", strings.NewReader(`{"action":"end"}`))
+	req.Header.Set("Authorization", "Bearer "+organizer)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("ending the game: %s %s", resp.Status, b)
+	}
+}
+
 // replayMatches asserts that `cyrange replay` of data recomputes the
 // standings the server showed (live, from its admin scoreboard).
 func replayMatches(t *testing.T, data string, live []map[string]any) {
@@ -496,6 +516,7 @@ func TestChaosKillDuringTick(t *testing.T) {
 	var live struct {
 		Standings []map[string]any `json:"standings"`
 	}
+	endGame(t, s2.http, toks.Organizer)
 	getJSON(t, "http://"+s2.http+"/api/v1/admin/scoreboard", toks.Organizer, &live)
 	for _, st := range live.Standings {
 		name, _ := st["team"].(string)

@@ -322,8 +322,23 @@ func TestManyAddressesCannotHoldThePort(t *testing.T) {
 	if code := s.get(t, "127.0.99.1", "/api/v1/admin/teams", bearer(s.fx.toks.File().Organizer)); code != http.StatusOK {
 		t.Fatalf("the organizer, with the port's budget held idle: %d", code)
 	}
-	// The one idle the longest (the first) made room.
-	if !closedWithin(held[0], 30*time.Second) {
-		t.Fatal("the connection idle the longest was not closed for the newcomer")
+	// One held connection made room for the newcomer, and one only.
+	// Which one is connBudget's unit test's business: the server marks a
+	// connection idle after its response is written, so on a loaded
+	// machine the order of the marks need not be the order of the
+	// responses read here.
+	var closed []int
+	for i, c := range held {
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			closed = append(closed, i)
+			continue
+		}
+		resp.Body.Close()
+	}
+	if len(closed) != 1 {
+		t.Fatalf("held connections %v were closed for one newcomer, want one", closed)
 	}
 }
