@@ -2,6 +2,7 @@ package scoreboard
 
 import (
 	"math"
+	"sort"
 	"strconv"
 )
 
@@ -17,18 +18,25 @@ type CTFtimeEntry struct {
 	Score float64 `json:"score"`
 }
 
-// CTFtime turns standings into the feed. CTFtime has one ranking of the
-// teams that play for points by attacking: attack teams and teams with
-// role both, in board order (both first, as in Standings). A defence-only
-// team has its own scorecard and no place in the feed.
+// CTFtime turns standings into the feed, the one every surface serves
+// (the public API, the organizer's export, `cyrange export`). CTFtime has
+// one ranking of the teams that play for points by attacking: attack
+// teams and teams with role both, by total, so that a position never
+// contradicts a score; equal totals keep their order in st (the board's
+// tie-break, both-role teams first). Scores have two decimals, as in the
+// standings sheet. A defence-only team has its own scorecard and no place
+// in the feed.
 func CTFtime(st []Standing) CTFtimeFeed {
-	f := CTFtimeFeed{Standings: []CTFtimeEntry{}}
+	var playing []Standing
 	for _, s := range st {
-		if !s.Role.Attacks() {
-			continue
+		if s.Role.Attacks() {
+			playing = append(playing, s)
 		}
-		f.Standings = append(f.Standings, CTFtimeEntry{Pos: len(f.Standings) + 1, Team: s.Team,
-			Score: math.Round(s.Total*100) / 100})
+	}
+	sort.SliceStable(playing, func(i, j int) bool { return playing[i].Total > playing[j].Total })
+	f := CTFtimeFeed{Standings: make([]CTFtimeEntry, 0, len(playing))}
+	for i, s := range playing {
+		f.Standings = append(f.Standings, CTFtimeEntry{Pos: i + 1, Team: s.Team, Score: math.Round(s.Total*100) / 100})
 	}
 	return f
 }

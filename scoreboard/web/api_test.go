@@ -494,9 +494,13 @@ func TestFreezeHidesScores(t *testing.T) {
 	if w := fx.do("POST", "/api/v1/admin/phase", `{"action":"end"}`, org); w.Code != 200 {
 		t.Fatalf("end: %d %s", w.Code, w.Body)
 	}
-	var feed ctftimeFeed
-	if err := json.Unmarshal([]byte(get("/api/v1/export/ctftime", cred{})), &feed); err != nil {
+	var feed scoreboard.CTFtimeFeed
+	public := get("/api/v1/export/ctftime", cred{})
+	if err := json.Unmarshal([]byte(public), &feed); err != nil {
 		t.Fatal(err)
+	}
+	if export := get("/api/v1/admin/export?format=ctftime", org); strings.TrimSpace(export) != strings.TrimSpace(public) {
+		t.Errorf("the organizer's feed and the public one differ after the end:\n%s\n%s", export, public)
 	}
 	if len(feed.Standings) != 3 || feed.Standings[0].Team != "Đội Đà Nẵng" || feed.Standings[0].Pos != 1 {
 		t.Errorf("final feed %+v: want the three attack-capable teams, Đà Nẵng first", feed)

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -41,35 +39,10 @@ func (s *Server) adminScoreboard(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.game.FullView())
 }
 
-// ctftimeFeed is CTFtime's scoreboard feed format.
-type ctftimeFeed struct {
-	Standings []ctftimeLine `json:"standings"`
-}
-
-type ctftimeLine struct {
-	Pos   int     `json:"pos"`
-	Team  string  `json:"team"`
-	Score float64 `json:"score"`
-}
-
-// ctftime ranks the attack-capable teams of the public board in one list;
+// ctftime is the CTFtime feed of the public board (scoreboard.CTFtime);
 // see the package doc for why defence-only teams are not in it.
 func (s *Server) ctftime(c echo.Context) error {
-	v := s.game.PublicView()
-	var lines []scoreboard.Standing
-	for _, st := range v.Standings {
-		if st.Role.Attacks() {
-			lines = append(lines, st)
-		}
-	}
-	// The public order already breaks ties within a role; a stable sort
-	// keeps it when totals are equal across roles.
-	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Total > lines[j].Total })
-	out := ctftimeFeed{Standings: make([]ctftimeLine, 0, len(lines))}
-	for i, st := range lines {
-		out.Standings = append(out.Standings, ctftimeLine{Pos: i + 1, Team: st.Team, Score: math.Round(st.Total*1000) / 1000})
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, scoreboard.CTFtime(s.game.PublicView().Standings))
 }
 
 // meBody says who the caller is; a team also gets its own line, which is
