@@ -141,18 +141,26 @@ func (h *Hub) writeClose(c *websocket.Conn, code int) {
 	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
 }
 
-func (h *Hub) checkOrigin(r *http.Request) bool {
+func (h *Hub) checkOrigin(r *http.Request) bool { return OriginAllowed(r, h.allowed) }
+
+// OriginAllowed reports whether a browser request (a websocket handshake,
+// a form post) comes from the server's own pages or from an allowed
+// origin: an entry "*", a host ("board.example:8080") or an origin
+// ("https://board.example"). A request without Origin is allowed:
+// browsers always send it on a websocket handshake and on unsafe methods,
+// so its absence means a program, which no victim's cookie rides on. The
+// web server checks its requests with it too, so that one allowed-origins
+// list means the same everywhere.
+func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		// Browsers always send Origin on a websocket handshake; its
-		// absence means a program, which no cookie of a victim rides on.
 		return true
 	}
-	return originAllowed(origin, r.Host, h.allowed)
+	return originAllowed(origin, r.Host, allowed)
 }
 
-// originAllowed reports whether a browser at origin may open a stream on
-// host: the same host always may, others only when listed.
+// originAllowed reports whether a browser at origin may act on host: the
+// same host always may, others only when listed.
 func originAllowed(origin, host string, allowed []string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cyrange/cyrange/internal/persource"
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/live"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -157,35 +157,8 @@ func unsafeMethod(m string) bool {
 }
 
 // originAllowed reports whether a browser request comes from this server's
-// own pages or an allowed origin. Requests without Origin are not from a
-// browser page and carry no ambient credentials worth forging. The rules
-// are the live hub's, so one AllowedOrigins list means the same to both.
-func (s *Server) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range s.origins {
-		switch {
-		case a == "*":
-			return true
-		case strings.Contains(a, "://"):
-			if strings.EqualFold(a, u.Scheme+"://"+u.Host) {
-				return true
-			}
-		case strings.EqualFold(a, u.Host):
-			return true
-		}
-	}
-	return false
-}
+// own pages or an allowed origin, by the live hub's rules.
+func (s *Server) originAllowed(r *http.Request) bool { return live.OriginAllowed(r, s.origins) }
 
 // session is one browser login.
 type session struct {
