@@ -433,8 +433,13 @@ func (d *Driver) RemoveNetwork(ctx context.Context, name string) error {
 	if ex == "" {
 		return fmt.Errorf("docker: remove network %s: %w: it has no %s label", name, cyberrange.ErrInvalid, cyberrange.LabelExercise)
 	}
-	if got.Labels[labelIngress] != "" && len(got.Containers) > 0 {
-		return nil
+	if got.Labels[labelIngress] != "" {
+		// Through the same lock as dropIngressIfUnused: Down removes
+		// networks in parallel, and a removal of another network can be
+		// dropping this one at the same moment.
+		d.ingressMu.Lock()
+		defer d.ingressMu.Unlock()
+		return d.removeIngressLocked(ctx, ex)
 	}
 	cctx, cancel := d.call(ctx)
 	_, err = d.e.NetworkRemove(cctx, got.ID, client.NetworkRemoveOptions{})
@@ -497,34 +502,43 @@ const (
 // returned.
 //
 // The removals are serialised: Down removes networks in parallel, each
-// removal comes here, and the engine (20.10) can lose count of a
+// removal of an ingress (here, or RemoveNetwork of the ingress itself)
+// takes ingressMu, and the engine (20.10) can lose count of a
 // network's endpoints when deletions of one network race, leaving a
 // network it will not remove until it restarts.
 func (d *Driver) dropIngressIfUnused(ctx context.Context, exercise string) {
 	d.ingressMu.Lock()
 	defer d.ingressMu.Unlock()
+	if err := d.removeIngressLocked(ctx, exercise); err != nil {
+		d.log.Warn("ingress network not removed", "name", ingressName(exercise), "err", err)
+	}
+}
+
+// removeIngressLocked removes the exercise's ingress network unless a
+// container uses it, retrying while the engine still counts the endpoints
+// of containers just removed; d.ingressMu is held.
+func (d *Driver) removeIngressLocked(ctx context.Context, exercise string) error {
 	delete(d.ingress, exercise)
 	name := ingressName(exercise)
 	for try := 1; ; try++ {
 		got, found, err := d.inspectNetwork(ctx, name)
 		if err != nil || !found || len(got.Containers) > 0 || got.Labels[labelIngress] == "" {
-			return
+			return err
 		}
 		cctx, cancel := d.call(ctx)
 		_, err = d.e.NetworkRemove(cctx, got.ID, client.NetworkRemoveOptions{})
 		cancel()
 		if err == nil || cerrdefs.IsNotFound(err) {
-			return
+			return nil
 		}
 		if try == dropTries {
-			d.log.Warn("ingress network not removed", "name", name, "err", err)
-			return
+			return fail("remove network", name, err)
 		}
 		t := time.NewTimer(dropPause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
