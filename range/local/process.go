@@ -78,9 +78,6 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
 	dir := d.containerDir(c.Name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("local: start %s: %w", c.Name, err)
-	}
 	// Recorded before its process exists: were this orchestrator killed
 	// before it records the process, the container is still listed (as
 	// exited), so that the next Start, or Remove, finds the process by its
@@ -90,7 +87,12 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 		Version: stateVersion, Container: c, SpecHash: specHash(c), Binary: d.o.Binary, Argv: argv,
 		Ports: ports, Restarts: restarts,
 	}
-	if err := writeJSON(filepath.Join(dir, "state.json"), rec); err != nil {
+	if prev == nil {
+		err = d.makeContainerDir(dir, rec)
+	} else {
+		err = writeJSON(filepath.Join(dir, "state.json"), rec)
+	}
+	if err != nil {
 		return fmt.Errorf("local: start %s: %w", c.Name, err)
 	}
 	out, err := os.OpenFile(filepath.Join(dir, "output.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -134,6 +136,33 @@ func (d *Driver) Start(ctx context.Context, c cyberrange.Container) error {
 	d.logger.Info("local: started", "name", c.Name, "pid", id.Pid, "restarts", restarts)
 	go d.reap(c.Name, cmd, id)
 	return nil
+}
+
+// makeContainerDir makes a container's directory with its record in one
+// rename, so that a Start killed half-way never leaves a directory
+// without a record, which List could not name and Down would not remove.
+// What such a Start leaves is in the scratch directory, which the next
+// one clears: every user of it holds the state lock. A directory without
+// a record left by an earlier version goes the same way.
+func (d *Driver) makeContainerDir(dir string, rec containerRecord) error {
+	scratch := filepath.Join(d.o.StateDir, "scratch")
+	if err := os.RemoveAll(scratch); err != nil {
+		return err
+	}
+	tmp := filepath.Join(scratch, "container")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(tmp, "state.json"), rec); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
 }
 
 // reap waits for a process this driver started and records how it ended,
