@@ -7,6 +7,7 @@ import (
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/bots"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 )
 
@@ -93,9 +94,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	rg.printGateways(e.stdout, ctx)
 	fmt.Fprintf(e.stdout, "Replay later with: cyrange replay --data %s\n\n", filepath.Clean(*data))
 	if !*noBots {
-		d := &demo{sc: sc, seed: *seed, bots: true, logger: logger}
-		d.runBots(ctx, x, rg)
-		d.runDefenders(ctx, x, rg)
+		bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.game, Plan: rg.plan, Logs: rg.driver,
+			Status: func(ctx context.Context) (cyberrange.Report, error) { return rg.orch.Status(ctx, rg.plan) },
+			Remedy: rg.operator(sc).Remedy, Token: x.tokens.TeamToken, SubmitAddr: x.SubmitAddr(), Seed: *seed, Logger: logger}
+		bots.Attack(ctx, bo)
+		bots.Defend(ctx, bo)
 	}
 	return x.Run(ctx)
 }

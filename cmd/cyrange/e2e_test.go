@@ -371,7 +371,7 @@ func remedyIDOR(t *testing.T, sc *scenarios.Scenario, data, driver string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := remedyReplica(ctx, &exerciseRange{plan: plan, driver: d}, driver, owner, 0, contract.WebmailIDOR); err != nil {
+	if err := (&exerciseRange{plan: plan, driver: d}).operator(sc).Remedy(ctx, owner, 0, contract.WebmailIDOR); err != nil {
 		t.Fatalf("the IDOR remedy: %v", err)
 	}
 }

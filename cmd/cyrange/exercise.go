@@ -43,6 +43,8 @@ type exerciseOptions struct {
 	// defence's console.
 	Plan *cyberrange.Plan
 	Logs ingest.LogSource
+	// Readers read each built-in target's log lines, by service.
+	Readers map[int]ingest.LineReader
 	// MetricsAddr, if set, serves /metrics there without a token.
 	MetricsAddr string
 	// Listeners, when set, are the addresses' listeners bound already
@@ -123,7 +125,10 @@ func newExercise(ctx context.Context, o exerciseOptions) (x *exercise, err error
 		Logger:          logger.With("component", "submit"), Observe: observe})
 	x = &exercise{o: o, data: d, game: g, tokens: toks, hub: hub, web: srv, tcp: tcp, metrics: metrics}
 	if o.Plan != nil && o.Logs != nil {
-		if x.ingest, err = ingest.New(ingest.Options{Plan: o.Plan, Logs: o.Logs, Game: g, Console: hub, Logger: logger}); err != nil {
+		if o.Readers == nil {
+			o.Readers = lineReaders(o.Scenario, targets())
+		}
+		if x.ingest, err = ingest.New(ingest.Options{Plan: o.Plan, Logs: o.Logs, Readers: o.Readers, Game: g, Console: hub, Logger: logger}); err != nil {
 			return nil, err
 		}
 	}

@@ -50,7 +50,7 @@ func commands() map[string]command {
 		"checker":  {"run a checker role over the enochecker v2 protocol", runChecker},
 		"gateway":  {"run an attack team's SOCKS5 gateway role (telemetry as JSON lines on stdout)", runGateway},
 		"rehearse": {"pre-flight check of a scenario on a scratch range: rehearse SCENARIO [--driver local|docker] [--json] [--keep]", runRehearse},
-		"console":  {"inside the range: console remedy --url URL WEAKNESS, a remedy in a mail target's admin console", runConsole},
+		"console":  {"inside the range: console remedy --target NAME --url URL WEAKNESS, a remedy in a target's admin console", runConsole},
 		"range":    {"the range alone: range up, range down, range status SCENARIO", runRange},
 		"images":   {"build the range's images into the local Docker engine: images build [--attackbox]", runImages},
 		"probe":    {"test helper inside range containers: probe tcp ADDR (exit 0 if it connects), probe listen ADDR...", runProbe},

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -177,7 +175,7 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 		teamTokens[i] = toks.TeamToken(i)
 	}
 	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: version, GatewayHost: gatewayHost,
-		TeamTokens: teamTokens, CheckerSecret: secret, Targets: slices.Sorted(maps.Keys(targetRoles())),
+		TeamTokens: teamTokens, CheckerSecret: secret, Targets: targets().Names(),
 		Instance: cyberrange.InstanceID(secret)})
 }
 

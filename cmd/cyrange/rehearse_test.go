@@ -14,6 +14,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/rehearsal"
 	"github.com/cyrange/cyrange/scenarios"
 )
 
@@ -34,9 +35,9 @@ func TestRehearseDemoIsReady(t *testing.T) {
 		t.Fatalf("rehearse: %v\n%s\n%s", err, out, tail(stderr.String(), 3000))
 	}
 	var rep struct {
-		Scenario string      `json:"scenario"`
-		Ready    bool        `json:"ready"`
-		Checks   []readiness `json:"checks"`
+		Scenario string            `json:"scenario"`
+		Ready    bool              `json:"ready"`
+		Checks   []rehearsal.Check `json:"checks"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -46,7 +47,7 @@ func TestRehearseDemoIsReady(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, c := range rep.Checks {
-		if c.Result != resultPass {
+		if c.Result != rehearsal.Pass {
 			t.Errorf("%s %s: %s %s", c.Check, c.Target, c.Result, c.Reason)
 		}
 		seen[strings.Fields(c.Check)[0]]++
@@ -77,8 +78,8 @@ func TestRehearseNamesWhatIsNotReady(t *testing.T) {
 	})
 	var out, errb bytes.Buffer
 	e := &env{stdout: &out, stderr: &errb, getenv: os.Getenv}
-	hooks := rehearsalHooks{binary: binary, beforeExploits: func(ctx context.Context, r *rehearsal) error {
-		return r.remedy(ctx, r.cfg.Replicas[0], contract.WebmailIDOR)
+	hooks := rehearsalHooks{binary: binary, beforeExploits: func(ctx context.Context, r *rehearsal.Rehearsal) error {
+		return r.Remedy(ctx, r.Config().Replicas[0], contract.WebmailIDOR)
 	}}
 	err := rehearseCommand(context.Background(), e, []string{scen, "--driver", "local"}, hooks)
 	if err == nil {
@@ -120,14 +121,14 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Name += rehearsalSuffix
+	sc.Name += rehearsal.Suffix
 	data := t.TempDir()
-	if err := localAddressesFree(context.Background(), sc, data); err != nil {
-		t.Fatalf("nothing listens yet: %v", err)
-	}
 	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := rehearsal.AddressesFree(context.Background(), plan); err != nil {
+		t.Fatalf("nothing listens yet: %v", err)
 	}
 	var addr string
 	for _, c := range plan.Containers {
@@ -140,7 +141,7 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
 	defer ln.Close()
-	if err := localAddressesFree(context.Background(), sc, data); err == nil || !strings.Contains(err.Error(), addr) {
+	if err := rehearsal.AddressesFree(context.Background(), plan); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("with %s taken: %v", addr, err)
 	}
 }

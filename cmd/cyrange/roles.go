@@ -3,32 +3,46 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 
-	"github.com/cyrange/cyrange/images/mailserver"
-	"github.com/cyrange/cyrange/images/mailserver/checker"
+	"github.com/cyrange/cyrange/images/mailserver/mailtarget"
+	"github.com/cyrange/cyrange/images/target"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
+	"github.com/cyrange/cyrange/scoreboard/ingest"
 )
+
+// targets are the targets this build runs: the one list a new target
+// joins.
+func targets() target.Set {
+	return append(target.Set{mailtarget.New()}, testTargets()...)
+}
 
 // role is a program that runs inside the range: a target or a checker.
 type role func(ctx context.Context, args []string, e *env) error
 
 // targetRoles are the built-in targets, by image name.
-func targetRoles() map[string]role {
-	return map[string]role{
-		"mailserver": func(ctx context.Context, args []string, e *env) error {
-			return mailserver.RunTarget(ctx, args, e.stdout, e.stderr)
-		},
+func targetRoles(ts target.Set) map[string]role {
+	out := map[string]role{}
+	for _, t := range ts {
+		out[t.Name()] = func(ctx context.Context, args []string, e *env) error {
+			return t.RunTarget(ctx, args, e.stdout, e.stderr)
+		}
 	}
+	return out
 }
 
-// targetOptions are the built-in targets' checks of their scenario
-// options, by image name.
-func targetOptions() map[string]scenarios.OptionsCheck {
-	return map[string]scenarios.OptionsCheck{"mailserver": mailserver.CheckOptions}
+// checkerRoles are the built-in checkers served over HTTP, by name.
+func checkerRoles(ts target.Set) map[string]role {
+	out := map[string]role{}
+	for _, t := range ts {
+		out[t.Name()] = func(ctx context.Context, args []string, e *env) error {
+			return t.RunChecker(ctx, args, e.stdout, e.stderr)
+		}
+	}
+	return out
 }
 
 // openScenario loads a scenario (a built-in name or a file) and checks its
@@ -39,47 +53,18 @@ func openScenario(nameOrPath string) (*scenarios.Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sc.CheckOptions(targetOptions()); err != nil {
+	if err := sc.CheckOptions(targets().OptionChecks()); err != nil {
 		return nil, err
 	}
 	return sc, nil
 }
 
-// checkerRoles are the built-in checkers served over HTTP, by name.
-func checkerRoles() map[string]role {
-	return map[string]role{
-		"mailserver": func(ctx context.Context, args []string, e *env) error {
-			return checker.RunChecker(ctx, args, e.stdout, e.stderr)
-		},
-	}
-}
-
-// checkerSetup is what an in-process built-in checker needs: the target's
-// ports as it reaches them, the secret shared with the target and the
-// replicas it may connect to (host to replica name).
-type checkerSetup struct {
-	Ports    map[string]int
-	Secret   string
-	Replicas map[string]string
-	Logger   *slog.Logger
-}
-
-// builtinCheckers are the built-in checkers run in-process, by name.
-func builtinCheckers() map[string]func(svc scenarios.Service, o checkerSetup) (checks.Checker, error) {
-	return map[string]func(scenarios.Service, checkerSetup) (checks.Checker, error){
-		"mailserver": func(_ scenarios.Service, o checkerSetup) (checks.Checker, error) {
-			return checker.New(checker.Config{Secret: o.Secret, Replicas: o.Replicas, SMTPPort: o.Ports["smtp"], IMAPPort: o.Ports["imap"],
-				HTTPPort: o.Ports["http"], Logger: o.Logger}), nil
-		},
-	}
-}
-
 func runTarget(ctx context.Context, e *env, args []string) error {
-	return runRole(ctx, e, "target", targetRoles(), args)
+	return runRole(ctx, e, "target", targetRoles(targets()), args)
 }
 
 func runChecker(ctx context.Context, e *env, args []string) error {
-	return runRole(ctx, e, "checker", checkerRoles(), args)
+	return runRole(ctx, e, "checker", checkerRoles(targets()), args)
 }
 
 func runRole(ctx context.Context, e *env, kind string, roles map[string]role, args []string) error {
@@ -99,4 +84,47 @@ func runRole(ctx context.Context, e *env, kind string, roles map[string]role, ar
 		return fmt.Errorf("%s %s: %w", kind, args[0], err)
 	}
 	return nil
+}
+
+// checkersFor builds the checker of every service: a built-in one run in
+// this process, which connects to targetHost only (where every replica
+// runs, started without --replica), or a remote enochecker v2 checker over
+// HTTP.
+func checkersFor(sc *scenarios.Scenario, ts target.Set, cfg target.CheckerConfig, targetHost string) (map[int]checks.Checker, error) {
+	out := map[int]checks.Checker{}
+	for i, svc := range sc.Services {
+		name, ok := svc.IsBuiltinChecker()
+		if !ok {
+			out[i] = checks.NewClient(svc.Checker, &http.Client{})
+			continue
+		}
+		t, ok := ts.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("service %q: no built-in checker %q in this build", svc.Name, name)
+		}
+		c := cfg
+		c.Ports = map[string]int{}
+		for _, p := range svc.Ports {
+			c.Ports[p.Name] = p.Number
+		}
+		c.Replicas = map[string]string{targetHost: ""}
+		c.Logger = cfg.Logger.With("checker", name)
+		chk, err := t.NewChecker(c)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: checker: %w", svc.Name, err)
+		}
+		out[i] = checks.InProcess(chk)
+	}
+	return out, nil
+}
+
+// lineReaders are the log readers of each service's built-in target.
+func lineReaders(sc *scenarios.Scenario, ts target.Set) map[int]ingest.LineReader {
+	out := map[int]ingest.LineReader{}
+	for i, svc := range sc.Services {
+		if t, ok := ts.Of(svc); ok {
+			out[i] = t
+		}
+	}
+	return out
 }

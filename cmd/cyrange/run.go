@@ -14,7 +14,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/operator"
+	"github.com/cyrange/cyrange/range/rehearsal"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
@@ -81,7 +84,7 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 			return err
 		}
 		o.Placement = scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
-		if o.Checkers, err = checkersFor(sc, secret, *targetHost, logger); err != nil {
+		if o.Checkers, err = checkersFor(sc, targets(), target.CheckerConfig{Secret: secret, Logger: logger}, *targetHost); err != nil {
 			return err
 		}
 	} else {
@@ -251,34 +254,6 @@ func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// checkersFor builds the checker of every service: a built-in one run in
-// this process, which connects to targetHost only (where every replica
-// runs, started without --replica), or a remote enochecker v2 checker over
-// HTTP.
-func checkersFor(sc *scenarios.Scenario, secret, targetHost string, logger *slog.Logger) (map[int]checks.Checker, error) {
-	out := map[int]checks.Checker{}
-	for i, svc := range sc.Services {
-		if name, ok := svc.IsBuiltinChecker(); ok {
-			mk, ok := builtinCheckers()[name]
-			if !ok {
-				return nil, fmt.Errorf("service %q: no built-in checker %q in this build", svc.Name, name)
-			}
-			ports := map[string]int{}
-			for _, p := range svc.Ports {
-				ports[p.Name] = p.Number
-			}
-			c, err := mk(svc, checkerSetup{Ports: ports, Secret: secret, Replicas: map[string]string{targetHost: ""}, Logger: logger.With("checker", name)})
-			if err != nil {
-				return nil, fmt.Errorf("service %q: checker: %w", svc.Name, err)
-			}
-			out[i] = checks.InProcess(c)
-			continue
-		}
-		out[i] = checks.NewClient(svc.Checker, &http.Client{})
-	}
-	return out, nil
-}
-
 func newLogger(w io.Writer, verbose bool) *slog.Logger {
 	lvl := slog.LevelInfo
 	if verbose {
@@ -318,4 +293,16 @@ func printWhere(w io.Writer, x *exercise, dataDir string) {
 // tempDataDir makes a fresh data directory for a throwaway exercise.
 func tempDataDir(prefix string) (string, error) {
 	return os.MkdirTemp("", prefix+"-"+time.Now().Format("20060102-150405")+"-")
+}
+
+// operator works on the range's replicas from inside it.
+func (r *exerciseRange) operator(sc *scenarios.Scenario) *operator.Operator {
+	ex, _ := r.driver.(operator.Driver)
+	return &operator.Operator{Plan: r.plan, Scenario: sc, Driver: ex, Targets: targets()}
+}
+
+// forRehearsal is the range as a rehearsal checks it.
+func (r *exerciseRange) forRehearsal(sc *scenarios.Scenario) *rehearsal.Range {
+	return &rehearsal.Range{Plan: r.plan, Checkers: r.checkers, Remedy: r.operator(sc).Remedy,
+		Status: func(ctx context.Context) (cyberrange.Report, error) { return r.orch.Status(ctx, r.plan) }}
 }

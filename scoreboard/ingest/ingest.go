@@ -48,6 +48,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 )
@@ -85,11 +86,34 @@ type Options struct {
 	Game Game
 	// Console receives the targets' log lines; nil streams none.
 	Console Console
+	// Readers read the log lines of each service's built-in target, by
+	// service index: only the target knows which of its actions are
+	// remedies. A service without one has its lines read in the common
+	// form (target.ReadJSONLine), which names no remedy.
+	Readers map[int]LineReader
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// Retry is how long a follower waits before it opens a log again
 	// after it ended or could not be opened. Default 1s.
 	Retry time.Duration
+}
+
+// LineReader reads one line of a target's output as an action.
+type LineReader interface {
+	ReadLine(b []byte) (target.Line, bool)
+}
+
+// commonLines reads lines in the form every built-in target shares.
+type commonLines struct{}
+
+func (commonLines) ReadLine(b []byte) (target.Line, bool) { return target.ReadJSONLine(b) }
+
+// reader is service svc's line reader.
+func (c *Collector) reader(svc int) LineReader {
+	if r, ok := c.o.Readers[svc]; ok && r != nil {
+		return r
+	}
+	return commonLines{}
 }
 
 // Defaults of Options.
@@ -197,6 +221,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			s = &gatewaySink{c: c, source: ct.Name, team: ct.Team, since: telSince}
 		case cyberrange.KindTarget:
 			s = &targetSink{c: c, ctx: ctx, r: replica{owner: ct.Team, service: ct.Service, name: ct.Labels[cyberrange.LabelService]},
+				read: c.reader(ct.Service),
 				remedySince: c.o.Game.RemediesUpTo(ct.Team, ct.Service), flows: flowSink{c: c, source: ct.Name,
 					owner: ct.Team, service: ct.Service, since: telSince}}
 		default:

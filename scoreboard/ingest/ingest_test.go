@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cyrange/cyrange/images/mailserver/mailtarget"
 	"io"
 	"net/netip"
 	"strings"
@@ -183,8 +184,8 @@ func (c *fakeConsole) get(team int) []scoreboard.TickerItem {
 }
 
 const (
-	gwA01  = "cyrange-t-gateway-a01"
-	target = "cyrange-t-mail-d01"
+	gwA01   = "cyrange-t-gateway-a01"
+	mailD01 = "cyrange-t-mail-d01"
 )
 
 var (
@@ -196,7 +197,7 @@ var (
 func testPlan() *cyberrange.Plan {
 	return &cyberrange.Plan{Exercise: "t", Containers: []cyberrange.Container{
 		{Name: gwA01, Kind: cyberrange.KindGateway, Team: 0, Service: -1},
-		{Name: target, Kind: cyberrange.KindTarget, Team: 3, Service: 0,
+		{Name: mailD01, Kind: cyberrange.KindTarget, Team: 3, Service: 0,
 			Labels:   map[string]string{cyberrange.LabelService: "mail"},
 			Networks: []cyberrange.Attachment{{Network: "replica", Address: mailAddr}, {Network: "team-a01", Address: mailTeamA}}},
 		{Name: "cyrange-t-checker", Kind: cyberrange.KindChecker, Team: -1, Service: -1},
@@ -239,7 +240,8 @@ func start(t *testing.T, logs *fakeLogs, game *fakeGame, now time.Time) *env {
 	t.Helper()
 	e := &env{logs: logs, game: game, console: &fakeConsole{}, done: make(chan struct{})}
 	c, err := New(Options{Plan: testPlan(), Logs: logs, Game: game, Console: e.console, Retry: 5 * time.Millisecond,
-		Now: func() time.Time { return now }})
+		Readers: map[int]LineReader{0: mailtarget.New()},
+		Now:     func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func TestGatewayTelemetry(t *testing.T) {
 	logs.write(gwA01, telemetry(t, gateway.Conn{Team: "Đội 1", Target: netip.MustParseAddr("127.0.99.9"), Port: 25, Start: at(8), End: at(8)}))
 	logs.write(gwA01, `{"telemetry":{"start":"yesterday"}}`+"\n")
 	logs.write(gwA01, `{"telemetry":`+strings.Repeat("x", maxLine+10)+"\n")
-	logs.write(target, targetLog(0, "system", "start", ""))
+	logs.write(mailD01, targetLog(0, "system", "start", ""))
 	game := &fakeGame{}
 	e := start(t, logs, game, at(0))
 	waitFor(t, "the telemetry", func() bool { return e.c.Stats().Conns == 3 && e.c.Stats().Malformed == 1 })
@@ -332,9 +334,9 @@ func TestRestartSkipsWhatTheLogCounts(t *testing.T) {
 	logs := newFakeLogs()
 	logs.write(gwA01, telemetry(t, gateway.Conn{Team: "Đội 1", Target: mailAddr, Start: at(1), End: at(2)}))
 	logs.write(gwA01, telemetry(t, gateway.Conn{Team: "Đội 1", Target: mailAddr, Start: at(5), End: at(11)}))
-	logs.write(target, targetLog(3, "admin", "settings", "127.0.20.1:3333", "changes", "vrfy: true -> false"))
-	logs.write(target, targetLog(12, "admin", "settings", "127.0.20.1:3333", "changes", "lockout: false -> true"))
-	logs.write(target, targetLog(13, "imap", "login", "127.0.10.2:4000"))
+	logs.write(mailD01, targetLog(3, "admin", "settings", "127.0.20.1:3333", "changes", "vrfy: true -> false"))
+	logs.write(mailD01, targetLog(12, "admin", "settings", "127.0.20.1:3333", "changes", "lockout: false -> true"))
+	logs.write(mailD01, targetLog(13, "imap", "login", "127.0.10.2:4000"))
 	game := &fakeGame{telSince: at(10), remSince: at(3)}
 	e := start(t, logs, game, at(13))
 	waitFor(t, "the logs", func() bool { return e.c.Stats().Conns == 1 && e.c.Stats().Remedies == 1 })
@@ -356,15 +358,15 @@ func TestTargetLogs(t *testing.T) {
 	logs := newFakeLogs()
 	logs.write(gwA01, "")
 	login := targetLog(1, "imap", "login", "127.0.10.2:40112", "result", "fail")
-	logs.write(target, login)
+	logs.write(mailD01, login)
 	// What the target prints on stderr may be secret: never streamed.
-	logs.write(target, "mailserver: admin console operator password: hunter2-hunter2\n")
-	logs.write(target, `{"msg":"not an action"}`+"\n")
-	logs.write(target, targetLog(2, "admin", "settings", "127.0.20.1:5000", "changes", "lockout: false -> true"))
-	logs.write(target, targetLog(3, "admin", "settings", "127.0.20.1:5000", "changes", ""))
-	logs.write(target, targetLog(4, "admin", "reset_password", "127.0.20.1:5000", "target", "giamdoc@tiengiang.gov.vn"))
-	logs.write(target, targetLog(5, "http", "admin_password", "127.0.10.2:5000", "target", "admin"))
-	logs.write(target, targetLog(6, "admin", "admin_password", "[::ffff:127.0.20.1]:5000", "target", "admin"))
+	logs.write(mailD01, "mailserver: admin console operator password: hunter2-hunter2\n")
+	logs.write(mailD01, `{"msg":"not an action"}`+"\n")
+	logs.write(mailD01, targetLog(2, "admin", "settings", "127.0.20.1:5000", "changes", "lockout: false -> true"))
+	logs.write(mailD01, targetLog(3, "admin", "settings", "127.0.20.1:5000", "changes", ""))
+	logs.write(mailD01, targetLog(4, "admin", "reset_password", "127.0.20.1:5000", "target", "giamdoc@tiengiang.gov.vn"))
+	logs.write(mailD01, targetLog(5, "http", "admin_password", "127.0.10.2:5000", "target", "admin"))
+	logs.write(mailD01, targetLog(6, "admin", "admin_password", "[::ffff:127.0.20.1]:5000", "target", "admin"))
 	game := &fakeGame{}
 	e := start(t, logs, game, at(0))
 	waitFor(t, "the target's lines", func() bool { return len(e.console.get(3)) == 6 })
@@ -402,7 +404,7 @@ func FuzzTargetLine(f *testing.F) {
 	f.Add([]byte(`{"msg":"x","action":"y","src":"[::1]:80","time":"bad"}`))
 	f.Add([]byte("mailserver: admin console operator password: x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, ok := ParseTargetLine(b)
+		l, ok := mailtarget.New().ReadLine(b)
 		if !ok {
 			return
 		}
@@ -412,7 +414,7 @@ func FuzzTargetLine(f *testing.F) {
 		if s := l.Source(); s != "" && strings.ContainsAny(s, "\n\r") {
 			t.Fatalf("source %q", s)
 		}
-		if _, ok := l.Remedy(); ok && l.Proto != "admin" {
+		if l.Remedy != "" && l.Proto != "admin" {
 			t.Fatalf("a remedy from %q", l.Proto)
 		}
 	})

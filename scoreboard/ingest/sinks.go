@@ -1,12 +1,7 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/cyrange/cyrange/images/flow"
@@ -154,6 +149,7 @@ type targetSink struct {
 	c           *Collector
 	ctx         context.Context
 	r           replica
+	read        LineReader
 	remedySince time.Time
 	flows       flowSink
 }
@@ -167,7 +163,7 @@ func (t *targetSink) line(b []byte) {
 		t.flows.record(r, err)
 		return
 	}
-	l, ok := ParseTargetLine(b)
+	l, ok := t.read.ReadLine(b)
 	if !ok {
 		n.unstructured.Add(1)
 		return
@@ -176,7 +172,7 @@ func (t *targetSink) line(b []byte) {
 	if at.IsZero() {
 		at = t.c.o.Now()
 	}
-	if rem, ok := l.Remedy(); ok && at.After(t.remedySince) {
+	if rem := l.Remedy; rem != "" && at.After(t.remedySince) {
 		if err := t.c.o.Game.RecordRemedy(t.ctx, t.r.owner, t.r.service, at, rem); err != nil {
 			if t.ctx.Err() == nil {
 				t.c.logger.Error("remedy not recorded", "owner", t.r.owner, "service", t.r.name, "remedy", rem, "err", err)
@@ -194,75 +190,4 @@ func (t *targetSink) line(b []byte) {
 	t.c.o.Console.PublishLog(t.r.owner, scoreboard.TickerItem{Time: at, Service: t.r.name, Source: l.Source(),
 		Text: string(b)})
 	n.logLines.Add(1)
-}
-
-// TargetLine is one line of a built-in target's action log: a JSON object
-// with at least these keys (images/mailserver writes them for every
-// action; the defence reads them).
-type TargetLine struct {
-	Time   time.Time `json:"time"`
-	Level  string    `json:"level"`
-	Msg    string    `json:"msg"`
-	Proto  string    `json:"proto"`
-	Src    string    `json:"src"`
-	User   string    `json:"user"`
-	Action string    `json:"action"`
-	// Target and Changes are what an admin console action acted on.
-	Target  string `json:"target"`
-	Changes string `json:"changes"`
-}
-
-// ParseTargetLine decodes one line of a target's output. It reports
-// false for anything but an action log line (a JSON object with a msg and
-// an action): what else a process prints, on stderr above all, may be a
-// secret meant for the operator's terminal and is never streamed.
-func ParseTargetLine(b []byte) (TargetLine, bool) {
-	var l TargetLine
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return l, false
-	}
-	if err := json.Unmarshal(b, &l); err != nil || l.Msg == "" || l.Action == "" {
-		return TargetLine{}, false
-	}
-	return l, true
-}
-
-// Source is the address the line's activity came from, without its port;
-// "" when it names none.
-func (l TargetLine) Source() string {
-	s := strings.TrimSpace(l.Src)
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap().String()
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap().String()
-	}
-	if h, _, err := net.SplitHostPort(s); err == nil {
-		return h
-	}
-	return ""
-}
-
-// Remedy returns the remedy the line records, if it is one: an action of
-// the admin console on the admin port (proto "admin"), which only the
-// replica's own network and the checkers reach. The same actions through
-// the vendor console on the webmail (proto "http") may be an intruder's
-// and are not remedies. Remedies are named after the action:
-// "settings: <what changed>", "reset_password: <mailbox>",
-// "admin_password: <account>".
-func (l TargetLine) Remedy() (string, bool) {
-	if l.Proto != "admin" {
-		return "", false
-	}
-	switch l.Action {
-	case "settings":
-		if strings.TrimSpace(l.Changes) == "" {
-			return "", false // saved without a change
-		}
-		return "settings: " + l.Changes, true
-	case "reset_password", "admin_password":
-		return l.Action + ": " + l.Target, true
-	}
-	return "", false
 }
