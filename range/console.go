@@ -3,7 +3,6 @@ package cyberrange
 import (
 	"context"
 	"fmt"
-	"net/netip"
 )
 
 // ConsoleURL returns the admin console of owner's replica of service svc
@@ -19,14 +18,12 @@ func (o *Orchestrator) ConsoleURL(_ context.Context, owner, svc int) (string, er
 	if p.Driver != DriverLocal {
 		return "", nil
 	}
-	c, ok := p.target(owner, svc)
-	if !ok {
+	if _, ok := p.Target(owner, svc); !ok {
 		return "", fmt.Errorf("cyberrange: no replica of service %d owned by team %d: %w", svc, owner, ErrNotFound)
 	}
-	for _, port := range c.Ports {
-		if port.Name == PortAdmin {
-			return "http://" + netip.AddrPortFrom(p.replicaAddr(c), uint16(port.Number)).String() + "/", nil
-		}
+	ap, ok := p.AdminConsole(owner, svc)
+	if !ok {
+		return "", nil
 	}
-	return "", nil
+	return "http://" + ap.String() + "/", nil
 }

@@ -602,6 +602,18 @@ type ContainerReport struct {
 	Ports map[string]string `json:"ports,omitempty"`
 }
 
+// HostAddr returns the host address a container's named port is
+// published on, and false when it is not published.
+func (r Report) HostAddr(container, port string) (string, bool) {
+	for _, c := range r.Containers {
+		if c.Name == container {
+			addr := c.Ports[port]
+			return addr, addr != ""
+		}
+	}
+	return "", false
+}
+
 // Status compares the plan with what runs. A range is healthy when every
 // planned network exists, every planned container runs its planned spec
 // and nothing else carries the exercise's label.
@@ -705,10 +717,8 @@ func (o *Orchestrator) Gateway(ctx context.Context, team int) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cyberrange: gateway of team %d: %w", team, err)
 		}
-		for _, c := range actual.Containers {
-			if addr := c.Ports[PortSocks]; c.Name == gi.Container && addr != "" {
-				gi.Address = addr
-			}
+		if addr, ok := buildReport(p, o.d.Name(), actual).HostAddr(gi.Container, PortSocks); ok {
+			gi.Address = addr
 		}
 	}
 	return gi, nil

@@ -653,6 +653,38 @@ func TestHealthAndGateway(t *testing.T) {
 	}
 }
 
+func TestReportHostAddr(t *testing.T) {
+	rep := cyberrange.Report{Containers: []cyberrange.ContainerReport{
+		{Name: "gw-a01", Kind: cyberrange.KindGateway, State: cyberrange.StateRunning,
+			Ports: map[string]string{cyberrange.PortSocks: "127.0.0.1:41081"}},
+		{Name: "checker", Kind: cyberrange.KindChecker, State: cyberrange.StateRunning,
+			Ports: map[string]string{cyberrange.PortChecker: "172.30.0.2:8000"}},
+		{Name: "gw-a02", Kind: cyberrange.KindGateway, State: cyberrange.StateExited},
+		{Name: "mail-d01", Kind: cyberrange.KindTarget, State: cyberrange.StateRunning, Ports: map[string]string{}},
+	}}
+	tests := []struct {
+		desc            string
+		container, port string
+		want            string
+	}{
+		{"published", "gw-a01", cyberrange.PortSocks, "127.0.0.1:41081"},
+		{"a checker's, reached on the ingress", "checker", cyberrange.PortChecker, "172.30.0.2:8000"},
+		{"another port of the container", "gw-a01", cyberrange.PortAdmin, ""},
+		{"not running: no ports", "gw-a02", cyberrange.PortSocks, ""},
+		{"a target publishes nothing", "mail-d01", "smtp", ""},
+		{"no such container", "gw-a03", cyberrange.PortSocks, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			got, ok := rep.HostAddr(tt.container, tt.port)
+			if got != tt.want || ok != (tt.want != "") {
+				t.Errorf("HostAddr(%q, %q) = %q, %v; want %q", tt.container, tt.port, got, ok, tt.want)
+			}
+		})
+	}
+}
+
 func TestProgressJSON(t *testing.T) {
 	b, err := json.Marshal(cyberrange.Progress{Step: cyberrange.StepTargets, Total: 3, Done: 1, Name: "x", Kind: cyberrange.KindTarget,
 		Action: cyberrange.ActionCreate, Err: errors.New("no"), Elapsed: 1500 * time.Microsecond})

@@ -679,13 +679,51 @@ func (p *Plan) Container(name string) (Container, bool) {
 	return Container{}, false
 }
 
-func (p *Plan) target(owner, svc int) (Container, bool) {
+// Target returns the target container of owner's replica of service svc.
+func (p *Plan) Target(owner, svc int) (Container, bool) {
 	for _, c := range p.Containers {
 		if c.Kind == KindTarget && c.Team == owner && c.Service == svc {
 			return c, true
 		}
 	}
 	return Container{}, false
+}
+
+// Checker returns the checker container serving the built-in checker
+// named name (label LabelService), if the plan has one.
+func (p *Plan) Checker(name string) (Container, bool) {
+	for _, c := range p.Containers {
+		if c.Kind == KindChecker && c.Labels[LabelService] == name {
+			return c, true
+		}
+	}
+	return Container{}, false
+}
+
+// AdminConsole returns the address (host:port) of the admin console of
+// owner's replica of service svc as the replica's own network and the
+// checkers reach it (the replica address, the port named PortAdmin), and
+// false when the target has none.
+func (p *Plan) AdminConsole(owner, svc int) (netip.AddrPort, bool) {
+	c, ok := p.Target(owner, svc)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	for _, port := range c.Ports {
+		if port.Name == PortAdmin {
+			return netip.AddrPortFrom(p.replicaAddr(c), uint16(port.Number)), true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+// ReplicaNetwork returns the subnet of owner's replica network.
+func (p *Plan) ReplicaNetwork(owner int) (netip.Prefix, bool) {
+	n, ok := p.networkOf(NetReplica, owner)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	return n.Subnet, true
 }
 
 // attachedTo returns c's address on the named network.
@@ -730,7 +768,7 @@ func (p *Plan) targetAddrs(team int, c Container) (ask, dial netip.Addr) {
 func (p *Plan) Placement() scenarios.Placement {
 	return scenarios.Placement{
 		ReplicaAddress: func(owner, svc int) string {
-			c, ok := p.target(owner, svc)
+			c, ok := p.Target(owner, svc)
 			if !ok {
 				return ""
 			}
@@ -744,7 +782,7 @@ func (p *Plan) Placement() scenarios.Placement {
 			return n.Subnet.String()
 		},
 		ReplicaPorts: func(owner, svc int) []scenarios.Port {
-			c, ok := p.target(owner, svc)
+			c, ok := p.Target(owner, svc)
 			if !ok {
 				return nil
 			}
@@ -761,7 +799,7 @@ func (p *Plan) Placement() scenarios.Placement {
 // team owner as checkers and teams reach them (the admin console's
 // included, which only checkers and the owner may reach), or nil.
 func (p *Plan) ReplicaPorts(owner, svc int) []Port {
-	c, ok := p.target(owner, svc)
+	c, ok := p.Target(owner, svc)
 	if !ok {
 		return nil
 	}
@@ -773,7 +811,7 @@ func (p *Plan) ReplicaPorts(owner, svc int) []Port {
 // teams (not the admin console). ok is false when there is no such target
 // or team has no gateway.
 func (p *Plan) TargetFor(team, owner, svc int) (addr netip.Addr, ports []Port, ok bool) {
-	c, ok := p.target(owner, svc)
+	c, ok := p.Target(owner, svc)
 	if !ok {
 		return netip.Addr{}, nil, false
 	}
@@ -800,7 +838,7 @@ func teamPorts(c Container) []Port {
 // the team's gateway dials (and an attack box reaches directly); with the
 // local driver it is the replica address.
 func (p *Plan) TeamAddress(team, owner, svc int) (netip.Addr, bool) {
-	c, ok := p.target(owner, svc)
+	c, ok := p.Target(owner, svc)
 	if !ok {
 		return netip.Addr{}, false
 	}
@@ -852,13 +890,11 @@ func (p *Plan) Gateway(team int) (GatewayInfo, bool) {
 // CheckerURL returns the enochecker v2 URL of the built-in checker NAME
 // (a service's "builtin:NAME") when the plan runs it, or false.
 func (p *Plan) CheckerURL(name string) (string, bool) {
-	for _, c := range p.Containers {
-		if c.Kind != KindChecker || c.Labels[LabelService] != name || len(c.Networks) == 0 || len(c.Ports) == 0 {
-			continue
-		}
-		return "http://" + netip.AddrPortFrom(c.Networks[0].Address, uint16(c.Ports[0].Number)).String(), true
+	c, ok := p.Checker(name)
+	if !ok || len(c.Networks) == 0 || len(c.Ports) == 0 {
+		return "", false
 	}
-	return "", false
+	return "http://" + netip.AddrPortFrom(c.Networks[0].Address, uint16(c.Ports[0].Number)).String(), true
 }
 
 func commandFlag(cmd []string, name string) string {

@@ -483,3 +483,142 @@ func TestAttackBoxPlan(t *testing.T) {
 		}
 	}
 }
+
+// queryPlans are the demo's plans for the plan's query tests: its one
+// defending team (d01, index 3) owns the mail service's replica (service
+// 0), which the external plan runs from an image of its own, without an
+// admin console.
+func queryPlans(t *testing.T) (docker, local, external *cyberrange.Plan) {
+	t.Helper()
+	sc := builtin(t, "demo")
+	ext := sc.Clone()
+	ext.Services[0].Image = "registry.example/mail:1"
+	return planFor(t, sc, cyberrange.DriverDocker), planFor(t, sc, cyberrange.DriverLocal), planFor(t, ext, cyberrange.DriverDocker)
+}
+
+func TestPlanTarget(t *testing.T) {
+	docker, local, _ := queryPlans(t)
+	tests := []struct {
+		desc       string
+		p          *cyberrange.Plan
+		owner, svc int
+		want       string
+	}{
+		{"docker replica", docker, 3, 0, "cyrange-demo-mail-d01"},
+		{"local replica", local, 3, 0, "cyrange-demo-mail-d01"},
+		{"an attack team owns none", docker, 0, 0, ""},
+		{"no such service", docker, 3, 1, ""},
+		{"no such team", local, 9, 0, ""},
+		{"a gateway is no target", docker, 0, -1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c, ok := tt.p.Target(tt.owner, tt.svc)
+			if ok != (tt.want != "") || c.Name != tt.want {
+				t.Fatalf("Target(%d, %d) = %q, %v; want %q", tt.owner, tt.svc, c.Name, ok, tt.want)
+			}
+			if ok && (c.Kind != cyberrange.KindTarget || c.Team != tt.owner || c.Service != tt.svc) {
+				t.Errorf("Target(%d, %d) = %+v", tt.owner, tt.svc, c)
+			}
+		})
+	}
+}
+
+func TestPlanChecker(t *testing.T) {
+	docker, local, _ := queryPlans(t)
+	tests := []struct {
+		desc string
+		p    *cyberrange.Plan
+		name string
+		want string
+		addr string
+	}{
+		{"docker", docker, "mailserver", "cyrange-demo-checker-mailserver", "10.62.0.2"},
+		{"local", local, "mailserver", "cyrange-demo-checker-mailserver", "127.62.0.2"},
+		{"not in the plan", docker, "portal", "", ""},
+		{"a service's name is not its checker's", docker, "mail", "", ""},
+		{"empty", local, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c, ok := tt.p.Checker(tt.name)
+			if ok != (tt.want != "") || c.Name != tt.want {
+				t.Fatalf("Checker(%q) = %q, %v; want %q", tt.name, c.Name, ok, tt.want)
+			}
+			if ok && (c.Kind != cyberrange.KindChecker || c.Networks[0].Address.String() != tt.addr) {
+				t.Errorf("Checker(%q) = %+v", tt.name, c)
+			}
+		})
+	}
+}
+
+func TestPlanAdminConsole(t *testing.T) {
+	docker, local, external := queryPlans(t)
+	tests := []struct {
+		desc       string
+		p          *cyberrange.Plan
+		owner, svc int
+		want       string
+	}{
+		// The checkers' view on docker: the replica's address on the
+		// checkers network, as the game's placement has it.
+		{"docker", docker, 3, 0, "10.62.0.10:8025"},
+		{"local, its port shifted", local, 3, 0, "127.61.1.10:18025"},
+		{"an external image has none", external, 3, 0, ""},
+		{"an attack team owns no replica", docker, 0, 0, ""},
+		{"no such service", local, 3, 5, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			ap, ok := tt.p.AdminConsole(tt.owner, tt.svc)
+			if tt.want == "" {
+				if ok {
+					t.Fatalf("AdminConsole(%d, %d) = %s", tt.owner, tt.svc, ap)
+				}
+				return
+			}
+			if !ok || ap.String() != tt.want {
+				t.Fatalf("AdminConsole(%d, %d) = %s, %v; want %s", tt.owner, tt.svc, ap, ok, tt.want)
+			}
+			if got := tt.p.Placement().ReplicaAddress(tt.owner, tt.svc); got != ap.Addr().String() {
+				t.Errorf("the console is on %s, the replica on %s", ap.Addr(), got)
+			}
+		})
+	}
+}
+
+func TestPlanReplicaNetwork(t *testing.T) {
+	docker, local, _ := queryPlans(t)
+	tests := []struct {
+		desc  string
+		p     *cyberrange.Plan
+		owner int
+		want  string
+	}{
+		{"docker", docker, 3, "10.61.1.0/24"},
+		{"local", local, 3, "127.61.1.0/24"},
+		{"an attack team has a team network, not a replica's", docker, 0, ""},
+		{"the checkers' network is nobody's replica", local, -1, ""},
+		{"no such team", docker, 4, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			sub, ok := tt.p.ReplicaNetwork(tt.owner)
+			if ok != (tt.want != "") || ok && sub.String() != tt.want {
+				t.Fatalf("ReplicaNetwork(%d) = %s, %v; want %q", tt.owner, sub, ok, tt.want)
+			}
+			if !ok {
+				return
+			}
+			// The replica's target is on it.
+			c, _ := tt.p.Target(tt.owner, 0)
+			if !sub.Contains(c.Networks[0].Address) {
+				t.Errorf("target %s at %s, outside %s", c.Name, c.Networks[0].Address, sub)
+			}
+		})
+	}
+}

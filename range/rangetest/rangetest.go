@@ -260,7 +260,7 @@ func checkHealthy(t *testing.T, ctx context.Context, o *cyberrange.Orchestrator,
 		}
 		pc, _ := p.Container(c.Name)
 		for _, port := range pc.Ports {
-			if port.Publish != "" && c.Ports[port.Name] == "" {
+			if _, ok := rep.HostAddr(c.Name, port.Name); port.Publish != "" && !ok {
 				t.Errorf("status: %s: port %s not published (ports %v)", c.Name, port.Name, c.Ports)
 			}
 		}
