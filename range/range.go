@@ -99,7 +99,7 @@ type Container struct {
 	// cyrange binary itself with Command.
 	Image string
 	// Command is the cyrange command line inside, e.g.
-	// ["target", "mailserver", "--listen", "0.0.0.0", ...].
+	// ["target", NAME, "--listen", "0.0.0.0", ...] for a built-in target.
 	Command []string
 	Env     map[string]string
 	// Networks lists the attachments; the first is the primary one.

@@ -14,7 +14,7 @@
 //	  - {name: "Đội phòng thủ", role: defence}
 //	services:
 //	  - name: mail
-//	    checker: builtin:mailserver
+//	    checker: builtin:NAME           # a built-in target (images/)
 //	    flag_stores: [inbox, drafts, attachments]
 //
 // Load, LoadFile, Builtin and Open parse a file, fill in the defaults and

@@ -363,12 +363,12 @@ func (v *validator) services() {
 			// Left empty because the name could not stand in for it;
 			// the name's error says what to fix.
 		case !isImage(svc.Image):
-			v.errorf(p+".image", "must be an image name such as mailserver or registry.example/app:1.2 (got %q)", svc.Image)
+			v.errorf(p+".image", "must be a built-in target's name or an image reference such as registry.example/app:1.2 (got %q)", svc.Image)
 		case s.AttackBox && !IsBuiltinImage(svc.Image):
 			// The box reaches targets without a gateway: only a target's
 			// own flow records can see that, and only built-in targets
 			// make them. Unseen, a box's attacks would make no incident.
-			v.errorf(p+".image", "must be a built-in target such as mailserver when attack_box is true: only built-in targets record the connections that reach them, and traffic from an attack box passes no gateway (got %q)", svc.Image)
+			v.errorf(p+".image", "must be a built-in target when attack_box is true: only built-in targets record the connections that reach them, and traffic from an attack box passes no gateway (got %q)", svc.Image)
 		}
 		switch {
 		case svc.Checker == "" && isImage(svc.Image):

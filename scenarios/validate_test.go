@@ -241,13 +241,13 @@ services:
 		{"service name duplicate", base + "  - {name: web, flag_stores: [g]}\n",
 			[]string{`t.yaml:7: services[1].name: "web" is already used by services[0]`}},
 		{"image", base + "  - {name: db, image: '-x', flag_stores: [f]}\n",
-			[]string{`t.yaml:7: services[1].image: must be an image name such as mailserver or registry.example/app:1.2 (got "-x")`}},
+			[]string{`t.yaml:7: services[1].image: must be a built-in target's name or an image reference such as registry.example/app:1.2 (got "-x")`}},
 		{"foreign image without checker", base + "  - {name: db, image: 'registry.example/db:1', flag_stores: [f]}\n",
 			[]string{`t.yaml:7: services[1].checker: is required: image "registry.example/db:1" is not the name of a built-in checker, so give builtin:NAME or the http(s) URL of an enochecker v2 checker`}},
 		// A box's traffic bypasses the gateways: only built-in targets see it.
 		{"attack box with a foreign image", "attack_box: true\n" + base +
 			"  - name: db\n    image: registry.example/db:1\n    checker: http://checker.example:8000\n    flag_stores: [f]\n",
-			[]string{`t.yaml:9: services[1].image: must be a built-in target such as mailserver when attack_box is true: only built-in targets record the connections that reach them, and traffic from an attack box passes no gateway (got "registry.example/db:1")`}},
+			[]string{`t.yaml:9: services[1].image: must be a built-in target when attack_box is true: only built-in targets record the connections that reach them, and traffic from an attack box passes no gateway (got "registry.example/db:1")`}},
 		{"checker scheme", base + "  - {name: db, checker: 'ftp://c.example/', flag_stores: [f]}\n",
 			[]string{`t.yaml:7: services[1].checker: must be builtin:NAME or the http(s) URL of an enochecker v2 checker (got "ftp://c.example/")`}},
 		{"checker builtin empty", base + "  - {name: db, checker: 'builtin:', flag_stores: [f]}\n",
