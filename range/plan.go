@@ -822,6 +822,16 @@ func (p *Plan) TargetFor(team, owner, svc int) (addr netip.Addr, ports []Port, o
 	return addr, teamPorts(c), true
 }
 
+// PortMap maps ports' names to their numbers, as clients of a target
+// (its exploits, its checker) name them.
+func PortMap(ports []Port) map[string]int {
+	m := make(map[string]int, len(ports))
+	for _, p := range ports {
+		m[p.Name] = p.Number
+	}
+	return m
+}
+
 // teamPorts returns the ports of target c open to teams: all but the
 // admin console's.
 func teamPorts(c Container) []Port {

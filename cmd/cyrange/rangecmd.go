@@ -14,6 +14,7 @@ import (
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
@@ -292,11 +293,7 @@ func printReport(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep
 		if !ok {
 			continue
 		}
-		for _, c := range rep.Containers {
-			if c.Name == gi.Container && c.Ports[cyberrange.PortSocks] != "" {
-				gi.Address = c.Ports[cyberrange.PortSocks]
-			}
-		}
+		gi.Address = gateway.HostAddr(gi, rep)
 		line := fmt.Sprintf("%s\t%s\t%s\t%s", t.Name, gi.Address, gi.Short, gi.Source)
 		if box, ok := boxes[i]; ok {
 			line += "\t" + gi.Short + "@" + box

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/range/operator"
 	"github.com/cyrange/cyrange/range/rehearsal"
 	"github.com/cyrange/cyrange/scenarios"
@@ -174,35 +175,38 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 		release()
 		return nil, err
 	}
-	chk := map[int]checks.Checker{}
-	for i, svc := range sc.Services {
-		url := svc.Checker
-		var opts []checks.ClientOption
-		if name, ok := svc.IsBuiltinChecker(); ok {
-			if url, ok = plan.CheckerURL(name); !ok {
-				release()
-				return nil, fmt.Errorf("service %q: the plan has no checker %q", svc.Name, name)
-			}
-			// Where the driver says the host reaches the checker (the
-			// docker driver's checkers network is closed to the host).
-			for _, c := range plan.Containers {
-				if c.Kind != cyberrange.KindChecker || c.Labels[cyberrange.LabelService] != name {
-					continue
-				}
-				for _, cr := range rep.Containers {
-					if cr.Name == c.Name && cr.Ports["checker"] != "" {
-						url = "http://" + cr.Ports["checker"]
-					}
-				}
-				// The built-in checker serves only the game, which
-				// proves itself with the token derived from their
-				// shared secret.
-				opts = []checks.ClientOption{checks.WithToken(checks.CallerToken(c.Env[cyberrange.EnvCheckerSecret]))}
-			}
-		}
-		chk[i] = checks.NewClient(url, &http.Client{}, opts...)
+	chk, err := checkerClients(sc, plan, rep)
+	if err != nil {
+		release()
+		return nil, err
 	}
 	return &exerciseRange{plan: plan, orch: orch, driver: d, checkers: chk, release: release, logger: logger}, nil
+}
+
+// checkerClients are the game's clients of every service's checker: a
+// built-in one where the driver says the host reaches it (the docker
+// driver's checkers network is closed to the host), proving itself with
+// the token derived from the secret the two share, as the built-in
+// checker serves only the game; any other over its URL.
+func checkerClients(sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report) (map[int]checks.Checker, error) {
+	chk := map[int]checks.Checker{}
+	for i, svc := range sc.Services {
+		name, ok := svc.IsBuiltinChecker()
+		if !ok {
+			chk[i] = checks.NewClient(svc.Checker, &http.Client{})
+			continue
+		}
+		url, ok := plan.CheckerURL(name)
+		c, found := plan.Checker(name)
+		if !ok || !found {
+			return nil, fmt.Errorf("service %q: the plan has no checker %q", svc.Name, name)
+		}
+		if a, ok := rep.HostAddr(c.Name, cyberrange.PortChecker); ok {
+			url = "http://" + a
+		}
+		chk[i] = checks.NewClient(url, &http.Client{}, checks.WithToken(checks.CallerToken(c.Env[cyberrange.EnvCheckerSecret])))
+	}
+	return chk, nil
 }
 
 // watch restarts what dies until ctx is done.
@@ -224,13 +228,7 @@ func (r *exerciseRange) printGateways(w io.Writer, ctx context.Context) {
 		if !ok {
 			continue
 		}
-		addr := g.Address
-		for _, c := range rep.Containers {
-			if c.Name == g.Container && c.Ports["socks"] != "" {
-				addr = c.Ports["socks"]
-			}
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", g.Team, addr, g.Short, g.Source)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", g.Team, gateway.HostAddr(g, rep), g.Short, g.Source)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "  (gateway password: the team's token)")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/target"
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
 )
 
@@ -129,11 +130,8 @@ func (b *attacker) round(ctx context.Context) []string {
 		if !ok {
 			continue
 		}
-		t := target.Replica{Host: host.String(), Ports: map[string]int{}, Options: svc.Options,
+		t := target.Replica{Host: host.String(), Ports: cyberrange.PortMap(ports), Options: svc.Options,
 			AttackInfo: infos[cfg.Teams[r.Owner].Name+"/"+cfg.Services[r.Service].Name]}
-		for _, p := range ports {
-			t.Ports[p.Name] = p.Number
-		}
 		for _, ex := range b.known {
 			if ex.target != svc.Image {
 				continue

@@ -291,11 +291,8 @@ func (r *Rehearsal) runExploit(ctx context.Context, w target.Weakness, team int,
 	if !ok {
 		return nil, errors.New("the attack team has no way to the replica")
 	}
-	t := target.Replica{Host: host.String(), Ports: map[string]int{}, AttackInfo: r.infos[replicaKey(rp)],
+	t := target.Replica{Host: host.String(), Ports: cyberrange.PortMap(ports), AttackInfo: r.infos[replicaKey(rp)],
 		Options: r.o.Scenario.Services[rp.Service].Options}
-	for _, p := range ports {
-		t.Ports[p.Name] = p.Number
-	}
 	ectx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	got, err := w.Exploit(ectx, d, t)
