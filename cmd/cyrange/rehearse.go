@@ -25,24 +25,39 @@ func runRehearse(ctx context.Context, e *env, args []string) error {
 	return rehearseCommand(ctx, e, args, rehearsalHooks{})
 }
 
-func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHooks) error {
+// rehearseArgs are the rehearse command's settings.
+type rehearseArgs struct {
+	scenario, driver      string
+	asJSON, keep, verbose bool
+}
+
+func parseRehearseArgs(e *env, args []string) (rehearseArgs, error) {
 	const usage = "usage: cyrange rehearse SCENARIO [--driver docker|local] [--json] [--keep]"
+	var a rehearseArgs
 	fs := newFlagSet(e, "rehearse")
-	driver := fs.String("driver", cyberrange.DriverDocker, "where the scratch range runs: local or docker")
-	asJSON := fs.Bool("json", false, "print the readiness report as JSON")
-	keep := fs.Bool("keep", false, "leave the scratch range and its data directory up for a look")
-	verbose := fs.Bool("v", false, "log debug messages")
+	fs.StringVar(&a.driver, "driver", cyberrange.DriverDocker, "where the scratch range runs: local or docker")
+	fs.BoolVar(&a.asJSON, "json", false, "print the readiness report as JSON")
+	fs.BoolVar(&a.keep, "keep", false, "leave the scratch range and its data directory up for a look")
+	fs.BoolVar(&a.verbose, "v", false, "log debug messages")
 	pos, err := parsePositional(fs, args)
+	switch {
+	case err != nil:
+		return a, err
+	case len(pos) != 1:
+		return a, usagef("%s (SCENARIO: a file or one of %s)", usage, strings.Join(scenarios.Builtins(), ", "))
+	case a.driver != cyberrange.DriverLocal && a.driver != cyberrange.DriverDocker:
+		return a, usagef("--driver must be local or docker, not %q", a.driver)
+	}
+	a.scenario = pos[0]
+	return a, nil
+}
+
+func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHooks) error {
+	a, err := parseRehearseArgs(e, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("%s (SCENARIO: a file or one of %s)", usage, strings.Join(scenarios.Builtins(), ", "))
-	}
-	if *driver != cyberrange.DriverLocal && *driver != cyberrange.DriverDocker {
-		return usagef("--driver must be local or docker, not %q", *driver)
-	}
-	sc, err := openScenario(pos[0])
+	sc, err := openScenario(a.scenario)
 	if err != nil {
 		return err
 	}
@@ -59,44 +74,23 @@ func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHook
 	if err := os.WriteFile(scenFile, sc.Canonical(), 0o600); err != nil {
 		return err
 	}
-	logger := newLogger(e.stderr, *verbose)
 	// Progress goes where it does not mix with the JSON report.
 	progress := e
-	if *asJSON {
+	if a.asJSON {
 		progress = &env{stdout: e.stderr, stderr: e.stderr, getenv: e.getenv}
 	}
-	var rg *exerciseRange
-	up := func(ctx context.Context) (*rehearsal.Range, error) {
-		if *driver == cyberrange.DriverLocal {
-			plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", true)
-			if err != nil {
-				return nil, err
-			}
-			if err := rehearsal.AddressesFree(ctx, plan); err != nil {
-				return nil, err
-			}
-		}
-		if rg, err = startRangeWith(ctx, progress, sc, data, *driver, driverOptions{Logger: logger, Binary: h.binary}); err != nil {
-			return nil, err
-		}
-		return rg.forRehearsal(sc), nil
-	}
-	r := rehearsal.New(rehearsal.Options{Scenario: sc, Driver: *driver, Targets: targets(), DataDir: data,
-		Up: up, BeforeExploits: h.beforeExploits, Logger: logger})
+	s := &scratch{sc: sc, data: data, driver: a.driver, e: progress,
+		do: driverOptions{Logger: newLogger(e.stderr, a.verbose), Binary: h.binary}}
+	r := rehearsal.New(rehearsal.Options{Scenario: sc, Driver: a.driver, Targets: targets(), DataDir: data,
+		Up: s.up, BeforeExploits: h.beforeExploits, Logger: s.do.Logger})
 	r.Run(ctx)
-	if *keep {
+	if a.keep {
 		fmt.Fprintf(progress.stdout, "The scratch range stays up: cyrange range down %s --driver %s --data %s\n",
-			scenFile, *driver, data)
+			scenFile, a.driver, data)
 	} else {
-		if rg != nil {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			r.Record("range down", sc.Name, rg.orch.Down(dctx, sc.Name))
-			cancel()
-			rg.release()
-		}
-		os.RemoveAll(data)
+		s.down(ctx, r)
 	}
-	if *asJSON {
+	if a.asJSON {
 		if err := r.WriteJSON(e.stdout); err != nil {
 			return err
 		}
@@ -107,4 +101,46 @@ func rehearseCommand(ctx context.Context, e *env, args []string, h rehearsalHook
 		return fmt.Errorf("%q is not ready: %s", strings.TrimSuffix(sc.Name, rehearsal.Suffix), r.FirstFailure())
 	}
 	return nil
+}
+
+// scratch is the rehearsal's throwaway range.
+type scratch struct {
+	sc     *scenarios.Scenario
+	data   string
+	driver string
+	e      *env
+	do     driverOptions
+	rg     *exerciseRange
+}
+
+// up brings the scratch range up; a local one only where no other local
+// range listens, or its checkers would plant flags in that range's
+// targets.
+func (s *scratch) up(ctx context.Context) (*rehearsal.Range, error) {
+	if s.driver == cyberrange.DriverLocal {
+		plan, err := rangePlan(s.sc, s.data, cyberrange.DriverLocal, "", true)
+		if err != nil {
+			return nil, err
+		}
+		if err := rehearsal.AddressesFree(ctx, plan); err != nil {
+			return nil, err
+		}
+	}
+	rg, err := startRangeWith(ctx, s.e, s.sc, s.data, s.driver, s.do)
+	if err != nil {
+		return nil, err
+	}
+	s.rg = rg
+	return rg.forRehearsal(s.sc), nil
+}
+
+// down takes the scratch range down and removes its data directory.
+func (s *scratch) down(ctx context.Context, r *rehearsal.Rehearsal) {
+	if s.rg != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		r.Record("range down", s.sc.Name, s.rg.orch.Down(dctx, s.sc.Name))
+		cancel()
+		s.rg.release()
+	}
+	os.RemoveAll(s.data)
 }
