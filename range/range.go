@@ -204,3 +204,29 @@ type Driver interface {
 type ReadyWaiter interface {
 	WaitReady(ctx context.Context, c Container) error
 }
+
+// Execer is a Driver that can run a cyrange command inside a running
+// container, from where the container reaches: the docker driver's
+// replica networks are closed to the host by design, so what the host
+// must do there (apply a remedy through a replica's admin console) runs
+// in a container that reaches them (the service's checker), as that
+// container's own process would.
+//
+// Exec returns an error wrapping ErrNotFound when the container does not
+// exist or does not run, and one wrapping ErrInvalid when args is empty.
+type Execer interface {
+	// Exec runs the cyrange command line args (without the program
+	// name, e.g. ["console", "remedy", "--url", u, "w"]) inside the
+	// running container name, with env added to its environment, and
+	// returns its combined output; a non-zero exit is an error that
+	// carries the exit status and the output's last line.
+	Exec(ctx context.Context, name string, args []string, env map[string]string) (output string, err error)
+}
+
+// EnvSourceAddr is set by a driver that shares its network with the
+// containers (the local driver) in the environment of a command it
+// Execs: the container's primary address, which the command binds its
+// outgoing connections to, so that it comes from the container as the
+// container's own process would. Where the command runs inside the
+// container's network namespace (docker), it is not set.
+const EnvSourceAddr = "CYRANGE_SOURCE_ADDR"

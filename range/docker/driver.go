@@ -30,6 +30,7 @@ const Name = "docker"
 const (
 	DefaultCallTimeout  = 30 * time.Second
 	DefaultBuildTimeout = 15 * time.Minute
+	DefaultExecTimeout  = time.Minute
 	defaultParallel     = 8
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	CallTimeout time.Duration
 	// BuildTimeout bounds an image build or import (DefaultBuildTimeout).
 	BuildTimeout time.Duration
+	// ExecTimeout bounds an Exec, the command's run included
+	// (DefaultExecTimeout when zero); each of its API calls is bounded
+	// by CallTimeout too.
+	ExecTimeout time.Duration
 	// Host is the engine's address (unix:///var/run/docker.sock,
 	// tcp://...); empty means DOCKER_HOST or the default socket.
 	Host string
@@ -69,6 +74,7 @@ type Driver struct {
 	now           func() time.Time
 	timeout       time.Duration
 	buildTimeout  time.Duration
+	execTimeout   time.Duration
 	ingressSubnet netip.Prefix
 	parallel      int
 	out           io.Writer
@@ -114,7 +120,7 @@ func New(ctx context.Context, o Options) (*Driver, error) {
 
 // newDriver wraps an engine; tests give it a fake.
 func newDriver(e engine, o Options) *Driver {
-	d := &Driver{e: e, log: o.Logger, now: o.Now, timeout: o.CallTimeout, buildTimeout: o.BuildTimeout,
+	d := &Driver{e: e, log: o.Logger, now: o.Now, timeout: o.CallTimeout, buildTimeout: o.BuildTimeout, execTimeout: o.ExecTimeout,
 		ingressSubnet: o.IngressSubnet, parallel: o.Parallel, out: o.BuildOutput, ingress: map[string]bool{},
 		probeTimeout: o.ProbeTimeout}
 	if d.log == nil {
@@ -128,6 +134,9 @@ func newDriver(e engine, o Options) *Driver {
 	}
 	if d.buildTimeout <= 0 {
 		d.buildTimeout = DefaultBuildTimeout
+	}
+	if d.execTimeout <= 0 {
+		d.execTimeout = DefaultExecTimeout
 	}
 	if d.parallel <= 0 {
 		d.parallel = defaultParallel
@@ -743,9 +752,10 @@ func (d *Driver) Kill(ctx context.Context, name string) error {
 	return nil
 }
 
-// probeBinary is where the range's own image keeps cyrange, whose probe
-// role tells whether a container listens.
-const probeBinary = "/cyrange"
+// imageBinary is where the range's own image keeps cyrange (Dockerfile):
+// an exec names the program it runs, the image's entry point does not
+// apply. Its probe role tells whether a container listens.
+const imageBinary = "/cyrange"
 
 // WaitReady waits until something listens on each of c's ports inside
 // it. Only the container itself sees its ports on an internal network,
@@ -761,7 +771,7 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl)*3/4)
 	}
-	cmd := []string{probeBinary, "probe", "ready", "--timeout", timeout.Round(time.Millisecond).String()}
+	cmd := []string{imageBinary, "probe", "ready", "--timeout", timeout.Round(time.Millisecond).String()}
 	for _, p := range c.Ports {
 		cmd = append(cmd, "127.0.0.1:"+strconv.Itoa(p.Number))
 	}

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 //
 //	fake --listen ADDR [--ignore-term] [--exit-after D]
 func fakeRole(args []string) int {
+	if len(args) > 0 && args[0] == "say" {
+		return fakeCommand(args[1:])
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = args[1:]
 	}
@@ -81,4 +84,24 @@ func fakeRole(args []string) int {
 	case <-exit:
 		return 3
 	}
+}
+
+// fakeCommand is a command run in a container (Exec): it prints its
+// environment and its last words on stdout and stderr, and exits.
+//
+//	say [--exit N] [--sleep D] [--last WORDS]
+func fakeCommand(args []string) int {
+	fs := flag.NewFlagSet("say", flag.ContinueOnError)
+	code := fs.Int("exit", 0, "exit status")
+	sleep := fs.Duration("sleep", 0, "wait this long first")
+	last := fs.String("last", "done", "the last line, on stderr")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	env := os.Environ()
+	sort.Strings(env)
+	fmt.Printf("env: %s\n", strings.Join(env, " "))
+	time.Sleep(*sleep)
+	fmt.Fprintln(os.Stderr, *last)
+	return *code
 }

@@ -367,7 +367,12 @@ func (d *Driver) checkContainer(c cyberrange.Container) error {
 	if c.Labels[cyberrange.LabelExercise] == "" {
 		return fmt.Errorf("%w: no %s label", cyberrange.ErrInvalid, cyberrange.LabelExercise)
 	}
-	for k, v := range c.Env {
+	return checkEnv(c.Env)
+}
+
+// checkEnv refuses what cannot be an environment variable.
+func checkEnv(env map[string]string) error {
+	for k, v := range env {
 		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
 			return fmt.Errorf("%w: bad environment variable %q", cyberrange.ErrInvalid, k)
 		}

@@ -216,7 +216,13 @@ func (d *Driver) lastLine(name string) string {
 		f.Seek(st.Size()-window, io.SeekStart)
 	}
 	b, _ := io.ReadAll(io.LimitReader(f, window))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lastLineOf(string(b))
+}
+
+// lastLineOf is the last line of a process's output, where a command
+// that fails says why, or "(no output)".
+func lastLineOf(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
 		return last
 	}

@@ -14,7 +14,7 @@ import (
 
 // strays are the live processes of container name, called when its
 // record names no live process: a process spawned by an orchestrator that
-// was killed before it could record it. The driver starts every process
+// was killed before it could record it, or a command Exec runs there. The driver starts every process
 // of a container in the container's own directory, so they are found by
 // their working directory, and by running the driver's binary (or the one
 // the record names, recorded), so that nobody else's process is ever
@@ -67,7 +67,9 @@ func (d *Driver) strays(name, recorded string) []identity {
 // they are gone. The caller holds the lock, so nothing starts meanwhile.
 func (d *Driver) endStrays(ctx context.Context, name, recorded string) error {
 	for _, id := range d.strays(name, recorded) {
-		d.logger.Warn("local: ending a process an earlier orchestrator started and never recorded", "name", name, "pid", id.Pid)
+		// A process an earlier orchestrator started and never recorded,
+		// or a command Exec ran in a container that is gone.
+		d.logger.Warn("local: ending a process left in the container", "name", name, "pid", id.Pid)
 		// Its own process group, as Start makes it, or the process alone.
 		target := id.Pid
 		if pgid, err := syscall.Getpgid(id.Pid); err == nil && pgid == id.Pid {
