@@ -9,13 +9,9 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/target"
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/operator"
 )
-
-// envSourceAddr is set by a driver that runs a command "inside" a
-// container which is a local process: the address its connections must
-// come from, as the container's would.
-const envSourceAddr = "CYRANGE_SOURCE_ADDR"
 
 // runConsole applies a remedy in a target's admin console. It runs inside
 // the range (in a checker container, whose network the console lets in).
@@ -44,10 +40,10 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	if c.Password == "" {
 		return usagef("$%s is empty", operator.EnvPassword)
 	}
-	if src := e.getenv(envSourceAddr); src != "" {
+	if src := e.getenv(cyberrange.EnvSourceAddr); src != "" {
 		a, err := netip.ParseAddr(src)
 		if err != nil {
-			return usagef("$%s: %v", envSourceAddr, err)
+			return usagef("$%s: %v", cyberrange.EnvSourceAddr, err)
 		}
 		c.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: a.AsSlice()}, Timeout: 10 * time.Second}
 	}
