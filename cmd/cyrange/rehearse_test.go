@@ -123,7 +123,7 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 	}
 	sc.Name += rehearsal.Suffix
 	data := t.TempDir()
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
+	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
