@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +13,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/docker"
+	"github.com/cyrange/cyrange/range/probe"
 )
 
 // runImages is `cyrange images build`: the range's images, built into the
@@ -144,12 +141,12 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if len(pos) != 1 {
 			return usagef("%s", usage)
 		}
-		return probeDial(ctx, e.stdout, args[0], pos[0], *timeout)
+		return probe.Dial(ctx, e.stdout, args[0], pos[0], *timeout)
 	case "listen":
 		if len(args) < 2 {
 			return usagef("%s", usage)
 		}
-		return probeListen(ctx, e.stdout, args[1:])
+		return probe.Listen(ctx, e.stdout, args[1:])
 	case "ready":
 		fs := newFlagSet(e, "probe ready")
 		timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for every address")
@@ -160,99 +157,14 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if len(pos) == 0 {
 			return usagef("%s", usage)
 		}
-		return probeReady(ctx, e.stdout, pos, *timeout)
+		return probe.Ready(ctx, e.stdout, pos, *timeout)
 	}
 	return usagef("%s", usage)
 }
 
-// probeReady waits until every address accepts a connection.
-func probeReady(ctx context.Context, w io.Writer, addrs []string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for _, a := range addrs {
-		if err := dialUntil(ctx, a, 20*time.Millisecond); err != nil {
-			return fmt.Errorf("nothing listens on %s: %w", a, err)
-		}
-		fmt.Fprintf(w, "ready: %s\n", a)
-	}
-	return nil
-}
-
-// dialUntil tries a TCP connection to addr every pause until one succeeds
-// or ctx ends, when it returns the last failure.
+// dialUntil is probe.DialUntil, for the commands that wait for a port.
 func dialUntil(ctx context.Context, addr string, pause time.Duration) error {
-	for {
-		var dialer net.Dialer
-		c, err := dialer.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-	}
-}
-
-func probeDial(ctx context.Context, w io.Writer, network, addr string, timeout time.Duration) error {
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var dialer net.Dialer
-	c, err := dialer.DialContext(dctx, network, addr)
-	if err != nil {
-		return fmt.Errorf("no connection to %s: %w", addr, err)
-	}
-	defer c.Close()
-	fmt.Fprintf(w, "connected to %s from %s\n", c.RemoteAddr(), c.LocalAddr())
-	c.SetReadDeadline(time.Now().Add(timeout))
-	if line, err := bufio.NewReader(c).ReadString('\n'); err == nil || line != "" {
-		fmt.Fprintf(w, "received %s\n", strings.TrimSpace(line))
-	}
-	return nil
-}
-
-func probeListen(ctx context.Context, w io.Writer, addrs []string) error {
-	var lc net.ListenConfig
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for _, a := range addrs {
-		l, err := lc.Listen(ctx, "tcp", a)
-		if err != nil {
-			return err
-		}
-		ls = append(ls, l)
-		fmt.Fprintf(w, "listening on %s\n", l.Addr())
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, l := range ls {
-		wg.Go(func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				fmt.Fprintf(w, "connection from %s to %s\n", c.RemoteAddr(), c.LocalAddr())
-				mu.Unlock()
-				c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-				fmt.Fprintf(c, "%s\n", c.RemoteAddr())
-				c.Close()
-			}
-		})
-	}
-	<-ctx.Done()
-	for _, l := range ls {
-		l.Close()
-	}
-	wg.Wait()
-	return nil
+	return probe.DialUntil(ctx, addr, pause)
 }
 
 // benchRange is `cyrange bench range`: the time `range up` of a
