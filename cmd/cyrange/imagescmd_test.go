@@ -4,7 +4,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestProbe(t *testing.T) {
@@ -62,27 +61,5 @@ func TestImagesUsage(t *testing.T) {
 		if code, _, errs := runMain(t, args...); code != 2 || !strings.Contains(errs, "usage") {
 			t.Errorf("%v: code %d, %q", args, code, errs)
 		}
-	}
-}
-
-func TestMedian(t *testing.T) {
-	for _, tt := range []struct {
-		in   []time.Duration
-		want time.Duration
-	}{{nil, 0}, {[]time.Duration{3}, 3}, {[]time.Duration{5, 1, 3}, 3}, {[]time.Duration{4, 1, 3, 2}, 2}} {
-		if got := median(tt.in); got != tt.want {
-			t.Errorf("median %v = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestFindCompose(t *testing.T) {
-	got, err := findCompose("docker compose")
-	if err != nil || len(got) != 2 || got[1] != "compose" {
-		t.Errorf("given: %v %v", got, err)
-	}
-	t.Setenv("PATH", t.TempDir())
-	if _, err := findCompose(""); err == nil {
-		t.Error("found a compose with an empty PATH")
 	}
 }
