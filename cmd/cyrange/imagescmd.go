@@ -1,26 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/docker"
+	"github.com/cyrange/cyrange/range/probe"
+	"github.com/cyrange/cyrange/range/rangebench"
 )
 
 // runImages is `cyrange images build`: the range's images, built into the
@@ -144,12 +137,12 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if len(pos) != 1 {
 			return usagef("%s", usage)
 		}
-		return probeDial(ctx, e.stdout, args[0], pos[0], *timeout)
+		return probe.Dial(ctx, e.stdout, args[0], pos[0], *timeout)
 	case "listen":
 		if len(args) < 2 {
 			return usagef("%s", usage)
 		}
-		return probeListen(ctx, e.stdout, args[1:])
+		return probe.Listen(ctx, e.stdout, args[1:])
 	case "ready":
 		fs := newFlagSet(e, "probe ready")
 		timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for every address")
@@ -160,99 +153,14 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if len(pos) == 0 {
 			return usagef("%s", usage)
 		}
-		return probeReady(ctx, e.stdout, pos, *timeout)
+		return probe.Ready(ctx, e.stdout, pos, *timeout)
 	}
 	return usagef("%s", usage)
 }
 
-// probeReady waits until every address accepts a connection.
-func probeReady(ctx context.Context, w io.Writer, addrs []string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for _, a := range addrs {
-		if err := dialUntil(ctx, a, 20*time.Millisecond); err != nil {
-			return fmt.Errorf("nothing listens on %s: %w", a, err)
-		}
-		fmt.Fprintf(w, "ready: %s\n", a)
-	}
-	return nil
-}
-
-// dialUntil tries a TCP connection to addr every pause until one succeeds
-// or ctx ends, when it returns the last failure.
+// dialUntil is probe.DialUntil, for the commands that wait for a port.
 func dialUntil(ctx context.Context, addr string, pause time.Duration) error {
-	for {
-		var dialer net.Dialer
-		c, err := dialer.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-	}
-}
-
-func probeDial(ctx context.Context, w io.Writer, network, addr string, timeout time.Duration) error {
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var dialer net.Dialer
-	c, err := dialer.DialContext(dctx, network, addr)
-	if err != nil {
-		return fmt.Errorf("no connection to %s: %w", addr, err)
-	}
-	defer c.Close()
-	fmt.Fprintf(w, "connected to %s from %s\n", c.RemoteAddr(), c.LocalAddr())
-	c.SetReadDeadline(time.Now().Add(timeout))
-	if line, err := bufio.NewReader(c).ReadString('\n'); err == nil || line != "" {
-		fmt.Fprintf(w, "received %s\n", strings.TrimSpace(line))
-	}
-	return nil
-}
-
-func probeListen(ctx context.Context, w io.Writer, addrs []string) error {
-	var lc net.ListenConfig
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for _, a := range addrs {
-		l, err := lc.Listen(ctx, "tcp", a)
-		if err != nil {
-			return err
-		}
-		ls = append(ls, l)
-		fmt.Fprintf(w, "listening on %s\n", l.Addr())
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, l := range ls {
-		wg.Go(func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				fmt.Fprintf(w, "connection from %s to %s\n", c.RemoteAddr(), c.LocalAddr())
-				mu.Unlock()
-				c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-				fmt.Fprintf(c, "%s\n", c.RemoteAddr())
-				c.Close()
-			}
-		})
-	}
-	<-ctx.Done()
-	for _, l := range ls {
-		l.Close()
-	}
-	wg.Wait()
-	return nil
+	return probe.DialUntil(ctx, addr, pause)
 }
 
 // benchRange is `cyrange bench range`: the time `range up` of a
@@ -273,7 +181,7 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 	if *runs < 1 || *parallel < 1 {
 		return usagef("--runs and --parallel must be at least 1")
 	}
-	composeCmd, err := findCompose(*compose)
+	composeCmd, err := rangebench.FindCompose(*compose)
 	if err != nil {
 		return err
 	}
@@ -289,202 +197,73 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 	defer d.Close()
 	if *image == "" {
 		*image = "cyrange:bench"
-		bin, cleanup, err := staticBinary(ctx, e, "", ".")
+		remove, err := benchImage(ctx, e, d, *image)
 		if err != nil {
 			return err
 		}
-		err = d.BuildImage(ctx, *image, bin)
-		cleanup()
-		if err != nil {
-			return err
-		}
-		// Runs after the range's cleanup below: deferred first.
-		defer func() {
-			if err := d.RemoveImage(context.WithoutCancel(ctx), *image); err != nil {
-				fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err)
-			}
-		}()
+		// Runs after the range's cleanup: deferred first.
+		defer remove()
 	}
-
-	// The exercise is renamed so that nothing of a real range of the
-	// scenario is touched; both sides use the same subnets, so they take
-	// turns.
-	sc = sc.Clone()
-	sc.Name = "rangebench"
-	tokens := make([]string, len(sc.Teams))
-	for i := range tokens {
-		tokens[i] = randomHex()
-	}
-	plan, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Image: *image,
-		GatewayPortBase: -1, TeamTokens: tokens, CheckerSecret: randomHex()})
+	plan, err := rangebench.Plan(sc, *image)
 	if err != nil {
 		return err
 	}
-	const project = "cyrangecompose"
-	cf, err := docker.ComposeFile(plan, project)
+	cf, err := docker.ComposeFile(plan, rangebench.Project)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "cyrange-bench-range-")
+	b, err := rangebench.New(ctx, rangebench.Options{Plan: plan, ComposeFile: cf, Compose: composeCmd,
+		Orchestrator: cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Parallel: *parallel}),
+		Warn:         func(err error) { fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err) }})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "docker-compose.yml")
-	if err := os.WriteFile(file, cf, 0o600); err != nil {
-		return err
-	}
-	composeArgs := func(sub ...string) []string {
-		return append(slices.Clone(composeCmd[1:]), append([]string{"-p", project, "-f", file}, sub...)...)
-	}
-	runCompose := func(ctx context.Context, sub ...string) (time.Duration, error) {
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, composeCmd[0], composeArgs(sub...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return 0, fmt.Errorf("%s %s: %w\n%s", strings.Join(composeCmd, " "), strings.Join(sub, " "), err, out)
-		}
-		return time.Since(start), nil
-	}
-	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Parallel: *parallel})
-	cleanupAll := func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		if err := o.Down(cctx, plan.Exercise); err != nil {
-			fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err)
-		}
-		if _, err := runCompose(cctx, "down", "--remove-orphans", "-t", "0"); err != nil {
-			fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err)
-		}
-	}
-	defer cleanupAll()
-	cleanupAll() // leftovers of an interrupted run
-
+	defer b.Close(ctx)
 	fmt.Fprintf(e.stdout, "bench range: %s, %d networks, %d containers, image %s, %d runs; baseline %s\n",
 		*scenario, len(plan.Networks), len(plan.Containers), *image, *runs, strings.Join(composeCmd, " "))
-	var upR, downR, upC, downC []time.Duration
-	// The machine's CPU time spent by each, when /proc says: both are
-	// bound by the engine's work per container, and this shows how much
-	// of the machine that work took.
-	var cpuR, cpuC []time.Duration
-	for i := range *runs {
-		rangeUp := func() error {
-			start, cpu0 := time.Now(), machineCPU()
-			if err := o.Up(ctx, plan); err != nil {
-				return err
-			}
-			up := time.Since(start)
-			cpuR = append(cpuR, machineCPU()-cpu0)
-			rep, err := o.Status(ctx, plan)
-			if err != nil {
-				return err
-			}
-			if !rep.Healthy {
-				return fmt.Errorf("range up left the range unhealthy: %d of %d running", rep.Running, rep.Total)
-			}
-			start = time.Now()
-			if err := o.Down(ctx, plan.Exercise); err != nil {
-				return err
-			}
-			upR, downR = append(upR, up), append(downR, time.Since(start))
-			return nil
-		}
-		composeUp := func() error {
-			cpu0 := machineCPU()
-			up, err := runCompose(ctx, "up", "-d")
-			if err != nil {
-				return err
-			}
-			cpuC = append(cpuC, machineCPU()-cpu0)
-			down, err := runCompose(ctx, "down", "-t", "0")
-			if err != nil {
-				return err
-			}
-			upC, downC = append(upC, up), append(downC, down)
-			return nil
-		}
-		// Alternate who goes first, so that neither always meets a warm
-		// or a tired engine.
-		order := []func() error{rangeUp, composeUp}
-		if i%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, f := range order {
-			if err := f(); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(e.stderr, "run %d: range up %s down %s; compose up %s down %s\n", i+1,
-			upR[i].Round(time.Millisecond), downR[i].Round(time.Millisecond), upC[i].Round(time.Millisecond), downC[i].Round(time.Millisecond))
-	}
-	mu, md, cu, cd := median(upR), median(downR), median(upC), median(downC)
-	cores := float64(runtime.NumCPU())
-	fmt.Fprintf(e.stdout, "range up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", mu.Seconds(), median(cpuR).Seconds(),
-		100*median(cpuR).Seconds()/mu.Seconds()/cores, runtime.NumCPU())
-	fmt.Fprintf(e.stdout, "compose up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", cu.Seconds(), median(cpuC).Seconds(),
-		100*median(cpuC).Seconds()/cu.Seconds()/cores, runtime.NumCPU())
-	fmt.Fprintf(e.stdout, "up ratio range/compose: %.2f (target ≤ 0.50)\n", mu.Seconds()/cu.Seconds())
-	fmt.Fprintf(e.stdout, "range down: %.3f s (target ≤ 3 s)\n", md.Seconds())
-	fmt.Fprintf(e.stdout, "compose down: %.3f s\n", cd.Seconds())
-	return nil
+	return printRangeBench(ctx, e, b, *runs)
 }
 
-// findCompose returns the Compose command line: the one given, else
-// docker-compose (v1), else the docker CLI's compose plugin.
-func findCompose(given string) ([]string, error) {
-	if given != "" {
-		return strings.Fields(given), nil
-	}
-	if p, err := exec.LookPath("docker-compose"); err == nil {
-		return []string{p}, nil
-	}
-	if p, err := exec.LookPath("docker"); err == nil {
-		if exec.Command(p, "compose", "version").Run() == nil {
-			return []string{p, "compose"}, nil
-		}
-	}
-	return nil, errors.New("neither docker-compose nor docker compose is installed (give --compose)")
-}
-
-// machineCPU is the CPU time the whole machine has spent busy since it
-// booted, from /proc/stat (zero where there is none). Linux counts it in
-// USER_HZ, which is 100 on every architecture Go supports there.
-func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
+// benchImage builds image from this binary for bench range, and returns
+// how to remove it.
+func benchImage(ctx context.Context, e *env, d *docker.Driver, image string) (remove func(), err error) {
+	bin, cleanup, err := staticBinary(ctx, e, "", ".")
 	if err != nil {
-		return 0
+		return nil, err
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
+	err = d.BuildImage(ctx, image, bin)
+	cleanup()
+	if err != nil {
+		return nil, err
 	}
-	var ticks int64
-	// user nice system idle iowait irq softirq: all but idle and iowait.
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		n, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return 0
+	return func() {
+		if err := d.RemoveImage(context.WithoutCancel(ctx), image); err != nil {
+			fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err)
 		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	}, nil
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
+// printRangeBench runs b runs times, with each run's figures on standard
+// error and the medians on standard output.
+func printRangeBench(ctx context.Context, e *env, b *rangebench.Bench, runs int) error {
+	var all []rangebench.Run
+	for i := range runs {
+		r, err := b.Run(ctx, i)
+		if err != nil {
+			return err
+		}
+		all = append(all, r)
+		fmt.Fprintf(e.stderr, "run %d: range up %s down %s; compose up %s down %s\n", i+1,
+			r.RangeUp.Round(time.Millisecond), r.RangeDown.Round(time.Millisecond), r.ComposeUp.Round(time.Millisecond), r.ComposeDown.Round(time.Millisecond))
 	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func randomHex() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	m := rangebench.Medians(all)
+	cores := float64(runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "range up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", m.RangeUp.Seconds(), m.RangeCPU.Seconds(),
+		100*m.RangeCPU.Seconds()/m.RangeUp.Seconds()/cores, runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "compose up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", m.ComposeUp.Seconds(), m.ComposeCPU.Seconds(),
+		100*m.ComposeCPU.Seconds()/m.ComposeUp.Seconds()/cores, runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "up ratio range/compose: %.2f (target ≤ 0.50)\n", m.RangeUp.Seconds()/m.ComposeUp.Seconds())
+	fmt.Fprintf(e.stdout, "range down: %.3f s (target ≤ 3 s)\n", m.RangeDown.Seconds())
+	fmt.Fprintf(e.stdout, "compose down: %.3f s\n", m.ComposeDown.Seconds())
+	return nil
 }

@@ -1,34 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from one goroutine while
-// another reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestProbe(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,73 +56,10 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-func TestProbeListen(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"probe", "listen", "127.0.0.1:0", "127.0.0.1:0"}, &env{stdout: out, stderr: out, getenv: func(string) string { return "" }})
-	}()
-	var addrs []string
-	deadline := time.Now().Add(30 * time.Second)
-	for len(addrs) < 2 && time.Now().Before(deadline) {
-		addrs = addrs[:0]
-		for line := range strings.SplitSeq(out.String(), "\n") {
-			if a, ok := strings.CutPrefix(line, "listening on "); ok {
-				addrs = append(addrs, a)
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if len(addrs) != 2 {
-		t.Fatalf("listening on %v: %s", addrs, out.String())
-	}
-	for _, a := range addrs {
-		c, err := net.Dial("tcp", a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(c).ReadString('\n')
-		c.Close()
-		if err != nil || strings.TrimSpace(line) != c.LocalAddr().String() {
-			t.Errorf("answer %q %v, want the client's address %s", line, err, c.LocalAddr())
-		}
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("exit %d: %s", code, out.String())
-	}
-	if !strings.Contains(out.String(), "connection from 127.0.0.1:") {
-		t.Errorf("no connection logged: %s", out.String())
-	}
-}
-
 func TestImagesUsage(t *testing.T) {
 	for _, args := range [][]string{{"images"}, {"images", "push"}, {"images", "build", "extra"}} {
 		if code, _, errs := runMain(t, args...); code != 2 || !strings.Contains(errs, "usage") {
 			t.Errorf("%v: code %d, %q", args, code, errs)
 		}
-	}
-}
-
-func TestMedian(t *testing.T) {
-	for _, tt := range []struct {
-		in   []time.Duration
-		want time.Duration
-	}{{nil, 0}, {[]time.Duration{3}, 3}, {[]time.Duration{5, 1, 3}, 3}, {[]time.Duration{4, 1, 3, 2}, 2}} {
-		if got := median(tt.in); got != tt.want {
-			t.Errorf("median %v = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestFindCompose(t *testing.T) {
-	got, err := findCompose("docker compose")
-	if err != nil || len(got) != 2 || got[1] != "compose" {
-		t.Errorf("given: %v %v", got, err)
-	}
-	t.Setenv("PATH", t.TempDir())
-	if _, err := findCompose(""); err == nil {
-		t.Error("found a compose with an empty PATH")
 	}
 }

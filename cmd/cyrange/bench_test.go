@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/rangebench"
+)
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench"},
+		{"bench", "nope"},
+		{"bench", "range", "--runs", "0"},
+		{"bench", "range", "--parallel", "0"},
+		{"bench", "submit", "--proto", "udp"},
+		{"bench", "submit", "--teams", "0"},
+		{"bench", "submit", "--flags", "0"},
+		{"bench", "replay", "--nope"},
+	} {
+		if code, _, errs := runMain(t, args...); code != 2 || !strings.Contains(errs, "cyrange bench: ") {
+			t.Errorf("%v: code %d, %q", args, code, errs)
+		}
+	}
+}
+
+// healthyRange is an orchestrator whose range comes up healthy at once.
+type healthyRange struct{}
+
+func (healthyRange) Up(context.Context, *cyberrange.Plan) error { return nil }
+func (healthyRange) Down(context.Context, string) error         { return nil }
+func (healthyRange) Status(context.Context, *cyberrange.Plan) (cyberrange.Report, error) {
+	return cyberrange.Report{Healthy: true}, nil
+}
+
+// TestBenchRangeOutput pins the figures bench range prints (the README
+// quotes them), on a range and a Compose that do nothing.
+func TestBenchRangeOutput(t *testing.T) {
+	ctx := context.Background()
+	b, err := rangebench.New(ctx, rangebench.Options{Orchestrator: healthyRange{}, Plan: &cyberrange.Plan{Exercise: rangebench.Exercise},
+		Compose: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(ctx)
+	var out, errs bytes.Buffer
+	if err := printRangeBench(ctx, &env{stdout: &out, stderr: &errs}, b, 2); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := regexp.MustCompile(`^run 1: range up \S+ down \S+; compose up \S+ down \S+\nrun 2: range up \S+ down \S+; compose up \S+ down \S+\n$`)
+	if !wantErr.MatchString(errs.String()) {
+		t.Errorf("standard error:\n%s", errs.String())
+	}
+	cpu := `machine CPU \d+\.\d s \((\d+|NaN|\+Inf)% of \d+ cores\)`
+	wantOut := regexp.MustCompile(`^range up: \d+\.\d{3} s, ` + cpu + `
+compose up: \d+\.\d{3} s, ` + cpu + `
+up ratio range/compose: \S+ \(target ≤ 0\.50\)
+range down: \d+\.\d{3} s \(target ≤ 3 s\)
+compose down: \d+\.\d{3} s
+$`)
+	if !wantOut.MatchString(out.String()) {
+		t.Errorf("standard output:\n%s", out.String())
+	}
+}
+
+// TestBenchSubmit runs a small submission load over each door and pins
+// what it prints (the README and task bench quote it).
+func TestBenchSubmit(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) {
+		t.Parallel()
+		code, out, errs := runMain(t, "bench", "submit", "--teams", "2", "--flags", "300", "--proto", "tcp")
+		want := regexp.MustCompile(`^bench submit tcp: 2 teams, 600 flags sent, 600 OK, 0 other, in \d+\.\d\ds
+  durable acceptance: \d+ flags/s
+  latency per flag: p50 \d+\.\d\d ms, p90 \d+\.\d\d ms, p99 \d+\.\d\d ms, max \d+\.\d\d ms
+  baseline, raw bbolt group commit \(64 submitters, 100 B\): \d+ appends/s; ratio \d+\.\d\d
+  disk fdatasync of 8 KiB: p50 \d+\.\d{3} ms, p99 \d+\.\d{3} ms \(latency target p99 ≤ \d+\.\d\d ms\)
+$`)
+		if code != 0 || !want.MatchString(out) {
+			t.Errorf("exit %d, output:\n%s%s", code, out, errs)
+		}
+	})
+	t.Run("http json", func(t *testing.T) {
+		t.Parallel()
+		code, out, errs := runMain(t, "bench", "submit", "--teams", "2", "--flags", "300", "--proto", "http", "--json")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil {
+			t.Fatalf("exit %d, %v: %s%s", code, err, out, errs)
+		}
+		keys := []string{"baselinePerSecond", "elapsed", "fdatasyncP50ms", "fdatasyncP99ms", "flagsPerSecond", "latencyTargetMs",
+			"maxms", "ok", "other", "p50ms", "p90ms", "p99ms", "proto", "ratio", "sent", "teams"}
+		var have []string
+		for k := range got {
+			have = append(have, k)
+		}
+		slices.Sort(have)
+		if !slices.Equal(have, keys) || got["proto"] != "http" || got["teams"] != 2.0 || got["sent"] != 600.0 || got["ok"] != 600.0 {
+			t.Errorf("result %v", got)
+		}
+		if r := got["flagsPerSecond"].(float64) / got["baselinePerSecond"].(float64); r != got["ratio"] {
+			t.Errorf("ratio %v, want %v", got["ratio"], r)
+		}
+		if l := 2*got["fdatasyncP99ms"].(float64) + 2; l != got["latencyTargetMs"] {
+			t.Errorf("latency target %v, want %v", got["latencyTargetMs"], l)
+		}
+	})
+}
+
+func TestBenchReplay(t *testing.T) {
+	code, out, errs := runMain(t, "bench", "replay", "--events", "20000")
+	want := regexp.MustCompile(`^bench replay: 20000 events from bbolt into standings of \d+ teams in \d+\.\d{3}s \(best of 3\): \d+ events/s \(target ≤ 1s\)\n$`)
+	if code != 0 || !want.MatchString(out) {
+		t.Errorf("exit %d, output:\n%s%s", code, out, errs)
+	}
+}
+
+// TestBenchLive runs the binary, whose viewer process is itself.
+func TestBenchLive(t *testing.T) {
+	cmd := exec.Command(binary, "bench", "live", "--viewers", "20", "--duration", "1s", "--changes", "20")
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err := cmd.Run()
+	want := regexp.MustCompile(`^bench live: 20 viewers connected \(0 failed\) in \d+\.\d\ds
+  frames: [1-9]\d*, each reached at least \d+ viewers, \d+ frames reached all; \d+ viewers dropped, \d+ gaps
+  commit → frame received: p50 \d+\.\d ms, p99 \d+\.\d ms, max \d+\.\d ms \(target p99 ≤ 100 ms\)
+  server memory: \d+\.\d MiB with 0 viewers, \d+\.\d MiB with 20: \d+\.\d KiB per viewer \(target ≤ 16 KiB\)
+$`)
+	if err != nil || !want.MatchString(out.String()) {
+		t.Errorf("%v, output:\n%s%s", err, out.String(), errs.String())
+	}
+}
