@@ -158,10 +158,6 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	return usagef("%s", usage)
 }
 
-// dialUntil is probe.DialUntil, for the commands that wait for a port.
-func dialUntil(ctx context.Context, addr string, pause time.Duration) error {
-	return probe.DialUntil(ctx, addr, pause)
-}
 
 // benchRange is `cyrange bench range`: the time `range up` of a
 // scenario's plan takes on the Docker engine against `docker compose up

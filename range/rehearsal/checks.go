@@ -11,6 +11,7 @@ import (
 	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
+	"github.com/cyrange/cyrange/range/probe"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
@@ -68,7 +69,7 @@ func (r *Rehearsal) waitListening(ctx context.Context) error {
 		}
 	}
 	for _, addr := range addrs {
-		if err := dialUntil(wctx, addr); err != nil {
+		if err := probe.DialUntil(wctx, addr, 100*time.Millisecond); err != nil {
 			return fmt.Errorf("%s not listening after %v: %w", addr, readyWithin, err)
 		}
 	}
@@ -85,22 +86,6 @@ func (r *Rehearsal) waitListening(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// dialUntil tries a TCP connection to addr until one succeeds or ctx
-// ends, when it returns the last failure.
-func dialUntil(ctx context.Context, addr string) error {
-	for {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			return c.Close()
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		sleep(ctx, 100*time.Millisecond)
-	}
 }
 
 // checkTimeout bounds one checker task, as a tick would.
