@@ -110,7 +110,14 @@ type OrchestratorOptions struct {
 	RestartBackoff    time.Duration
 	MaxRestartBackoff time.Duration
 	StableAfter       time.Duration
+	// ReadyTimeout bounds Up's wait for a target, checker or gateway it
+	// started to serve; DefaultReadyTimeout when zero. A container that
+	// exits meanwhile fails at once (ReadyWaiter), whatever it is.
+	ReadyTimeout time.Duration
 }
+
+// DefaultReadyTimeout is OrchestratorOptions.ReadyTimeout's default.
+const DefaultReadyTimeout = 30 * time.Second
 
 // Orchestrator reconciles a driver's actual state to a plan. It keeps no
 // state of its own about what exists: every call asks the driver, so a
@@ -123,6 +130,7 @@ type Orchestrator struct {
 	backoff  time.Duration
 	maxBack  time.Duration
 	stable   time.Duration
+	ready    time.Duration
 
 	progressMu sync.Mutex
 	progress   func(Progress)
@@ -135,7 +143,7 @@ type Orchestrator struct {
 // NewOrchestrator returns an Orchestrator on o.Driver.
 func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
 	x := &Orchestrator{d: o.Driver, logger: o.Logger, now: o.Now, parallel: o.Parallel, progress: o.Progress,
-		backoff: o.RestartBackoff, maxBack: o.MaxRestartBackoff, stable: o.StableAfter}
+		backoff: o.RestartBackoff, maxBack: o.MaxRestartBackoff, stable: o.StableAfter, ready: o.ReadyTimeout}
 	if x.logger == nil {
 		x.logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,6 +162,9 @@ func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
 	x.maxBack = max(x.maxBack, x.backoff)
 	if x.stable <= 0 {
 		x.stable = time.Minute
+	}
+	if x.ready <= 0 {
+		x.ready = DefaultReadyTimeout
 	}
 	if o.Driver != nil {
 		x.logger = x.logger.With("driver", o.Driver.Name())
@@ -439,10 +450,6 @@ func (o *Orchestrator) containerWork(c Container, actual map[string]ContainerSta
 	}
 }
 
-// readyTimeout bounds the wait for a started target or checker to
-// listen.
-const readyTimeout = 30 * time.Second
-
 // waitReady waits, where the driver can tell, until a target, checker
 // or gateway it just started listens on its ports: a gateway that cannot
 // (another range's holds its port) must fail the up, not leave the
@@ -452,7 +459,7 @@ func (o *Orchestrator) waitReady(ctx context.Context, c Container) error {
 	if !ok || len(c.Ports) == 0 || c.Kind != KindTarget && c.Kind != KindChecker && c.Kind != KindGateway {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, o.ready)
 	defer cancel()
 	if err := rw.WaitReady(ctx, c); err != nil {
 		return fmt.Errorf("started, but not serving: %w", err)

@@ -765,3 +765,51 @@ func TestUpWaitsForTargetsToServe(t *testing.T) {
 		t.Errorf("waited again for %v", d.waited)
 	}
 }
+
+// deadlineDriver records how long each readiness wait was given.
+type deadlineDriver struct {
+	*fakeDriver
+	mu    sync.Mutex
+	given []time.Duration
+}
+
+func (d *deadlineDriver) WaitReady(ctx context.Context, c cyberrange.Container) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return errors.New("no deadline")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.given = append(d.given, time.Until(dl))
+	return nil
+}
+
+// TestUpReadyTimeout: each readiness wait is bounded by ReadyTimeout,
+// DefaultReadyTimeout when zero.
+func TestUpReadyTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		desc     string
+		set      time.Duration
+		min, max time.Duration
+	}{
+		{desc: "default", min: 0, max: cyberrange.DefaultReadyTimeout},
+		{desc: "longer", set: 10 * time.Minute, min: cyberrange.DefaultReadyTimeout, max: 10 * time.Minute},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			h := newFakeHost()
+			d := &deadlineDriver{fakeDriver: h.driver()}
+			o := newOrch(h, nil, func(o *cyberrange.OrchestratorOptions) { o.Driver, o.ReadyTimeout = d, tc.set })
+			if err := o.Up(context.Background(), demoPlan(t)); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.given) == 0 {
+				t.Fatal("no readiness wait")
+			}
+			for _, g := range d.given {
+				if g <= tc.min || g > tc.max {
+					t.Errorf("a wait was given %v, want (%v, %v]", g, tc.min, tc.max)
+				}
+			}
+		})
+	}
+}

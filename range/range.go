@@ -16,6 +16,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -201,6 +202,11 @@ type Driver interface {
 // is not yet a listening one; Up waits for targets, checkers and gateways, so that
 // what follows a bring-up (the game's first checks) does not find them
 // still starting. WaitReady returns nil when it cannot tell.
+//
+// A container whose process ends while WaitReady waits ends the wait at
+// once, with an error naming the container and its LastLine: a target
+// that refuses its options says why as it exits, and waiting out the
+// timeout would only bury that under "nothing listens".
 type ReadyWaiter interface {
 	WaitReady(ctx context.Context, c Container) error
 }
@@ -230,3 +236,20 @@ type Execer interface {
 // container's own process would. Where the command runs inside the
 // container's network namespace (docker), it is not set.
 const EnvSourceAddr = "CYRANGE_SOURCE_ADDR"
+
+// noOutput is LastLine's answer for a process that wrote nothing.
+const noOutput = "(no output)"
+
+// LastLine is the last line that is not blank in a process's output
+// (stdout and stderr as it wrote them), or "(no output)": what a
+// container that died starting said last, which is usually why.
+func LastLine(out []byte) string {
+	s := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	if s == "" {
+		return noOutput
+	}
+	return s
+}

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -760,10 +762,17 @@ const imageBinary = "/cyrange"
 // WaitReady waits until something listens on each of c's ports inside
 // it. Only the container itself sees its ports on an internal network,
 // so the image's own probe runs there (`cyrange probe ready`, as an
-// exec); an image without it cannot tell, which is not an error.
+// exec); an image without it cannot tell, which is not an error. A
+// container that exits meanwhile ends the wait at once, with its last
+// line of output.
 func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 	if len(c.Ports) == 0 {
 		return nil
+	}
+	// One that died at once (a target refusing its options) has no
+	// process to run the probe in: say why it died instead.
+	if err := d.exited(ctx, c.Name); err != nil {
+		return err
 	}
 	// The probe gives up a little before ctx does, so that its answer,
 	// not ctx's end, says what is missing.
@@ -775,39 +784,61 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 	for _, p := range c.Ports {
 		cmd = append(cmd, "127.0.0.1:"+strconv.Itoa(p.Number))
 	}
+	// Every failure of the probe below may be its container dying under
+	// it: then that is the answer.
+	probeFailed := func(err error) error {
+		if xerr := d.exited(ctx, c.Name); xerr != nil {
+			return xerr
+		}
+		return err
+	}
 	cctx, cancel := d.call(ctx)
 	ex, err := d.e.ExecCreate(cctx, c.Name, client.ExecCreateOptions{Cmd: cmd})
 	cancel()
 	if err != nil {
-		return fail("probe", c.Name, err)
+		return probeFailed(fail("probe", c.Name, err))
 	}
 	cctx, cancel = d.call(ctx)
 	_, err = d.e.ExecStart(cctx, ex.ID, client.ExecStartOptions{Detach: true})
 	cancel()
 	if err != nil {
+		// First whether it died: the runtime's complaint about a
+		// vanished container can read like a missing probe's.
+		if xerr := d.exited(ctx, c.Name); xerr != nil {
+			return xerr
+		}
 		if noProbe(err) {
 			d.log.Debug("no probe in the image: not waiting for it to listen", "name", c.Name, "image", c.Image)
 			return nil
 		}
 		return fail("probe", c.Name, err)
 	}
-	for {
+	for polls := 1; ; polls++ {
 		cctx, cancel := d.call(ctx)
 		st, err := d.e.ExecInspect(cctx, ex.ID, client.ExecInspectOptions{})
 		cancel()
 		if err != nil {
-			return fail("probe", c.Name, err)
+			return probeFailed(fail("probe", c.Name, err))
 		}
 		if !st.Running {
 			switch st.ExitCode {
 			case 0:
 				return nil
 			case 126, 127: // the runtime found no probe to run
-				return nil
+				return probeFailed(nil)
 			}
-			return fmt.Errorf("docker: %s: nothing listens on some of its ports after %s (probe exit code %d)", c.Name, timeout.Round(time.Millisecond), st.ExitCode)
+			return probeFailed(fmt.Errorf("docker: %s: nothing listens on some of its ports after %s (probe exit code %d)",
+				c.Name, timeout.Round(time.Millisecond), st.ExitCode))
 		}
-		t := time.NewTimer(50 * time.Millisecond)
+		// The probe dies with its container, but an engine may go on
+		// reporting the exec of a dead container as running: the
+		// container itself is looked at too, less often.
+		if polls%exitedEvery == 0 {
+			if err := d.exited(ctx, c.Name); err != nil {
+				return err
+			}
+		}
+		t := time.NewTimer(probePoll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -815,6 +846,52 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 		case <-t.C:
 		}
 	}
+}
+
+// WaitReady looks at its probe every probePoll, and at the container
+// every exitedEvery looks.
+const (
+	probePoll   = 50 * time.Millisecond
+	exitedEvery = 10
+)
+
+// exited is an error naming the container and its last line of output
+// when it no longer runs, and nil when it runs or the engine cannot say
+// (the caller's own error then stands).
+func (d *Driver) exited(ctx context.Context, name string) error {
+	info, found, err := d.inspect(ctx, name)
+	switch {
+	case err != nil:
+		return nil
+	case !found:
+		return fmt.Errorf("docker: %s: removed while starting: %w", name, cyberrange.ErrNotFound)
+	case info.State == nil || info.State.Running:
+		return nil
+	}
+	return fmt.Errorf("docker: %s exited (code %d) before it listened: %s", name, info.State.ExitCode, d.lastLine(ctx, name))
+}
+
+// lastLines is how much of a container's log lastLine reads: a few lines
+// from its end, and no more than logTail bytes of them.
+const (
+	lastLines = "8"
+	logTail   = 64 << 10
+)
+
+// lastLine is the last line a container wrote, on stdout or stderr.
+func (d *Driver) lastLine(ctx context.Context, name string) string {
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	rc, err := d.e.ContainerLogs(cctx, name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: lastLines})
+	if err != nil {
+		d.log.Debug("no logs of a container that exited", "name", name, "err", err)
+		return cyberrange.LastLine(nil)
+	}
+	defer rc.Close()
+	var out bytes.Buffer
+	// What was read before an error is still the best there is.
+	stdcopy.StdCopy(&out, &out, io.LimitReader(rc, logTail))
+	return cyberrange.LastLine(out.Bytes())
 }
 
 // noProbe reports whether starting the probe failed because the image has

@@ -804,6 +804,20 @@ func TestWaitReady(t *testing.T) {
 	}
 }
 
+// TestExitWhileStarting: a target that exits as it starts (here the
+// probe's listener, refusing its address) fails the range with its last
+// line, not with the probe's "nothing listens".
+func TestExitWhileStarting(t *testing.T) {
+	d := needEngine(t)
+	const ex = "dkexit"
+	c := listenerOnNetwork(t, d, ex, "10.179.5", 7003)
+	c.Command = []string{"probe", "listen", "not-an-address"}
+	p := &cyberrange.Plan{Exercise: ex, Driver: cyberrange.DriverDocker, Containers: []cyberrange.Container{c},
+		Networks: []cyberrange.Network{{Name: ex + "-net", Subnet: netip.MustParsePrefix("10.179.5.0/24"),
+			Labels: map[string]string{cyberrange.LabelExercise: ex, labelTest: testValue}}}}
+	rangetest.ExitWhileStarting(t, d, p, c.Name, "missing port in address")
+}
+
 func TestEngineEventsAndLogs(t *testing.T) {
 	d := needEngine(t)
 	ctx := t.Context()

@@ -688,3 +688,111 @@ func TestEventsReconnect(t *testing.T) {
 		t.Error("channel open after cancel")
 	}
 }
+
+// exitEngine is the fake engine with a probe that never answers (its
+// exec stays running, as an engine may report the exec of a container
+// that died) and a log to tail; die, when set, ends the container at the
+// probe's polls'th look, and dieAtStart as the probe starts, which then
+// fails as a runtime that lost the container says it.
+type exitEngine struct {
+	*fakeEngine
+	log        []byte
+	polls      int
+	die        func(polls int) bool
+	dieAtStart bool
+}
+
+func (e *exitEngine) endAllLocked() {
+	for _, c := range e.cons {
+		c.State = &container.State{Status: "exited", ExitCode: 2}
+	}
+}
+
+func (e *exitEngine) ExecCreate(_ context.Context, id string, _ client.ExecCreateOptions) (client.ExecCreateResult, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.record("ExecCreate")
+	if c := e.cons[id]; c == nil || !c.State.Running {
+		return client.ExecCreateResult{}, cerrdefs.ErrConflict.WithMessage("container " + id + " is not running")
+	}
+	return client.ExecCreateResult{ID: "exec1"}, nil
+}
+
+func (e *exitEngine) ExecStart(context.Context, string, client.ExecStartOptions) (client.ExecStartResult, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dieAtStart {
+		e.endAllLocked()
+		return client.ExecStartResult{}, errors.New("OCI runtime exec failed: open /proc/4242/ns/mnt: no such file or directory")
+	}
+	return client.ExecStartResult{}, nil
+}
+
+func (e *exitEngine) ExecInspect(context.Context, string, client.ExecInspectOptions) (client.ExecInspectResult, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.polls++
+	if e.die != nil && e.die(e.polls) {
+		e.endAllLocked()
+	}
+	return client.ExecInspectResult{ID: "exec1", Running: true}, nil
+}
+
+func (e *exitEngine) ContainerLogs(_ context.Context, _ string, o client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
+	if o.Follow || o.Tail == "" || !o.ShowStdout || !o.ShowStderr {
+		return nil, errors.New("the last line is read from the tail of both streams, without following")
+	}
+	return io.NopCloser(bytes.NewReader(e.log)), nil
+}
+
+// TestFakeWaitReadyEndsWhenTheContainerExits: a container that exits
+// before its probe runs, or while it runs, ends the wait at once with its
+// name and last line, however long the wait may take.
+func TestFakeWaitReadyEndsWhenTheContainerExits(t *testing.T) {
+	var log bytes.Buffer
+	frame(&log, stdcopy.Stdout, "mailserver: starting\n")
+	frame(&log, stdcopy.Stderr, "mailserver: option relay: unknown option\n\n")
+	for _, tc := range []struct {
+		desc       string
+		exitedAt   bool // exited once started, before any probe
+		dieAtStart bool
+		die        func(polls int) bool
+		execs      int
+	}{
+		{desc: "exited at once", exitedAt: true, execs: 0},
+		{desc: "dies as the probe starts", dieAtStart: true, execs: 1},
+		{desc: "dies while the probe runs", die: func(polls int) bool { return polls >= 3 }, execs: 1},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			e := &exitEngine{fakeEngine: newFake(), log: log.Bytes(), die: tc.die, dieAtStart: tc.dieAtStart}
+			d := fakeDriver(e)
+			ctx := t.Context()
+			for _, n := range testNetworks() {
+				if err := d.EnsureNetwork(ctx, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := testContainer()
+			if err := d.Start(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if tc.exitedAt {
+				e.cons[c.Name].State = &container.State{Status: "exited", ExitCode: 2}
+			}
+			// Far longer than the test may take: only noticing the exit
+			// ends the wait.
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			defer cancel()
+			d.probeTimeout = 10 * time.Minute
+			err := d.WaitReady(wctx, c)
+			if err == nil || !strings.Contains(err.Error(), c.Name) ||
+				!strings.Contains(err.Error(), "exited (code 2)") ||
+				!strings.HasSuffix(err.Error(), ": mailserver: option relay: unknown option") {
+				t.Fatalf("err = %v", err)
+			}
+			if n := e.took("ExecCreate"); n != tc.execs {
+				t.Errorf("%d probes", n)
+			}
+		})
+	}
+}

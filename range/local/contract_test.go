@@ -70,3 +70,15 @@ func TestContract(t *testing.T) {
 			return p
 		})
 }
+
+// TestContractExitWhileStarting runs a target that says why it refuses
+// to start, and exits: the range fails with that line, at once.
+func TestContractExitWhileStarting(t *testing.T) {
+	d := newDriver(t, t.TempDir(), Options{Binary: "/bin/sh"})
+	c, _ := fakeTarget(t, "mail-refuses")
+	c.Command = []string{"-c", "echo starting; echo 'mailserver: option relay: unknown option' >&2; exit 1"}
+	c.Env = nil
+	p := &cyberrange.Plan{Exercise: exercise, Driver: cyberrange.DriverLocal,
+		Networks: []cyberrange.Network{replicaNet}, Containers: []cyberrange.Container{c}}
+	rangetest.ExitWhileStarting(t, d, p, c.Name, "mailserver: option relay: unknown option")
+}

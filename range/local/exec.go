@@ -87,7 +87,7 @@ func (d *Driver) Exec(ctx context.Context, name string, args []string, env map[s
 			// As a shell and Docker report it.
 			code = 128 + int(ws.Signal())
 		}
-		return output, fmt.Errorf("local: exec %s in %s: exit status %d: %s", what, name, code, lastLineOf(output))
+		return output, fmt.Errorf("local: exec %s in %s: exit status %d: %s", what, name, code, cyberrange.LastLine([]byte(output)))
 	}
 	return output, fmt.Errorf("local: exec %s in %s: %w", what, name, err)
 }

@@ -208,7 +208,7 @@ func socketInodes(pid int) (map[uint64]bool, error) {
 func (d *Driver) lastLine(name string) string {
 	f, err := os.Open(filepath.Join(d.containerDir(name), "output.log"))
 	if err != nil {
-		return "(no output)"
+		return cyberrange.LastLine(nil)
 	}
 	defer f.Close()
 	const window = 4 << 10
@@ -216,15 +216,5 @@ func (d *Driver) lastLine(name string) string {
 		f.Seek(st.Size()-window, io.SeekStart)
 	}
 	b, _ := io.ReadAll(io.LimitReader(f, window))
-	return lastLineOf(string(b))
-}
-
-// lastLineOf is the last line of a process's output, where a command
-// that fails says why, or "(no output)".
-func lastLineOf(out string) string {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
-		return last
-	}
-	return "(no output)"
+	return cyberrange.LastLine(b)
 }

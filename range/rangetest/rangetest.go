@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,50 @@ func Contract(t *testing.T, newDriver func(t *testing.T) cyberrange.Driver, plan
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
 			t.Fatalf("rangetest: %s failed; the steps after it depend on it", s.name)
+		}
+	}
+}
+
+// ExitWhileStarting is the contract for a container that exits as it
+// starts, as a target refusing its options does: UpOrUndo fails with an
+// error naming the container and its last line of output, lastLine, and
+// takes it down. The plan's container name must exit at once after
+// writing lastLine. The orchestrator's readiness wait is made far longer
+// than the test may run, so that only noticing the exit passes, and no
+// timing of a loaded machine decides it. The exercise's leftovers are
+// taken down when the test ends, whatever happened.
+func ExitWhileStarting(t *testing.T, d cyberrange.Driver, p *cyberrange.Plan, name, lastLine string) {
+	t.Helper()
+	if _, ok := p.Container(name); !ok {
+		t.Fatalf("rangetest: the plan has no container %s", name)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d}).Down(ctx, p.Exercise); err != nil {
+			t.Errorf("rangetest: cleanup: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)
+	defer cancel()
+	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, ReadyTimeout: 10 * contractTimeout})
+	err := o.UpOrUndo(ctx, p)
+	switch {
+	case err == nil:
+		t.Fatalf("up succeeded, yet %s exits as it starts", name)
+	case ctx.Err() != nil:
+		t.Fatalf("up waited for %s until the test's own bound (%v) rather than notice it exited: %v", name, contractTimeout, err)
+	case !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), lastLine):
+		t.Fatalf("the error does not name %s and its last line %q: %v", name, lastLine, err)
+	}
+	t.Logf("up failed, as it must: %v", err)
+	a, err := d.List(ctx, p.Exercise)
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	for _, c := range a.Containers {
+		if c.Name == name {
+			t.Errorf("up failed, yet left %s (%s)", name, c.State)
 		}
 	}
 }
