@@ -16,7 +16,9 @@ import (
 
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/live"
+	"github.com/cyrange/cyrange/scoreboard/serve"
 	"github.com/cyrange/cyrange/scoreboard/store"
 	"github.com/cyrange/cyrange/scoreboard/submit"
 )
@@ -80,7 +82,7 @@ func benchScenario(n int) (*scenarios.Scenario, error) {
 
 // benchExercise starts an in-process exercise on loopback, running, with
 // every tick of the flag lifetime issued.
-func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ...func(*exerciseOptions)) (*exercise, string, func(), error) {
+func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ...func(*serve.Options)) (*serve.Exercise, string, func(), error) {
 	sc, err := benchScenario(teams)
 	if err != nil {
 		return nil, "", nil, err
@@ -89,12 +91,12 @@ func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ..
 	if err != nil {
 		return nil, "", nil, err
 	}
-	o := exerciseOptions{Scenario: sc, DataDir: dir, HTTPAddr: "127.0.0.1:0",
+	o := serve.Options{Scenario: sc, DataDir: dir, HTTPAddr: "127.0.0.1:0",
 		SubmitAddr: "127.0.0.1:0", Logger: logger, AutoStart: true}
 	for _, edit := range edits {
 		edit(&o)
 	}
-	x, err := newExercise(ctx, o)
+	x, err := serve.New(ctx, o)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, "", nil, err
@@ -111,7 +113,7 @@ func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ..
 	// Run starts tick 1; issue the rest of the lifetime's ticks at once.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, _, tick := phaseTickOf(x.game)
+		_, _, tick := phaseTickOf(x.Game())
 		if tick >= 1 {
 			break
 		}
@@ -122,7 +124,7 @@ func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ..
 		time.Sleep(5 * time.Millisecond)
 	}
 	for t := 1; t < benchTicks; t++ {
-		if err := x.game.StartTick(ctx); err != nil {
+		if err := x.Game().StartTick(ctx); err != nil {
 			cleanup()
 			return nil, "", nil, err
 		}
@@ -136,8 +138,8 @@ func phaseTickOf(g *scoreboard.Game) (scoreboard.Phase, bool, int32) {
 }
 
 // benchFlags returns the i-th distinct valid flag of the defence replica.
-func benchFlags(x *exercise) (func(team, i int) string, int) {
-	cfg := x.game.Config()
+func benchFlags(x *serve.Exercise) (func(team, i int) string, int) {
+	cfg := x.Game().Config()
 	owner := -1
 	for i, t := range cfg.Teams {
 		if t.Role.Defends() {
@@ -151,7 +153,7 @@ func benchFlags(x *exercise) (func(team, i int) string, int) {
 		i %= total
 		id := scoreboard.FlagID{Tick: int32(1 + i/per), Owner: int16(owner), Service: int16((i / benchStores) % benchServices),
 			Store: int16(i % benchStores)}
-		return x.game.Flags().Issue(id)
+		return x.Game().Flags().Issue(id)
 	}, total
 }
 
@@ -184,9 +186,9 @@ func benchSubmit(ctx context.Context, e *env, args []string) error {
 		return usagef("--flags is at most %d (the benchmark's distinct flags)", total)
 	}
 	var toks []string
-	for i, t := range x.game.Config().Teams {
+	for i, t := range x.Game().Config().Teams {
 		if t.Role.Attacks() {
-			toks = append(toks, x.tokens.TeamToken(i))
+			toks = append(toks, x.Tokens().TeamToken(i))
 		}
 	}
 	res, err := submit.Load(ctx, submit.LoadOptions{Addr: x.SubmitAddr(), URL: "http://" + x.HTTPAddr() + "/flags",
@@ -244,7 +246,7 @@ func benchReplay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, dbFile)
+	path := filepath.Join(dir, exercisedb.File)
 	lg, err := store.Open(ctx, store.Options{Path: path})
 	if err != nil {
 		return err
@@ -294,7 +296,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// Every viewer comes from this machine's one address.
-	x, _, cleanup, err := benchExercise(ctx, 17, slog.New(slog.DiscardHandler), func(o *exerciseOptions) {
+	x, _, cleanup, err := benchExercise(ctx, 17, slog.New(slog.DiscardHandler), func(o *serve.Options) {
 		o.ViewersPerSource = *viewers
 		o.ConnsPerSource = 2**viewers + 64
 	})
@@ -322,7 +324,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 	var res live.ViewerResult
 	var rssV uint64
 	gen, _ := benchFlags(x)
-	teams := x.game.Config().Teams
+	teams := x.Game().Config().Teams
 	stopChanges := make(chan struct{})
 	changesDone := make(chan struct{})
 	for sc.Scan() {
@@ -350,7 +352,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 					if !teams[team].Role.Attacks() {
 						continue
 					}
-					_, _ = x.game.Submit(ctx, team, [][]byte{[]byte(gen(team, i))})
+					_, _ = x.Game().Submit(ctx, team, [][]byte{[]byte(gen(team, i))})
 				}
 			}()
 			continue
