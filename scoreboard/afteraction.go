@@ -65,6 +65,17 @@ type AAIncident struct {
 	TimeToDetect *float64   `json:"timeToDetect,omitempty"` // seconds
 }
 
+// DetectedIncidents is how many of the incidents were detected.
+func (a *AfterAction) DetectedIncidents() int {
+	n := 0
+	for _, in := range a.Incidents {
+		if in.Status == "detected" {
+			n++
+		}
+	}
+	return n
+}
+
 // AACapture is one submitted capture. Status is scored, pending (waiting
 // for telemetry) or unverified; Points what it earned when it scored.
 type AACapture struct {

@@ -1,6 +1,10 @@
 package scoreboard
 
 import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -59,4 +63,33 @@ func ExportRow(s Standing) []string {
 		f(s.Protected), f(s.Lost), f(s.Detection), i(s.Captures), i(s.FirstBloods), i(s.FlagsLost),
 		i(s.FlagsProtected), f(s.Availability), i(s.DetectionsTrue), i(s.DetectionsFalse), i(s.DetectionsDuplicate),
 		i(s.Incidents), i(s.DetectionsMissed), f(s.MeanTimeToDetect)}
+}
+
+// WriteExport writes the standings of the exercise name in format:
+// "ctftime" the CTFtime feed, "json" the standings as JSON, "csv" the
+// standings sheet. Another format is ErrInvalid.
+func WriteExport(w io.Writer, format, name string, st []Standing) error {
+	switch format {
+	case "ctftime":
+		return json.NewEncoder(w).Encode(CTFtime(st))
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"exercise": name, "standings": st})
+	case "csv":
+		return WriteStandingsCSV(w, st)
+	}
+	return fmt.Errorf("scoreboard: export format %q: %w", format, ErrInvalid)
+}
+
+// WriteStandingsCSV writes the standings sheet: ExportColumns, then one
+// ExportRow per team.
+func WriteStandingsCSV(w io.Writer, st []Standing) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(ExportColumns)
+	for _, s := range st {
+		_ = cw.Write(ExportRow(s))
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,6 +1,11 @@
 package scoreboard
 
-import "testing"
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
 
 // TestCTFtimeRanksByScore: the feed ranks the attack-capable teams by
 // total whatever their role, keeps the board's order between equal totals,
@@ -25,5 +30,28 @@ func TestCTFtimeRanksByScore(t *testing.T) {
 	}
 	if f := CTFtime(nil); f.Standings == nil {
 		t.Error("an empty feed must encode its standings as [], not null")
+	}
+}
+
+// TestWriteExport: each format writes the same standings, and an unknown
+// one is refused.
+func TestWriteExport(t *testing.T) {
+	st := []Standing{{Rank: 1, Team: "a", Role: RoleAttack, Total: 12.345}}
+	cases := []struct{ format, want string }{
+		{"ctftime", `{"standings":[{"pos":1,"team":"a","score":12.35}]}` + "\n"},
+		{"json", `"exercise": "demo"`},
+		{"csv", strings.Join(ExportColumns, ",") + "\n1,a,attack,12.35,"},
+	}
+	for _, c := range cases {
+		var b strings.Builder
+		if err := WriteExport(&b, c.format, "demo", st); err != nil {
+			t.Fatalf("%s: %v", c.format, err)
+		}
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("%s: %q, want it to contain %q", c.format, b.String(), c.want)
+		}
+	}
+	if err := WriteExport(io.Discard, "xml", "demo", st); !errors.Is(err, ErrInvalid) {
+		t.Errorf("xml: %v", err)
 	}
 }

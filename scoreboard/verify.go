@@ -61,3 +61,30 @@ func (s *State) verifyJudged(e *Event) error {
 	}
 	return nil
 }
+
+// VerifySnapshot folds the log from its first event up to its latest
+// stored snapshot and compares the standings of both, team by team and
+// figure by figure: a snapshot is what a restart folds on from, and this
+// proves it says what the log does. It returns the snapshot's sequence (0
+// without one) and, when they differ, the first difference.
+func VerifySnapshot(ctx context.Context, cfg *Config, log Log) (seq uint64, mismatch string, err error) {
+	seq, data, ok, err := log.LatestSnapshot()
+	if err != nil || !ok {
+		return 0, "", err
+	}
+	stored, err := DecodeState(cfg, data)
+	if err != nil {
+		return 0, "", err
+	}
+	rep, err := Replay(ctx, cfg, log, seq)
+	if err != nil {
+		return 0, "", err
+	}
+	a, b := stored.Standings(), rep.Standings()
+	for i := range a {
+		if a[i] != b[i] {
+			return seq, fmt.Sprintf("team %q: stored %+v, replayed %+v", a[i].Team, a[i], b[i]), nil
+		}
+	}
+	return seq, "", nil
+}

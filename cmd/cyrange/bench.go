@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/live"
 	"github.com/cyrange/cyrange/scoreboard/loadgen"
+	"github.com/cyrange/cyrange/scoreboard/serve"
 	"github.com/cyrange/cyrange/scoreboard/submit"
 )
 
@@ -39,7 +41,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 
 // benchExercise starts an in-process exercise of loadgen.Scenario on
 // loopback, running, with every tick of the flag lifetime issued.
-func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ...func(*exerciseOptions)) (*exercise, string, func(), error) {
+func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ...func(*serve.Options)) (*serve.Exercise, string, func(), error) {
 	sc, err := loadgen.Scenario(teams)
 	if err != nil {
 		return nil, "", nil, err
@@ -48,12 +50,12 @@ func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ..
 	if err != nil {
 		return nil, "", nil, err
 	}
-	o := exerciseOptions{Scenario: sc, DataDir: dir, HTTPAddr: "127.0.0.1:0",
+	o := serve.Options{Scenario: sc, DataDir: dir, HTTPAddr: "127.0.0.1:0",
 		SubmitAddr: "127.0.0.1:0", Logger: logger, AutoStart: true}
 	for _, edit := range edits {
 		edit(&o)
 	}
-	x, err := newExercise(ctx, o)
+	x, err := serve.New(ctx, o)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, "", nil, err
@@ -67,7 +69,7 @@ func benchExercise(ctx context.Context, teams int, logger *slog.Logger, edits ..
 		x.Close()
 		os.RemoveAll(dir)
 	}
-	if err := loadgen.StartTicks(ctx, x.game); err != nil {
+	if err := loadgen.StartTicks(ctx, x.Game()); err != nil {
 		cleanup()
 		return nil, "", nil, err
 	}
@@ -97,14 +99,14 @@ func benchSubmit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer cleanup()
-	gen, total := loadgen.Flags(x.game)
+	gen, total := loadgen.Flags(x.Game())
 	if *flags > total {
 		return usagef("--flags is at most %d (the benchmark's distinct flags)", total)
 	}
 	var toks []string
-	for i, t := range x.game.Config().Teams {
+	for i, t := range x.Game().Config().Teams {
 		if t.Role.Attacks() {
-			toks = append(toks, x.tokens.TeamToken(i))
+			toks = append(toks, x.Tokens().TeamToken(i))
 		}
 	}
 	res, err := loadgen.Submit(ctx, submit.LoadOptions{Addr: x.SubmitAddr(), URL: "http://" + x.HTTPAddr() + "/flags",
@@ -161,7 +163,7 @@ func benchReplay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	res, err := loadgen.Replay(ctx, sc.GameConfig(scenarios.Placement{}), filepath.Join(dir, dbFile), *n)
+	res, err := loadgen.Replay(ctx, sc.GameConfig(scenarios.Placement{}), filepath.Join(dir, exercisedb.File), *n)
 	if err != nil {
 		return err
 	}
@@ -183,7 +185,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// Every viewer comes from this machine's one address.
-	x, _, cleanup, err := benchExercise(ctx, 17, slog.New(slog.DiscardHandler), func(o *exerciseOptions) {
+	x, _, cleanup, err := benchExercise(ctx, 17, slog.New(slog.DiscardHandler), func(o *serve.Options) {
 		o.ViewersPerSource = *viewers
 		o.ConnsPerSource = 2**viewers + 64
 	})
@@ -198,7 +200,7 @@ func benchLive(ctx context.Context, e *env, args []string) error {
 	cmd := exec.CommandContext(ctx, self, "bench", "viewers", "--url", "ws://"+x.HTTPAddr()+"/api/v1/live",
 		"--viewers", strconv.Itoa(*viewers), "--duration", dur.String())
 	cmd.Stderr = e.stderr
-	res, err := loadgen.Live(ctx, loadgen.LiveOptions{Game: x.game, Viewers: cmd, Changes: *rate, CPUProfile: *profile})
+	res, err := loadgen.Live(ctx, loadgen.LiveOptions{Game: x.Game(), Viewers: cmd, Changes: *rate, CPUProfile: *profile})
 	if err != nil {
 		return err
 	}

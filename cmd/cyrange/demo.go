@@ -9,6 +9,7 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/bots"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
+	"github.com/cyrange/cyrange/scoreboard/serve"
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -56,17 +57,17 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if d := sc.Services[0].Options; d != nil && *seed != 1 {
 		d["seed"] = int(*seed)
 	}
-	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr,
+	o := serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr,
 		Logger: logger, AutoStart: true}
 	wf.apply(&o)
 	// An address in use fails the demo before it brings anything up.
-	if o.Listeners, err = listen(o); err != nil {
+	if o.Listeners, err = serve.Listen(o); err != nil {
 		return err
 	}
 	served := false
 	defer func() {
 		if !served {
-			o.Listeners.close()
+			o.Listeners.Close()
 		}
 	}()
 	rg, err := startRange(ctx, e, sc, *data, cyberrange.DriverLocal, logger)
@@ -83,7 +84,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 	o.Placement, o.Checkers, o.Range, o.Plan, o.Logs = rg.plan.Placement(), rg.checkers, rg.orch, rg.plan, rg.driver
-	x, err := newExercise(ctx, o)
+	o.Readers = lineReaders(sc, targets())
+	x, err := serve.New(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -94,9 +96,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	rg.printGateways(e.stdout, ctx)
 	fmt.Fprintf(e.stdout, "Replay later with: cyrange replay --data %s\n\n", filepath.Clean(*data))
 	if !*noBots {
-		bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.game, Plan: rg.plan, Logs: rg.driver,
+		bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.Game(), Plan: rg.plan, Logs: rg.driver,
 			Status: func(ctx context.Context) (cyberrange.Report, error) { return rg.orch.Status(ctx, rg.plan) },
-			Remedy: rg.operator(sc).Remedy, Token: x.tokens.TeamToken, SubmitAddr: x.SubmitAddr(), Seed: *seed, Logger: logger}
+			Remedy: rg.operator(sc).Remedy, Token: x.Tokens().TeamToken, SubmitAddr: x.SubmitAddr(), Seed: *seed, Logger: logger}
 		bots.Attack(ctx, bo)
 		bots.Defend(ctx, bo)
 	}

@@ -1,20 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"os"
-	"strings"
-	"time"
 
-	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
-	"github.com/cyrange/cyrange/scoreboard/datadir"
+	"github.com/cyrange/cyrange/scoreboard/control"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -42,108 +34,37 @@ func runGameCmd(ctx context.Context, e *env, args []string) error {
 		return usagef("give --data DIR or --url URL")
 	}
 	if *url == "" {
-		if si, ok := readServerInfo(*data); ok {
-			// A server that just started may take a moment to answer.
-			for i := 0; i < 5 && *url == ""; i++ {
-				if reachable(ctx, "http://"+si.HTTP) {
-					*url = "http://" + si.HTTP
-				}
-			}
-		}
+		*url, _ = control.Find(ctx, *data, nil)
 	}
 	if *url != "" {
-		if *token == "" && *data != "" {
-			f, err := readTokensFile(*data)
-			if err != nil {
-				return err
-			}
-			*token = f.Organizer
-		}
-		if *token == "" {
-			return usagef("--token is required with --url")
-		}
-		phase, err := postPhase(ctx, *url, *token, action)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "game %s: now %s\n", action, phase)
-		return nil
+		return gameThroughServer(ctx, e, action, *url, *token, *data)
 	}
-	if _, err := os.Stat(*data); err != nil {
-		return fmt.Errorf("no exercise in %s: %w", *data, err)
-	}
-	lock, err := datadir.Acquire(*data)
+	p, frozen, err := control.ActOffline(ctx, *data, action, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
-	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	g, err := scoreboard.NewGame(ctx, scoreboard.Options{Config: d.gameConfig(scenarios.Placement{}), Log: d.log, Key: d.key})
-	if err != nil {
-		return err
-	}
-	if err := g.Act(ctx, action); err != nil {
-		return err
-	}
-	p, frozen := g.Phase()
 	fmt.Fprintf(e.stdout, "game %s: now %s%s\n", action, p, map[bool]string{true: " (board frozen)"}[frozen])
 	return nil
 }
 
-func reachable(ctx context.Context, base string) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func postPhase(ctx context.Context, base, token, action string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	body, _ := json.Marshal(map[string]string{"action": action})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v1/admin/phase", bytes.NewReader(body))
-	if err != nil {
-		return "", fmt.Errorf("bad --url: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	var out struct {
-		Phase string `json:"phase"`
-		Error string `json:"error"`
-	}
-	_ = json.Unmarshal(b, &out)
-	if resp.StatusCode != http.StatusOK {
-		if out.Error == "" {
-			out.Error = strings.TrimSpace(string(b))
+// gameThroughServer takes action through the server at url, with the
+// organizer's token given or read from data.
+func gameThroughServer(ctx context.Context, e *env, action, url, token, data string) error {
+	if token == "" && data != "" {
+		f, err := tokens.ReadFile(data)
+		if err != nil {
+			return err
 		}
-		return "", fmt.Errorf("server refused (%s): %s", resp.Status, out.Error)
+		token = f.Organizer
 	}
-	return out.Phase, nil
-}
-
-func readTokensFile(dir string) (tokens.File, error) {
-	var f tokens.File
-	b, err := readFileLimited(dir, tokens.FileName)
+	if token == "" {
+		return usagef("--token is required with --url")
+	}
+	c := control.Client{URL: url, Token: token}
+	phase, err := c.SetPhase(ctx, action)
 	if err != nil {
-		return f, err
+		return err
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return f, fmt.Errorf("%s/%s: %w", dir, tokens.FileName, err)
-	}
-	return f, nil
+	fmt.Fprintf(e.stdout, "game %s: now %s\n", action, phase)
+	return nil
 }

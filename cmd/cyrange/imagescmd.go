@@ -158,7 +158,6 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	return usagef("%s", usage)
 }
 
-
 // benchRange is `cyrange bench range`: the time `range up` of a
 // scenario's plan takes on the Docker engine against `docker compose up
 // -d` of an equivalent Compose file, in the same run, and the teardown

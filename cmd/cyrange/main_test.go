@@ -241,7 +241,7 @@ func getJSON(t *testing.T, url, token string, v any) {
 
 func readTokens(t *testing.T, data string) tokens.File {
 	t.Helper()
-	f, err := readTokensFile(data)
+	f, err := tokens.ReadFile(data)
 	if err != nil {
 		t.Fatal(err)
 	}

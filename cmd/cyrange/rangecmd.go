@@ -17,6 +17,7 @@ import (
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -185,7 +186,7 @@ func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create 
 	// An exercise's secrets are made with it, before its log: once the
 	// log exists they have been handed out (tokens) or planted in its
 	// targets (the checker secret), and are never made anew.
-	create = create && !exerciseExists(data)
+	create = create && !exercisedb.Exists(data)
 	toks, err := tokens.Load(data, sc.GameConfig(scenarios.Placement{}).Teams, create)
 	if err != nil {
 		return nil, err

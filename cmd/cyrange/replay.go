@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 )
 
 func runReplay(ctx context.Context, e *env, args []string) error {
@@ -23,22 +23,22 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	if *data == "" {
 		return usagef("--data DIR is required")
 	}
-	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
+	d, err := exercisedb.Open(ctx, *data, exercisedb.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	cfg := d.gameConfig(scenarios.Placement{})
-	full, err := scoreboard.Replay(ctx, cfg, d.log, 0)
+	cfg := d.GameConfig(scenarios.Placement{})
+	full, err := scoreboard.Replay(ctx, cfg, d.Log(), 0)
 	if err != nil {
 		return err
 	}
-	mismatch, checked, err := compareSnapshot(ctx, cfg, d)
+	checked, mismatch, err := scoreboard.VerifySnapshot(ctx, cfg, d.Log())
 	if err != nil {
 		return err
 	}
 	// Every detection verdict is judged again at its place in the log.
-	verdicts, verr := scoreboard.VerifyJudgements(ctx, cfg, d.log)
+	verdicts, verr := scoreboard.VerifyJudgements(ctx, cfg, d.Log())
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -47,7 +47,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "replayed %d events of exercise %q\n\n", full.LastSeq, d.scenario.Name)
+		fmt.Fprintf(e.stdout, "replayed %d events of exercise %q\n\n", full.LastSeq, d.Scenario().Name)
 		printStandings(e.stdout, full.Standings())
 		if checked > 0 && mismatch == "" {
 			fmt.Fprintf(e.stdout, "\nstored standings (as of event %d) match the replay\n", checked)
@@ -63,30 +63,6 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("a detection verdict differs from the rules: %w", verr)
 	}
 	return nil
-}
-
-// compareSnapshot folds the log from the first event up to the latest
-// stored snapshot and compares both, team by team and figure by figure.
-func compareSnapshot(ctx context.Context, cfg *scoreboard.Config, d *exerciseData) (string, uint64, error) {
-	seq, data, ok, err := d.log.LatestSnapshot()
-	if err != nil || !ok {
-		return "", 0, err
-	}
-	stored, err := scoreboard.DecodeState(cfg, data)
-	if err != nil {
-		return "", 0, err
-	}
-	rep, err := scoreboard.Replay(ctx, cfg, d.log, seq)
-	if err != nil {
-		return "", 0, err
-	}
-	a, b := stored.Standings(), rep.Standings()
-	for i := range a {
-		if a[i] != b[i] {
-			return fmt.Sprintf("team %q: stored %+v, replayed %+v", a[i].Team, a[i], b[i]), seq, nil
-		}
-	}
-	return "", seq, nil
 }
 
 func printStandings(w io.Writer, st []scoreboard.Standing) {
@@ -116,32 +92,14 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if *format != "ctftime" && *format != "json" && *format != "csv" {
 		return usagef("--format must be ctftime, json or csv, not %q", *format)
 	}
-	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
+	d, err := exercisedb.Open(ctx, *data, exercisedb.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	st, err := scoreboard.Restore(ctx, d.gameConfig(scenarios.Placement{}), d.log)
+	st, err := scoreboard.Restore(ctx, d.GameConfig(scenarios.Placement{}), d.Log())
 	if err != nil {
 		return err
 	}
-	return writeExport(e.stdout, *format, d.scenario.Name, st.Standings())
-}
-
-func writeExport(w io.Writer, format, name string, st []scoreboard.Standing) error {
-	switch format {
-	case "ctftime":
-		return json.NewEncoder(w).Encode(scoreboard.CTFtime(st))
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"exercise": name, "standings": st})
-	}
-	cw := csv.NewWriter(w)
-	cw.Write(scoreboard.ExportColumns)
-	for _, s := range st {
-		cw.Write(scoreboard.ExportRow(s))
-	}
-	cw.Flush()
-	return cw.Error()
+	return scoreboard.WriteExport(e.stdout, *format, d.Scenario().Name, st.Standings())
 }

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/datadir"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 )
 
 // runReport writes the after-action report of an exercise: a
@@ -28,12 +29,12 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	if *data == "" {
 		return usagef("--data DIR is required")
 	}
-	d, err := openData(ctx, *data, nil, slog.New(slog.DiscardHandler))
+	d, err := exercisedb.Open(ctx, *data, exercisedb.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	aa, err := scoreboard.BuildAfterAction(ctx, d.gameConfig(scenarios.Placement{}), d.log)
+	aa, err := scoreboard.BuildAfterAction(ctx, d.GameConfig(scenarios.Placement{}), d.Log())
 	if err != nil {
 		return err
 	}
@@ -55,40 +56,13 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	if path == "-" {
 		return write(e.stdout)
 	}
-	if err := writeFileAtomic(path, write); err != nil {
+	if err := datadir.WriteFile(path, write); err != nil {
 		return err
 	}
-	detected := 0
-	for _, in := range aa.Incidents {
-		if in.Status == "detected" {
-			detected++
-		}
-	}
 	fmt.Fprintf(e.stdout, "wrote %s: %d events, %d incidents (%d detected), %d reports, %d captures, %d remedies\n",
-		path, aa.Events, len(aa.Incidents), detected, len(aa.Reports), len(aa.Captures), len(aa.Remedies))
+		path, aa.Events, len(aa.Incidents), aa.DetectedIncidents(), len(aa.Reports), len(aa.Captures), len(aa.Remedies))
 	if len(aa.Mismatches) > 0 {
 		return fmt.Errorf("%d detection verdicts differ from the rules (listed in the report)", len(aa.Mismatches))
 	}
 	return nil
-}
-
-// writeFileAtomic writes path through a temporary file in its directory,
-// so that a reader never sees half a report.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".report-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

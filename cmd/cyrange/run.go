@@ -22,6 +22,8 @@ import (
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
+	"github.com/cyrange/cyrange/scoreboard/serve"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
@@ -65,22 +67,22 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 		return err
 	}
 	defer lock.Release()
-	o := exerciseOptions{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
+	o := serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
 	wf.apply(&o)
 	// The addresses too come before the range: one in use fails the run
 	// before it brings anything up.
-	if o.Listeners, err = listen(o); err != nil {
+	if o.Listeners, err = serve.Listen(o); err != nil {
 		return err
 	}
 	served := false
 	defer func() {
 		if !served {
-			o.Listeners.close()
+			o.Listeners.Close()
 		}
 	}()
 	var rg *exerciseRange
 	if *driver == "none" {
-		secret, err := tokens.LoadCheckerSecret(*data, !exerciseExists(*data))
+		secret, err := tokens.LoadCheckerSecret(*data, !exercisedb.Exists(*data))
 		if err != nil {
 			return err
 		}
@@ -111,9 +113,9 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 			fmt.Fprintf(e.stdout, "range %q is down\n", sc.Name)
 		}()
 		o.Placement, o.Checkers, o.Range = rg.plan.Placement(), rg.checkers, rg.orch
-		o.Plan, o.Logs = rg.plan, rg.driver
+		o.Plan, o.Logs, o.Readers = rg.plan, rg.driver, lineReaders(sc, targets())
 	}
-	x, err := newExercise(ctx, o)
+	x, err := serve.New(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -261,12 +263,12 @@ func newLogger(w io.Writer, verbose bool) *slog.Logger {
 }
 
 // printWhere tells the organizer where everything is.
-func printWhere(w io.Writer, x *exercise, dataDir string) {
+func printWhere(w io.Writer, x *serve.Exercise, dataDir string) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		abs = dataDir
 	}
-	sc := x.data.scenario
+	sc := x.Scenario()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "cyrange: exercise %q (%s)\n", sc.Name, sc.Title)
 	fmt.Fprintf(tw, "  scoreboard\thttp://%s/\n", x.HTTPAddr())
@@ -278,8 +280,8 @@ func printWhere(w io.Writer, x *exercise, dataDir string) {
 	fmt.Fprintf(tw, "  flag submission (TCP)\t%s\n", x.SubmitAddr())
 	fmt.Fprintf(tw, "  flag submission (HTTP)\tPUT http://%s/flags\n", x.HTTPAddr())
 	fmt.Fprintf(tw, "  team tokens\t%s\n", filepath.Join(abs, tokens.FileName))
-	fmt.Fprintf(tw, "  event log\t%s\n", filepath.Join(abs, dbFile))
-	p, frozen := x.game.Phase()
+	fmt.Fprintf(tw, "  event log\t%s\n", filepath.Join(abs, exercisedb.File))
+	p, frozen := x.Game().Phase()
 	fmt.Fprintf(tw, "  phase\t%s%s\n", p, map[bool]string{true: " (board frozen)"}[frozen])
 	tw.Flush()
 	if p.String() == "setup" {

@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/cyrange/cyrange/scoreboard/live"
+	"github.com/cyrange/cyrange/scoreboard/serve"
 	"github.com/cyrange/cyrange/scoreboard/web"
 )
 
@@ -33,7 +34,7 @@ func (w *webFlags) check() error {
 	return nil
 }
 
-func (w *webFlags) apply(o *exerciseOptions) {
+func (w *webFlags) apply(o *serve.Options) {
 	o.MetricsAddr = *w.metrics
 	o.ViewersPerSource = *w.viewersPerSource
 	o.ConnsPerSource = *w.connsPerSource

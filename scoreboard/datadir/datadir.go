@@ -10,6 +10,11 @@
 // lock. The file holds the holder's pid, for the message the next one
 // prints.
 //
+// It also keeps the directory's small files beside the log: server.json,
+// which a running server writes so that a command given only the directory
+// can find it, and WriteFile, the atomic write of what a command leaves
+// there (the after-action report).
+//
 // It must never import the storage, web or Docker packages.
 package datadir
 

@@ -221,7 +221,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			s = &gatewaySink{c: c, source: ct.Name, team: ct.Team, since: telSince}
 		case cyberrange.KindTarget:
 			s = &targetSink{c: c, ctx: ctx, r: replica{owner: ct.Team, service: ct.Service, name: ct.Labels[cyberrange.LabelService]},
-				read: c.reader(ct.Service),
+				read:        c.reader(ct.Service),
 				remedySince: c.o.Game.RemediesUpTo(ct.Team, ct.Service), flows: flowSink{c: c, source: ct.Name,
 					owner: ct.Team, service: ct.Service, since: telSince}}
 		default:

@@ -158,3 +158,26 @@ func TestLoadCheckerSecret(t *testing.T) {
 		t.Fatalf("readable by others: %v", err)
 	}
 }
+
+// TestReadFile: a client reads the organizer's token as saved, and a
+// missing or garbled file is an error.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadFile(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	s, err := Load(dir, teams, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFile(dir)
+	if err != nil || f.Organizer != s.OrganizerToken() || len(f.Teams) != len(teams) {
+		t.Fatalf("read %+v %v", f, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(dir); err == nil || !strings.Contains(err.Error(), FileName) {
+		t.Fatalf("garbled file: %v", err)
+	}
+}
