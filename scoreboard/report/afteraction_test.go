@@ -1,4 +1,4 @@
-package scoreboard
+package report
 
 import (
 	"bytes"
@@ -9,21 +9,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cyrange/cyrange/scoreboard"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestAfterActionHTML renders testdata/afteraction.json, the report of
-// playDefence's game as `cyrange report --json` writes it, and compares
-// the page with testdata/afteraction.html: the page is what organizers
-// keep, so any change to it must show in a diff.
+// the scoreboard's short defence game (playDefence in its tests) as
+// `cyrange report --json` writes it, and compares the page with
+// testdata/afteraction.html: the page is what organizers keep, so any
+// change to it must show in a diff.
 func TestAfterActionHTML(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "afteraction.json"))
 	mustNoErr(t, err)
-	var aa AfterAction
+	var aa scoreboard.AfterAction
 	mustNoErr(t, json.Unmarshal(b, &aa))
 	var out bytes.Buffer
-	mustNoErr(t, aa.WriteHTML(&out, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)))
+	mustNoErr(t, WriteHTML(&out, &aa, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)))
+	if aa.Title != "" {
+		t.Errorf("the page's fallback title %q leaked into the report", aa.Title)
+	}
 	page := out.String()
 	for _, want := range []string{"<svg", `class="inc detected"`, `class="inc missed"`, `class="rep true_positive"`,
 		`class="cap unverified"`, `class="remedy"`, "st-offline", "Đội tấn công 01", "&lt;script&gt;", "lockout: false -&gt; true",
@@ -46,5 +52,12 @@ func TestAfterActionHTML(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Errorf("the page differs from %s (run with -update if intended)", path)
+	}
+}
+
+func mustNoErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
