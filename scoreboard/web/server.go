@@ -100,14 +100,18 @@ type EventLog interface {
 }
 
 // Detections records and lists the defence's detection reports
-// (PROTOCOLS.md §7). Report receives a JSON object the web layer has
-// already size-checked and parsed once; it validates the fields itself and
-// returns ErrInvalid naming the field at fault. What both return is sent
-// as the response body.
+// (PROTOCOLS.md §7); scoreboard.Detections implements it. Report receives
+// a JSON object the web layer has already size-checked and parsed once; it
+// validates the fields itself and returns ErrInvalid naming the field at
+// fault. What both return is sent as the response body.
 type Detections interface {
-	Report(ctx context.Context, team int, body json.RawMessage) (any, error)
-	List(ctx context.Context, team int) (any, error)
+	// Report files team's report and acknowledges it once it is durable.
+	Report(ctx context.Context, team int, body json.RawMessage) (scoreboard.DetectionAck, error)
+	// List returns team's reports, oldest first.
+	List(ctx context.Context, team int) ([]scoreboard.DetectionView, error)
 }
+
+var _ Detections = scoreboard.Detections{}
 
 // Options configure a Server. Game and Auth are required.
 type Options struct {
