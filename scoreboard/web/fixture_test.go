@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
@@ -101,14 +102,22 @@ func (d *fakeDetections) List(_ context.Context, team int) ([]scoreboard.Detecti
 	return append([]scoreboard.DetectionView{}, d.reports[team]...), nil
 }
 
-// fakeRange reports a fixed health and, being a Gateways, a gateway.
+// fakeRange reports a fixed health (the local driver running both mail
+// replicas) and, being a Gateways, a gateway.
 type fakeRange struct{ err error }
 
-func (r fakeRange) Health(context.Context) (any, error) {
+func (r fakeRange) Health(context.Context) (cyberrange.Health, error) {
 	if r.err != nil {
-		return nil, r.err
+		return cyberrange.Health{}, r.err
 	}
-	return map[string]any{"driver": "local", "targets": 2, "healthy": true}, nil
+	rep := cyberrange.Report{Exercise: "thu-nghiem", Driver: "local", Healthy: true, Running: 2, Total: 2,
+		Networks: []cyberrange.NetworkReport{}, Containers: []cyberrange.ContainerReport{
+			{Name: "thu-nghiem-target-0", Kind: cyberrange.KindTarget, Team: "Đội Cần Thơ", Service: "mail",
+				State: cyberrange.StateRunning},
+			{Name: "thu-nghiem-target-1", Kind: cyberrange.KindTarget, Team: "Đội Phòng thủ Tỉnh", Service: "mail",
+				State: cyberrange.StateRunning},
+		}}
+	return cyberrange.Health{Driver: rep.Driver, Report: &rep}, nil
 }
 
 func (r fakeRange) Gateway(_ context.Context, team int) (any, error) {

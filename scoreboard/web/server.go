@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cyrange/cyrange/internal/persource"
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
@@ -70,10 +71,13 @@ type Live interface {
 	ServeAdmin(w http.ResponseWriter, r *http.Request)
 }
 
-// Range reports the range's health to the organizer.
+// Range reports the range's health to the organizer; the range's
+// orchestrator implements it. The health is sent as the response body.
 type Range interface {
-	Health(ctx context.Context) (any, error)
+	Health(ctx context.Context) (cyberrange.Health, error)
 }
+
+var _ Range = (*cyberrange.Orchestrator)(nil)
 
 // Gateways is optionally implemented by a Range that knows how a team
 // reaches its targets (its SOCKS5 gateway); /api/v1/targets then carries it.
