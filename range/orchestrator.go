@@ -690,20 +690,43 @@ func buildReport(p *Plan, driver string, actual Actual) Report {
 	return r
 }
 
-// noPlan is what Health reports before the orchestrator has seen a plan.
+// Health is the range as the organizer's range endpoint shows it: the
+// Report on the last plan the orchestrator was given or, before it has
+// seen one, only the name of its driver.
+type Health struct {
+	Driver string
+	// Report is nil until the orchestrator has seen a plan.
+	Report *Report
+}
+
+// noPlan is Health's JSON before the orchestrator has seen a plan.
 type noPlan struct {
-	Driver string `json:"driver"`
-	Plan   any    `json:"plan"`
+	Driver string  `json:"driver"`
+	Plan   *Report `json:"plan"`
+}
+
+// MarshalJSON writes the Report itself, or {"driver": ..., "plan": null}
+// before there is a plan: the two bodies the range endpoint has always
+// sent, which the organizer's console draws as they come.
+func (h Health) MarshalJSON() ([]byte, error) {
+	if h.Report == nil {
+		return json.Marshal(noPlan{Driver: h.Driver})
+	}
+	return json.Marshal(h.Report)
 }
 
 // Health reports the status of the last plan Up, Status or Watch was
 // given, for the organizer's range endpoint.
-func (o *Orchestrator) Health(ctx context.Context) (any, error) {
+func (o *Orchestrator) Health(ctx context.Context) (Health, error) {
 	p := o.plan.Load()
 	if p == nil {
-		return noPlan{Driver: o.d.Name()}, nil
+		return Health{Driver: o.d.Name()}, nil
 	}
-	return o.Status(ctx, p)
+	r, err := o.Status(ctx, p)
+	if err != nil {
+		return Health{}, err
+	}
+	return Health{Driver: r.Driver, Report: &r}, nil
 }
 
 // Gateway tells team how it reaches its targets: its gateway's SOCKS5

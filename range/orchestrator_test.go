@@ -636,9 +636,14 @@ func TestHealthAndGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, ok := v.(cyberrange.Report)
-	if !ok || !rep.Healthy || rep.Exercise != "demo" || rep.Driver != "fake" {
-		t.Errorf("health %+v", v)
+	rep := v.Report
+	if rep == nil || !rep.Healthy || rep.Exercise != "demo" || rep.Driver != "fake" {
+		t.Fatalf("health %+v", v)
+	}
+	// Once there is a plan the endpoint sends the report itself.
+	got, _ := json.Marshal(v)
+	if want, _ := json.Marshal(*rep); string(got) != string(want) {
+		t.Errorf("health after a plan is\n%s\nnot the report\n%s", got, want)
 	}
 	g, err := o.Gateway(ctx, 1)
 	if err != nil {

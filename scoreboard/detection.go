@@ -626,15 +626,15 @@ type Detections struct{ g *Game }
 func (g *Game) Detections() Detections { return Detections{g: g} }
 
 // Report parses body (ParseDetection) and files it (ReportDetection).
-func (d Detections) Report(ctx context.Context, team int, body json.RawMessage) (any, error) {
+func (d Detections) Report(ctx context.Context, team int, body json.RawMessage) (DetectionAck, error) {
 	in, err := ParseDetection(body)
 	if err != nil {
-		return nil, err
+		return DetectionAck{}, err
 	}
 	return d.g.ReportDetection(ctx, team, in)
 }
 
-// List returns team's reports.
-func (d Detections) List(_ context.Context, team int) (any, error) {
+// List returns team's reports (DetectionReports).
+func (d Detections) List(_ context.Context, team int) ([]DetectionView, error) {
 	return d.g.DetectionReports(team), nil
 }

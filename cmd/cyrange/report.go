@@ -13,6 +13,7 @@ import (
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/exercisedb"
+	"github.com/cyrange/cyrange/scoreboard/report"
 )
 
 // runReport writes the after-action report of an exercise: a
@@ -51,7 +52,7 @@ func runReport(ctx context.Context, e *env, args []string) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(aa)
 		}
-		return aa.WriteHTML(w, time.Now())
+		return report.WriteHTML(w, aa, time.Now())
 	}
 	if path == "-" {
 		return write(e.stdout)

@@ -1,4 +1,10 @@
-// Package ingest carries what the range's containers print into the game:
+// Package ingest is the bridge between the range (range, range/gateway,
+// images/flow) and the game (scoreboard): the one place where what the
+// range's containers write becomes the game's events, so that the game
+// never parses a container's output and the range's sensors (the gateway,
+// the flow recorder) never depend on the game.
+//
+// It carries what the range's containers print into the game:
 // each attack team's gateway telemetry (range/gateway) and each built-in
 // target's flow records (images/flow) become the game's ground truth for
 // detections, and each target's action log is streamed to the console of

@@ -66,5 +66,6 @@
 // This package is the only one that imports echo. It must never import
 // bbolt, the Docker SDK, or the store; it reaches the game, the tokens, the
 // live hub, the flag submission and the range through the small interfaces
-// declared in server.go.
+// declared in server.go. Of the range it imports only the domain package,
+// for the types its interfaces return, never a driver.
 package web

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
@@ -73,43 +74,50 @@ func (f *fakeFlags) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "[]")
 }
 
-// fakeDetections keeps reports per team in memory.
+// fakeDetections keeps reports per team in memory and judges none.
 type fakeDetections struct {
+	now     func() time.Time
 	mu      sync.Mutex
-	reports map[int][]json.RawMessage
+	reports map[int][]scoreboard.DetectionView
 }
 
-func (d *fakeDetections) Report(_ context.Context, team int, body json.RawMessage) (any, error) {
-	var r struct {
-		Attacker string `json:"attacker"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil || r.Attacker == "" {
-		return nil, fmt.Errorf("detections: attacker is required: %w", scoreboard.ErrInvalid)
+func (d *fakeDetections) Report(_ context.Context, team int, body json.RawMessage) (scoreboard.DetectionAck, error) {
+	var v scoreboard.DetectionView
+	if err := json.Unmarshal(body, &v); err != nil || v.Attacker == "" {
+		return scoreboard.DetectionAck{}, fmt.Errorf("detections: attacker is required: %w", scoreboard.ErrInvalid)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.reports == nil {
-		d.reports = map[int][]json.RawMessage{}
+		d.reports = map[int][]scoreboard.DetectionView{}
 	}
-	d.reports[team] = append(d.reports[team], body)
-	return map[string]any{"id": len(d.reports[team]), "verdict": "pending"}, nil
+	v.ID, v.ReportedAt, v.Verdict = int64(len(d.reports[team])+1), d.now(), "pending"
+	d.reports[team] = append(d.reports[team], v)
+	return scoreboard.DetectionAck{ID: v.ID, Verdict: v.Verdict}, nil
 }
 
-func (d *fakeDetections) List(_ context.Context, team int) (any, error) {
+func (d *fakeDetections) List(_ context.Context, team int) ([]scoreboard.DetectionView, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := append([]json.RawMessage{}, d.reports[team]...)
-	return out, nil
+	return append([]scoreboard.DetectionView{}, d.reports[team]...), nil
 }
 
-// fakeRange reports a fixed health and, being a Gateways, a gateway.
+// fakeRange reports a fixed health (the local driver running both mail
+// replicas) and, being a Gateways, a gateway.
 type fakeRange struct{ err error }
 
-func (r fakeRange) Health(context.Context) (any, error) {
+func (r fakeRange) Health(context.Context) (cyberrange.Health, error) {
 	if r.err != nil {
-		return nil, r.err
+		return cyberrange.Health{}, r.err
 	}
-	return map[string]any{"driver": "local", "targets": 2, "healthy": true}, nil
+	rep := cyberrange.Report{Exercise: "thu-nghiem", Driver: "local", Healthy: true, Running: 2, Total: 2,
+		Networks: []cyberrange.NetworkReport{}, Containers: []cyberrange.ContainerReport{
+			{Name: "thu-nghiem-target-0", Kind: cyberrange.KindTarget, Team: "Đội Cần Thơ", Service: "mail",
+				State: cyberrange.StateRunning},
+			{Name: "thu-nghiem-target-1", Kind: cyberrange.KindTarget, Team: "Đội Phòng thủ Tỉnh", Service: "mail",
+				State: cyberrange.StateRunning},
+		}}
+	return cyberrange.Health{Driver: rep.Driver, Report: &rep}, nil
 }
 
 func (r fakeRange) Gateway(_ context.Context, team int) (any, error) {
@@ -221,7 +229,7 @@ func newFixtureWith(t testing.TB, edit func(*scoreboard.Config), opts ...fixture
 		t.Fatal(err)
 	}
 	fx.game, fx.toks, fx.live = g, fixedTokens(t, cfg), &fakeLive{}
-	fx.flags, fx.det, fx.logs = &fakeFlags{}, &fakeDetections{}, &syncBuffer{}
+	fx.flags, fx.det, fx.logs = &fakeFlags{}, &fakeDetections{now: clock}, &syncBuffer{}
 	o := Options{Game: g, Auth: fx.toks, Live: fx.live, Flags: fx.flags, Detections: fx.det,
 		Range: fakeRange{}, Events: fx.log, Now: clock, Logger: slog.New(slog.NewTextHandler(fx.logs, nil))}
 	for _, f := range opts {

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cyrange/cyrange/internal/persource"
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
@@ -70,10 +71,13 @@ type Live interface {
 	ServeAdmin(w http.ResponseWriter, r *http.Request)
 }
 
-// Range reports the range's health to the organizer.
+// Range reports the range's health to the organizer; the range's
+// orchestrator implements it. The health is sent as the response body.
 type Range interface {
-	Health(ctx context.Context) (any, error)
+	Health(ctx context.Context) (cyberrange.Health, error)
 }
+
+var _ Range = (*cyberrange.Orchestrator)(nil)
 
 // Gateways is optionally implemented by a Range that knows how a team
 // reaches its targets (its SOCKS5 gateway); /api/v1/targets then carries it.
@@ -100,14 +104,18 @@ type EventLog interface {
 }
 
 // Detections records and lists the defence's detection reports
-// (PROTOCOLS.md §7). Report receives a JSON object the web layer has
-// already size-checked and parsed once; it validates the fields itself and
-// returns ErrInvalid naming the field at fault. What both return is sent
-// as the response body.
+// (PROTOCOLS.md §7); scoreboard.Detections implements it. Report receives
+// a JSON object the web layer has already size-checked and parsed once; it
+// validates the fields itself and returns ErrInvalid naming the field at
+// fault. What both return is sent as the response body.
 type Detections interface {
-	Report(ctx context.Context, team int, body json.RawMessage) (any, error)
-	List(ctx context.Context, team int) (any, error)
+	// Report files team's report and acknowledges it once it is durable.
+	Report(ctx context.Context, team int, body json.RawMessage) (scoreboard.DetectionAck, error)
+	// List returns team's reports, oldest first.
+	List(ctx context.Context, team int) ([]scoreboard.DetectionView, error)
 }
+
+var _ Detections = scoreboard.Detections{}
 
 // Options configure a Server. Game and Auth are required.
 type Options struct {

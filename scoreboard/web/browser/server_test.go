@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/live"
 	"github.com/cyrange/cyrange/scoreboard/scoreboardtest"
@@ -78,31 +79,18 @@ func statusScript(tick int32, _, service int) scoreboard.Status {
 // replicas' consoles.
 type fakeRange struct{ cfg *scoreboard.Config }
 
-func (r fakeRange) Health(context.Context) (any, error) {
-	type container struct {
-		Name    string `json:"name"`
-		Kind    string `json:"kind"`
-		Team    string `json:"team,omitempty"`
-		Service string `json:"service,omitempty"`
-		State   string `json:"state"`
-	}
-	h := struct {
-		Driver     string      `json:"driver"`
-		Healthy    bool        `json:"healthy"`
-		Running    int         `json:"running"`
-		Total      int         `json:"total"`
-		Containers []container `json:"containers"`
-	}{Driver: "local", Healthy: true}
+func (r fakeRange) Health(context.Context) (cyberrange.Health, error) {
+	h := cyberrange.Report{Exercise: r.cfg.Name, Driver: "local", Healthy: true, Networks: []cyberrange.NetworkReport{}}
 	for i, s := range r.cfg.Services {
-		h.Containers = append(h.Containers, container{Name: fmt.Sprintf("tiengiang-thu-target-%d", i), Kind: "target",
-			Team: defenceName, Service: s.Name, State: "running"})
+		h.Containers = append(h.Containers, cyberrange.ContainerReport{Name: fmt.Sprintf("tiengiang-thu-target-%d", i),
+			Kind: cyberrange.KindTarget, Team: defenceName, Service: s.Name, State: cyberrange.StateRunning})
 	}
 	for i := range attackTeams[:3] {
-		h.Containers = append(h.Containers, container{Name: fmt.Sprintf("tiengiang-thu-gateway-%d", i+1), Kind: "gateway",
-			Team: attackTeams[i], State: "running"})
+		h.Containers = append(h.Containers, cyberrange.ContainerReport{Name: fmt.Sprintf("tiengiang-thu-gateway-%d", i+1),
+			Kind: cyberrange.KindGateway, Team: attackTeams[i], State: cyberrange.StateRunning})
 	}
 	h.Running, h.Total = len(h.Containers), len(h.Containers)
-	return h, nil
+	return cyberrange.Health{Driver: h.Driver, Report: &h}, nil
 }
 
 func (r fakeRange) Gateway(_ context.Context, team int) (any, error) {

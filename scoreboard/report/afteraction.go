@@ -1,4 +1,12 @@
-package scoreboard
+// Package report renders the after-action report (scoreboard.AfterAction,
+// which the scoreboard folds from the event log) as one self-contained
+// HTML page for the organizers to keep and hand out: no script, no request
+// to anywhere, charts as inline SVG. The figures are the scoreboard's; this
+// package only lays them out.
+//
+// It must never import bbolt, echo, the Docker SDK or the store: it reads
+// nothing but the report it is given.
+package report
 
 import (
 	_ "embed"
@@ -9,6 +17,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/cyrange/cyrange/scoreboard"
 )
 
 //go:embed afteraction.html
@@ -36,9 +46,9 @@ var afterActionTmpl = template.Must(template.New("report").Funcs(template.FuncMa
 		}
 		return fmtSeconds(*v)
 	},
-	"defends": func(r Role) bool { return r.Defends() },
+	"defends": func(r scoreboard.Role) bool { return r.Defends() },
 	"inc":     func(i int) int { return i + 1 },
-	"attacks": func(r Role) bool { return r.Attacks() },
+	"attacks": func(r scoreboard.Role) bool { return r.Attacks() },
 }).Parse(afterActionPage))
 
 func fmtSeconds(s float64) string {
@@ -48,13 +58,13 @@ func fmtSeconds(s float64) string {
 
 // afterActionPageData is what the page template reads.
 type afterActionPageData struct {
-	*AfterAction
+	*scoreboard.AfterAction
 	Generated    string
 	Timelines    []serviceChart
 	TTDChart     template.HTML
 	Availability template.HTML
 	// CapturesShown bounds the capture table; the JSON has them all.
-	CapturesShown []AACapture
+	CapturesShown []scoreboard.AACapture
 }
 
 // maxCaptureRows bounds the HTML report's capture table.
@@ -66,17 +76,22 @@ type serviceChart struct {
 	SVG   template.HTML
 }
 
-// WriteHTML writes the report as one self-contained HTML page: no script,
-// no request to anywhere, charts as inline SVG.
-func (aa *AfterAction) WriteHTML(w io.Writer, generated time.Time) error {
+// WriteHTML writes aa as one self-contained HTML page: no script, no
+// request to anywhere, charts as inline SVG. generated is the time the
+// page says it was written.
+func WriteHTML(w io.Writer, aa *scoreboard.AfterAction, generated time.Time) error {
+	// A copy, so that the page's fallback title never leaks into the
+	// caller's report (its JSON says the scenario had none).
+	c := *aa
+	aa = &c
 	if aa.Title == "" {
 		aa.Title = aa.Exercise
 	}
 	d := afterActionPageData{AfterAction: aa, Generated: generated.Format(time.RFC3339),
-		TTDChart: aa.ttdChart(), Availability: aa.availabilityChart(),
+		TTDChart: ttdChart(aa), Availability: availabilityChart(aa),
 		CapturesShown: aa.Captures[:min(len(aa.Captures), maxCaptureRows)]}
 	for _, s := range aa.Services {
-		d.Timelines = append(d.Timelines, serviceChart{Name: s.Name, Title: s.Title, SVG: aa.timeline(s.Name)})
+		d.Timelines = append(d.Timelines, serviceChart{Name: s.Name, Title: s.Title, SVG: timeline(aa, s.Name)})
 	}
 	if err := afterActionTmpl.Execute(w, d); err != nil {
 		return fmt.Errorf("scoreboard: writing the report: %w", err)
@@ -115,7 +130,7 @@ func clip(s string, n int) string {
 }
 
 // span is the report's time axis.
-func (aa *AfterAction) span() (time.Time, time.Time) {
+func span(aa *scoreboard.AfterAction) (time.Time, time.Time) {
 	var from, to time.Time
 	if aa.Start != nil {
 		from = *aa.Start
@@ -141,8 +156,8 @@ type timelineRow struct {
 // timeline draws one service: a row per attacker and target, with its
 // incidents as bars (green detected, red missed, grey open), captures as
 // dots, reports as triangles, and remedies as dashed lines across.
-func (aa *AfterAction) timeline(service string) template.HTML {
-	from, to := aa.span()
+func timeline(aa *scoreboard.AfterAction, service string) template.HTML {
+	from, to := span(aa)
 	x := func(t time.Time) float64 {
 		f := float64(t.Sub(from)) / float64(to.Sub(from))
 		return labelWidth + math.Max(0, math.Min(1, f))*(chartWidth-labelWidth-10)
@@ -201,7 +216,7 @@ func (aa *AfterAction) timeline(service string) template.HTML {
 		}
 		s.text(labelWidth-6, y+15, "end", "label", clip(label(r), 32))
 	}
-	aa.axis(&s, x, float64(height-10))
+	axis(aa, &s, x, float64(height-10))
 	for _, in := range aa.Incidents {
 		if in.Service != service {
 			continue
@@ -248,7 +263,7 @@ func (aa *AfterAction) timeline(service string) template.HTML {
 
 // axis draws the tick boundaries, labelling enough of them to stay
 // readable.
-func (aa *AfterAction) axis(s *svg, x func(time.Time) float64, bottom float64) {
+func axis(aa *scoreboard.AfterAction, s *svg, x func(time.Time) float64, bottom float64) {
 	lastLabel := -1e9
 	for _, t := range aa.Ticks {
 		px := x(t.Start)
@@ -263,8 +278,8 @@ func (aa *AfterAction) axis(s *svg, x func(time.Time) float64, bottom float64) {
 // ttdChart draws the time to detect of each detected incident against
 // L×tick, past which a detection earns no timeliness bonus; missed
 // incidents are listed in the table below it.
-func (aa *AfterAction) ttdChart() template.HTML {
-	var det []AAIncident
+func ttdChart(aa *scoreboard.AfterAction) template.HTML {
+	var det []scoreboard.AAIncident
 	scale := aa.Tick * float64(aa.FlagLifetime)
 	for _, in := range aa.Incidents {
 		if in.TimeToDetect != nil {
@@ -299,7 +314,7 @@ func (aa *AfterAction) ttdChart() template.HTML {
 
 // availabilityChart draws each replica's status in every tick as a strip
 // of cells.
-func (aa *AfterAction) availabilityChart() template.HTML {
+func availabilityChart(aa *scoreboard.AfterAction) template.HTML {
 	if len(aa.Replicas) == 0 {
 		return template.HTML(`<p class="none">No replica.</p>`)
 	}
