@@ -74,16 +74,16 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer rg.release()
+	defer rg.Close()
 	// The demo's range is throwaway: take it down however the demo ends.
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := rg.orch.DownOwn(dctx, sc.Name, rg.plan.Instance()); err != nil {
+		if err := rg.Orch.DownOwn(dctx, sc.Name, rg.Plan.Instance()); err != nil {
 			logger.Error("taking the demo's range down", "err", err)
 		}
 	}()
-	o.Placement, o.Checkers, o.Range, o.Plan, o.Logs = rg.plan.Placement(), rg.checkers, rg.orch, rg.plan, rg.driver
+	o.Placement, o.Checkers, o.Range, o.Plan, o.Logs = rg.Plan.Placement(), rg.Checkers, rg.Orch, rg.Plan, rg.Driver
 	o.Readers = lineReaders(sc, targets())
 	x, err := serve.New(ctx, o)
 	if err != nil {
@@ -91,14 +91,14 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	served = true
 	defer x.Close()
-	go rg.watch(ctx)
+	go rg.Watch(ctx)
 	printWhere(e.stdout, x, *data)
-	rg.printGateways(e.stdout, ctx)
+	printGateways(ctx, e.stdout, rg)
 	fmt.Fprintf(e.stdout, "Replay later with: cyrange replay --data %s\n\n", filepath.Clean(*data))
 	if !*noBots {
-		bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.Game(), Plan: rg.plan, Logs: rg.driver,
-			Status: func(ctx context.Context) (cyberrange.Report, error) { return rg.orch.Status(ctx, rg.plan) },
-			Remedy: rg.operator(sc).Remedy, Token: x.Tokens().TeamToken, SubmitAddr: x.SubmitAddr(), Seed: *seed, Logger: logger}
+		bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.Game(), Plan: rg.Plan, Logs: rg.Driver,
+			Status: rg.Status,
+			Remedy: rg.Operator(sc, targets()).Remedy, Token: x.Tokens().TeamToken, SubmitAddr: x.SubmitAddr(), Seed: *seed, Logger: logger}
 		bots.Attack(ctx, bo)
 		bots.Defend(ctx, bo)
 	}

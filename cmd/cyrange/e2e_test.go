@@ -19,6 +19,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/exploits"
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/bringup"
 	"github.com/cyrange/cyrange/range/docker"
 	"github.com/cyrange/cyrange/range/local"
 	"github.com/cyrange/cyrange/scenarios"
@@ -371,7 +372,7 @@ func remedyIDOR(t *testing.T, sc *scenarios.Scenario, data, driver string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := (&exerciseRange{plan: plan, driver: d}).operator(sc).Remedy(ctx, owner, 0, contract.WebmailIDOR); err != nil {
+	if err := bringup.Adopt(plan, d).Operator(sc, targets()).Remedy(ctx, owner, 0, contract.WebmailIDOR); err != nil {
 		t.Fatalf("the IDOR remedy: %v", err)
 	}
 }

@@ -14,18 +14,15 @@ import (
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/bringup"
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
-	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
-// Files of the data directory the range uses besides tokens.json.
-const (
-	// rangeStateDir is where a driver keeps its records.
-	rangeStateDir = "range"
-)
+// rangeStateDir is where a driver keeps its records.
+const rangeStateDir = bringup.StateDir
 
 // driverFactory builds a driver; tests put a fake in its place.
 type driverFactory func(ctx context.Context, name string, o driverOptions) (cyberrange.Driver, func() error, error)
@@ -175,33 +172,8 @@ func rangeUpStatus(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scena
 // rangePlan computes the plan with the exercise's secrets from the data
 // directory, creating them when create is set.
 func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create bool) (*cyberrange.Plan, error) {
-	if !create {
-		if _, err := os.Stat(filepath.Join(data, tokens.FileName)); err != nil {
-			return nil, fmt.Errorf("no range of %q in %s (bring it up with cyrange range up, or give --data): %w", sc.Name, data, err)
-		}
-	}
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", data, err)
-	}
-	// An exercise's secrets are made with it, before its log: once the
-	// log exists they have been handed out (tokens) or planted in its
-	// targets (the checker secret), and are never made anew.
-	create = create && !exercisedb.Exists(data)
-	toks, err := tokens.Load(data, sc.GameConfig(scenarios.Placement{}).Teams, create)
-	if err != nil {
-		return nil, err
-	}
-	secret, err := tokens.LoadCheckerSecret(data, create)
-	if err != nil {
-		return nil, err
-	}
-	teamTokens := make([]string, len(sc.Teams))
-	for i := range sc.Teams {
-		teamTokens[i] = toks.TeamToken(i)
-	}
-	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: driver, Version: version, GatewayHost: gatewayHost,
-		TeamTokens: teamTokens, CheckerSecret: secret, Targets: targets().Names(),
-		Instance: cyberrange.InstanceID(secret)})
+	return bringup.Plan(sc, bringup.PlanOptions{DataDir: data, Driver: driver, Version: version, GatewayHost: gatewayHost,
+		Targets: targets().Names(), Create: create})
 }
 
 // progressPrinter draws progress events: on a terminal, one line per

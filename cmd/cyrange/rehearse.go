@@ -9,6 +9,7 @@ import (
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/bringup"
 	"github.com/cyrange/cyrange/range/rehearsal"
 	"github.com/cyrange/cyrange/scenarios"
 )
@@ -110,7 +111,7 @@ type scratch struct {
 	driver string
 	e      *env
 	do     driverOptions
-	rg     *exerciseRange
+	rg     *bringup.Range
 }
 
 // up brings the scratch range up; a local one only where no other local
@@ -131,16 +132,16 @@ func (s *scratch) up(ctx context.Context) (*rehearsal.Range, error) {
 		return nil, err
 	}
 	s.rg = rg
-	return rg.forRehearsal(s.sc), nil
+	return rg.ForRehearsal(s.sc, targets()), nil
 }
 
 // down takes the scratch range down and removes its data directory.
 func (s *scratch) down(ctx context.Context, r *rehearsal.Rehearsal) {
 	if s.rg != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		r.Record("range down", s.sc.Name, s.rg.orch.Down(dctx, s.sc.Name))
+		r.Record("range down", s.sc.Name, s.rg.Orch.Down(dctx, s.sc.Name))
 		cancel()
-		s.rg.release()
+		s.rg.Close()
 	}
 	os.RemoveAll(s.data)
 }

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
 	"github.com/cyrange/cyrange/images/mailserver/mailtarget"
 	"github.com/cyrange/cyrange/images/target"
 	"github.com/cyrange/cyrange/scenarios"
-	"github.com/cyrange/cyrange/scoreboard/checks"
 	"github.com/cyrange/cyrange/scoreboard/ingest"
 )
 
@@ -84,38 +82,6 @@ func runRole(ctx context.Context, e *env, kind string, roles map[string]role, ar
 		return fmt.Errorf("%s %s: %w", kind, args[0], err)
 	}
 	return nil
-}
-
-// checkersFor builds the checker of every service: a built-in one run in
-// this process, which connects to targetHost only (where every replica
-// runs, started without --replica), or a remote enochecker v2 checker over
-// HTTP.
-func checkersFor(sc *scenarios.Scenario, ts target.Set, cfg target.CheckerConfig, targetHost string) (map[int]checks.Checker, error) {
-	out := map[int]checks.Checker{}
-	for i, svc := range sc.Services {
-		name, ok := svc.IsBuiltinChecker()
-		if !ok {
-			out[i] = checks.NewClient(svc.Checker, &http.Client{})
-			continue
-		}
-		t, ok := ts.Lookup(name)
-		if !ok {
-			return nil, fmt.Errorf("service %q: no built-in checker %q in this build", svc.Name, name)
-		}
-		c := cfg
-		c.Ports = map[string]int{}
-		for _, p := range svc.Ports {
-			c.Ports[p.Name] = p.Number
-		}
-		c.Replicas = map[string]string{targetHost: ""}
-		c.Logger = cfg.Logger.With("checker", name)
-		chk, err := t.NewChecker(c)
-		if err != nil {
-			return nil, fmt.Errorf("service %q: checker: %w", svc.Name, err)
-		}
-		out[i] = checks.InProcess(chk)
-	}
-	return out, nil
 }
 
 // lineReaders are the log readers of each service's built-in target.

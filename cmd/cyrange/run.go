@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,11 +15,9 @@ import (
 
 	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/bringup"
 	"github.com/cyrange/cyrange/range/gateway"
-	"github.com/cyrange/cyrange/range/operator"
-	"github.com/cyrange/cyrange/range/rehearsal"
 	"github.com/cyrange/cyrange/scenarios"
-	"github.com/cyrange/cyrange/scoreboard/checks"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/serve"
@@ -80,14 +77,14 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 			o.Listeners.Close()
 		}
 	}()
-	var rg *exerciseRange
+	var rg *bringup.Range
 	if *driver == "none" {
 		secret, err := tokens.LoadCheckerSecret(*data, !exercisedb.Exists(*data))
 		if err != nil {
 			return err
 		}
 		o.Placement = scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
-		if o.Checkers, err = checkersFor(sc, targets(), target.CheckerConfig{Secret: secret, Logger: logger}, *targetHost); err != nil {
+		if o.Checkers, err = bringup.InProcess(sc, targets(), target.CheckerConfig{Secret: secret, Logger: logger}, *targetHost); err != nil {
 			return err
 		}
 	} else {
@@ -95,7 +92,7 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 		if err != nil {
 			return err
 		}
-		defer rg.release()
+		defer rg.Close()
 		// However the exercise ends from here on, even failing to
 		// start, the range is either taken down (--down) or said to be
 		// up, with how to take it down.
@@ -106,14 +103,14 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 			}
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			defer cancel()
-			if derr := rg.orch.DownOwn(dctx, sc.Name, rg.plan.Instance()); derr != nil {
+			if derr := rg.Orch.DownOwn(dctx, sc.Name, rg.Plan.Instance()); derr != nil {
 				err = errors.Join(err, derr)
 				return
 			}
 			fmt.Fprintf(e.stdout, "range %q is down\n", sc.Name)
 		}()
-		o.Placement, o.Checkers, o.Range = rg.plan.Placement(), rg.checkers, rg.orch
-		o.Plan, o.Logs, o.Readers = rg.plan, rg.driver, lineReaders(sc, targets())
+		o.Placement, o.Checkers, o.Range = rg.Plan.Placement(), rg.Checkers, rg.Orch
+		o.Plan, o.Logs, o.Readers = rg.Plan, rg.Driver, lineReaders(sc, targets())
 	}
 	x, err := serve.New(ctx, o)
 	if err != nil {
@@ -122,35 +119,24 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 	served = true
 	defer x.Close()
 	if rg != nil {
-		go rg.watch(ctx)
+		go rg.Watch(ctx)
 	}
 	printWhere(e.stdout, x, *data)
 	if rg != nil {
-		rg.printGateways(e.stdout, ctx)
+		printGateways(ctx, e.stdout, rg)
 	}
 	return x.Run(ctx)
 }
 
-// exerciseRange is a range brought up for an exercise.
-type exerciseRange struct {
-	plan     *cyberrange.Plan
-	orch     *cyberrange.Orchestrator
-	driver   cyberrange.Driver
-	checkers map[int]checks.Checker
-	release  func() error
-	logger   *slog.Logger
-}
-
 // startRange brings the scenario's range up (adopting what already runs)
 // and points the game's checkers at the range's checker processes.
-func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, logger *slog.Logger) (*exerciseRange, error) {
+func startRange(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, logger *slog.Logger) (*bringup.Range, error) {
 	return startRangeWith(ctx, e, sc, data, driver, driverOptions{Logger: logger})
 }
 
 // startRangeWith is startRange with the driver's options (the binary the
 // local driver runs, in tests).
-func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, do driverOptions) (*exerciseRange, error) {
-	logger := do.Logger
+func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, driver string, do driverOptions) (*bringup.Range, error) {
 	do.DataDir, do.StateDir, do.Version = data, filepath.Join(data, rangeStateDir), version
 	d, release, err := newDriver(ctx, driver, do)
 	if err != nil {
@@ -161,72 +147,26 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 		release()
 		return nil, err
 	}
-	pr := newProgressPrinter(e.stdout, false)
-	orch := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Progress: pr.print})
 	start := time.Now()
-	// An exercise that cannot start takes down what it started: left
-	// running, those processes would answer on the plan's addresses for
-	// the next range.
-	if err := orch.UpOrUndo(ctx, plan); err != nil {
-		release()
-		return nil, fmt.Errorf("bringing the range up: %w", err)
+	rg, err := bringup.Up(ctx, sc, bringup.Options{Plan: plan, Driver: d, Release: release, Logger: do.Logger,
+		Progress: newProgressPrinter(e.stdout, false).print})
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))
-	rep, err := orch.Status(ctx, plan)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	chk, err := checkerClients(sc, plan, rep)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	return &exerciseRange{plan: plan, orch: orch, driver: d, checkers: chk, release: release, logger: logger}, nil
+	return rg, nil
 }
 
-// checkerClients are the game's clients of every service's checker: a
-// built-in one where the driver says the host reaches it (the docker
-// driver's checkers network is closed to the host), proving itself with
-// the token derived from the secret the two share, as the built-in
-// checker serves only the game; any other over its URL.
-func checkerClients(sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report) (map[int]checks.Checker, error) {
-	chk := map[int]checks.Checker{}
-	for i, svc := range sc.Services {
-		name, ok := svc.IsBuiltinChecker()
-		if !ok {
-			chk[i] = checks.NewClient(svc.Checker, &http.Client{})
-			continue
-		}
-		url, ok := plan.CheckerURL(name)
-		c, found := plan.Checker(name)
-		if !ok || !found {
-			return nil, fmt.Errorf("service %q: the plan has no checker %q", svc.Name, name)
-		}
-		if a, ok := rep.HostAddr(c.Name, cyberrange.PortChecker); ok {
-			url = "http://" + a
-		}
-		chk[i] = checks.NewClient(url, &http.Client{}, checks.WithToken(checks.CallerToken(c.Env[cyberrange.EnvCheckerSecret])))
-	}
-	return chk, nil
-}
-
-// watch restarts what dies until ctx is done.
-func (r *exerciseRange) watch(ctx context.Context) {
-	if err := r.orch.Watch(ctx, r.plan); err != nil && ctx.Err() == nil {
-		r.logger.Error("range watch stopped", "err", err)
-	}
-}
-
-func (r *exerciseRange) printGateways(w io.Writer, ctx context.Context) {
-	rep, err := r.orch.Status(ctx, r.plan)
+// printGateways lists each team's gateway as the host reaches it.
+func printGateways(ctx context.Context, w io.Writer, r *bringup.Range) {
+	rep, err := r.Status(ctx)
 	if err != nil {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK")
 	for team := 0; team < 256; team++ {
-		g, ok := r.plan.Gateway(team)
+		g, ok := r.Plan.Gateway(team)
 		if !ok {
 			continue
 		}
@@ -293,16 +233,4 @@ func printWhere(w io.Writer, x *serve.Exercise, dataDir string) {
 // tempDataDir makes a fresh data directory for a throwaway exercise.
 func tempDataDir(prefix string) (string, error) {
 	return os.MkdirTemp("", prefix+"-"+time.Now().Format("20060102-150405")+"-")
-}
-
-// operator works on the range's replicas from inside it.
-func (r *exerciseRange) operator(sc *scenarios.Scenario) *operator.Operator {
-	ex, _ := r.driver.(operator.Driver)
-	return &operator.Operator{Plan: r.plan, Scenario: sc, Driver: ex, Targets: targets()}
-}
-
-// forRehearsal is the range as a rehearsal checks it.
-func (r *exerciseRange) forRehearsal(sc *scenarios.Scenario) *rehearsal.Range {
-	return &rehearsal.Range{Plan: r.plan, Checkers: r.checkers, Remedy: r.operator(sc).Remedy,
-		Status: func(ctx context.Context) (cyberrange.Report, error) { return r.orch.Status(ctx, r.plan) }}
 }

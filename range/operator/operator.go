@@ -54,6 +54,9 @@ var ErrNoTarget = errors.New("operator: not a built-in target")
 
 // targetOf returns the built-in target of service svc.
 func (o *Operator) targetOf(svc int) (target.Target, error) {
+	if o.Driver == nil {
+		return nil, errors.New("operator: the range's driver cannot run a command inside a container")
+	}
 	if svc < 0 || svc >= len(o.Scenario.Services) {
 		return nil, fmt.Errorf("operator: service %d: %w", svc, cyberrange.ErrNotFound)
 	}
