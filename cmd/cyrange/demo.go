@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
-	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/bots"
-	"github.com/cyrange/cyrange/scoreboard/datadir"
+	"github.com/cyrange/cyrange/range/bringup"
+	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/serve"
 )
 
@@ -48,59 +49,30 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	lock, err := datadir.Acquire(*data)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
 	logger := newLogger(e.stderr, *verbose)
 	if d := sc.Services[0].Options; d != nil && *seed != 1 {
 		d["seed"] = int(*seed)
 	}
-	o := serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr,
-		Logger: logger, AutoStart: true}
-	wf.apply(&o)
-	// An address in use fails the demo before it brings anything up.
-	if o.Listeners, err = serve.Listen(o); err != nil {
-		return err
-	}
-	served := false
-	defer func() {
-		if !served {
-			o.Listeners.Close()
-		}
-	}()
-	rg, err := startRange(ctx, e, sc, *data, cyberrange.DriverLocal, logger)
-	if err != nil {
-		return err
-	}
-	defer rg.Close()
-	// The demo's range is throwaway: take it down however the demo ends.
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := rg.Orch.DownOwn(dctx, sc.Name, rg.Plan.Instance()); err != nil {
-			logger.Error("taking the demo's range down", "err", err)
-		}
-	}()
-	o.Placement, o.Checkers, o.Range, o.Plan, o.Logs = rg.Plan.Placement(), rg.Checkers, rg.Orch, rg.Plan, rg.Driver
-	o.Readers = lineReaders(sc, targets())
-	x, err := serve.New(ctx, o)
-	if err != nil {
-		return err
-	}
-	served = true
-	defer x.Close()
-	go rg.Watch(ctx)
-	printWhere(e.stdout, x, *data)
-	printGateways(ctx, e.stdout, rg)
-	fmt.Fprintf(e.stdout, "Replay later with: cyrange replay --data %s\n\n", filepath.Clean(*data))
-	if !*noBots {
-		bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.Game(), Plan: rg.Plan, Logs: rg.Driver,
-			Status: rg.Status,
-			Remedy: rg.Operator(sc, targets()).Remedy, Token: x.Tokens().TeamToken, SubmitAddr: x.SubmitAddr(), Seed: *seed, Logger: logger}
-		bots.Attack(ctx, bo)
-		bots.Defend(ctx, bo)
-	}
-	return x.Run(ctx)
+	// The demo's range is throwaway: taken down however the demo ends.
+	h := hosting{o: serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr,
+		Logger: logger, AutoStart: true}, down: true, quiet: true,
+		up: func(ctx context.Context) (*bringup.Range, error) {
+			return startRange(ctx, e, sc, *data, cyberrange.DriverLocal, logger)
+		},
+		started: func(ctx context.Context, x *serve.Exercise, rg *bringup.Range) {
+			fmt.Fprintf(e.stdout, "Replay later with: cyrange replay --data %s\n\n", filepath.Clean(*data))
+			if !*noBots {
+				playBots(ctx, sc, *seed, logger, x, rg)
+			}
+		}}
+	wf.apply(&h.o)
+	return serveExercise(ctx, e, h)
+}
+
+// playBots plays the demo's attack teams and defence.
+func playBots(ctx context.Context, sc *scenarios.Scenario, seed int64, logger *slog.Logger, x *serve.Exercise, rg *bringup.Range) {
+	bo := bots.Options{Scenario: sc, Targets: targets(), Game: x.Game(), Plan: rg.Plan, Logs: rg.Driver, Status: rg.Status,
+		Remedy: rg.Operator(sc, targets()).Remedy, Token: x.Tokens().TeamToken, SubmitAddr: x.SubmitAddr(), Seed: seed, Logger: logger}
+	bots.Attack(ctx, bo)
+	bots.Defend(ctx, bo)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,13 +17,12 @@ import (
 	"github.com/cyrange/cyrange/range/bringup"
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
-	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/serve"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
 )
 
-func runExercise(ctx context.Context, e *env, args []string) (err error) {
+func runExercise(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "run")
 	driver := fs.String("driver", "none", "where the targets run: none (managed elsewhere), local or docker")
 	data := fs.String("data", "", "data directory (default ./cyrange-data/SCENARIO)")
@@ -57,75 +55,25 @@ func runExercise(ctx context.Context, e *env, args []string) (err error) {
 		*data = filepath.Join("cyrange-data", sc.Name)
 	}
 	logger := newLogger(e.stderr, *verbose)
-	// Before anything else: a second run on the same directory must not
-	// touch the first one's range.
-	lock, err := datadir.Acquire(*data)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	o := serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger}
-	wf.apply(&o)
-	// The addresses too come before the range: one in use fails the run
-	// before it brings anything up.
-	if o.Listeners, err = serve.Listen(o); err != nil {
-		return err
-	}
-	served := false
-	defer func() {
-		if !served {
-			o.Listeners.Close()
-		}
-	}()
-	var rg *bringup.Range
+	h := hosting{o: serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr, Logger: logger},
+		down: *down, stayingUp: fmt.Sprintf("The range stays up: cyrange range down %s --driver %s --data %s\n", pos[0], *driver, *data)}
+	wf.apply(&h.o)
 	if *driver == "none" {
-		secret, err := tokens.LoadCheckerSecret(*data, !exercisedb.Exists(*data))
-		if err != nil {
-			return err
-		}
-		o.Placement = scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
-		if o.Checkers, err = bringup.InProcess(sc, targets(), target.CheckerConfig{Secret: secret, Logger: logger}, *targetHost); err != nil {
+		h.prepare = func(o *serve.Options) error {
+			secret, err := tokens.LoadCheckerSecret(*data, !exercisedb.Exists(*data))
+			if err != nil {
+				return err
+			}
+			o.Placement = scenarios.Placement{ReplicaAddress: func(int, int) string { return *targetHost }}
+			o.Checkers, err = bringup.InProcess(sc, targets(), target.CheckerConfig{Secret: secret, Logger: logger}, *targetHost)
 			return err
 		}
 	} else {
-		rg, err = startRange(ctx, e, sc, *data, *driver, logger)
-		if err != nil {
-			return err
+		h.up = func(ctx context.Context) (*bringup.Range, error) {
+			return startRange(ctx, e, sc, *data, *driver, logger)
 		}
-		defer rg.Close()
-		// However the exercise ends from here on, even failing to
-		// start, the range is either taken down (--down) or said to be
-		// up, with how to take it down.
-		defer func() {
-			if !*down {
-				fmt.Fprintf(e.stdout, "The range stays up: cyrange range down %s --driver %s --data %s\n", pos[0], *driver, *data)
-				return
-			}
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			defer cancel()
-			if derr := rg.Orch.DownOwn(dctx, sc.Name, rg.Plan.Instance()); derr != nil {
-				err = errors.Join(err, derr)
-				return
-			}
-			fmt.Fprintf(e.stdout, "range %q is down\n", sc.Name)
-		}()
-		o.Placement, o.Checkers, o.Range = rg.Plan.Placement(), rg.Checkers, rg.Orch
-		o.Plan, o.Logs, o.Readers = rg.Plan, rg.Driver, lineReaders(sc, targets())
 	}
-	x, err := serve.New(ctx, o)
-	if err != nil {
-		return err
-	}
-	served = true
-	defer x.Close()
-	if rg != nil {
-		go rg.Watch(ctx)
-	}
-	printWhere(e.stdout, x, *data)
-	if rg != nil {
-		printGateways(ctx, e.stdout, rg)
-	}
-	return x.Run(ctx)
+	return serveExercise(ctx, e, h)
 }
 
 // startRange brings the scenario's range up (adopting what already runs)
