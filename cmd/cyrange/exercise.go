@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/range/bringup"
+	"github.com/cyrange/cyrange/range/rangeview"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/serve"
 )
@@ -73,7 +74,9 @@ func serveExercise(ctx context.Context, e *env, h hosting) (err error) {
 	printWhere(e.stdout, x, h.o.DataDir)
 	if rg != nil {
 		go rg.Watch(ctx)
-		printGateways(ctx, e.stdout, rg)
+		if rep, err := rg.Status(ctx); err == nil {
+			rangeview.Gateways(e.stdout, rg.Plan, rep)
+		}
 	}
 	if h.started != nil {
 		h.started(ctx, x, rg)

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/bringup"
-	"github.com/cyrange/cyrange/range/gateway"
+	"github.com/cyrange/cyrange/range/rangeview"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/tokens"
@@ -99,8 +94,8 @@ func rangeCommand(ctx context.Context, e *env, args []string, mk driverFactory) 
 		return err
 	}
 	defer release()
-	pr := newProgressPrinter(e.stdout, a.asJSON)
-	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Parallel: a.parallel, Progress: pr.print})
+	pr := rangeview.NewProgress(e.stdout, a.asJSON)
+	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Parallel: a.parallel, Progress: pr.Print})
 	if a.sub == "down" {
 		return downRange(ctx, e, a, sc, o)
 	}
@@ -137,7 +132,7 @@ func downRange(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scenario,
 }
 
 // rangeUpStatus brings the range up (range up) and reports its status.
-func rangeUpStatus(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scenario, o *cyberrange.Orchestrator, pr *progressPrinter) error {
+func rangeUpStatus(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scenario, o *cyberrange.Orchestrator, pr *rangeview.Progress) error {
 	plan, err := rangePlan(sc, a.data, a.driver, a.gatewayHost, a.sub == "up")
 	if err != nil {
 		return err
@@ -159,9 +154,9 @@ func rangeUpStatus(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scena
 		return err
 	}
 	if a.asJSON {
-		pr.json(rep)
+		pr.JSON(rep)
 	} else {
-		printReport(e.stdout, sc, plan, rep, a.data)
+		rangeview.Report(e.stdout, sc, plan, rep, filepath.Join(a.data, tokens.FileName))
 	}
 	if !rep.Healthy {
 		return fmt.Errorf("range %q is not healthy: %d of %d containers running", sc.Name, rep.Running, rep.Total)
@@ -174,145 +169,4 @@ func rangeUpStatus(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scena
 func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create bool) (*cyberrange.Plan, error) {
 	return bringup.Plan(sc, bringup.PlanOptions{DataDir: data, Driver: driver, Version: version, GatewayHost: gatewayHost,
 		Targets: targets().Names(), Create: create})
-}
-
-// progressPrinter draws progress events: on a terminal, one line per
-// finished network or container with a bar and a counter of its step; with
-// --json, one JSON object per line.
-type progressPrinter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	asJSON bool
-	enc    *json.Encoder
-}
-
-func newProgressPrinter(w io.Writer, asJSON bool) *progressPrinter {
-	return &progressPrinter{w: w, asJSON: asJSON, enc: json.NewEncoder(w)}
-}
-
-// barWidth is how many cells a step's bar has.
-const barWidth = 20
-
-func (p *progressPrinter) print(e cyberrange.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.asJSON {
-		p.enc.Encode(e)
-		return
-	}
-	fmt.Fprintln(p.w, progressLine(e))
-}
-
-func (p *progressPrinter) json(v any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.enc.Encode(v)
-}
-
-// progressLine renders one event:
-//
-//	targets  [##########..........]  9/18 create    cyrange-x-mail-d01  412ms
-func progressLine(e cyberrange.Progress) string {
-	if e.Step == cyberrange.StepWatch {
-		line := fmt.Sprintf("%-8s %-9s %s", e.Step, e.Action, e.Name)
-		if e.Err != nil {
-			line += "  FAILED: " + e.Err.Error()
-		}
-		return line
-	}
-	filled := 0
-	if e.Total > 0 {
-		filled = e.Done * barWidth / e.Total
-	}
-	width := len(fmt.Sprint(e.Total))
-	line := fmt.Sprintf("%-8s [%s%s] %*d/%d %-8s %s", e.Step, strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled),
-		width, e.Done, e.Total, e.Action, e.Name)
-	if e.Err != nil {
-		return line + "  FAILED: " + e.Err.Error()
-	}
-	if e.Action != cyberrange.ActionAdopt {
-		line += "  " + e.Elapsed.Round(time.Millisecond).String()
-	}
-	return line
-}
-
-// printReport shows the range's status and how teams get in.
-func printReport(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report, data string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tKIND\tTEAM\tSERVICE\tSTATE\tRESTARTS\tPUBLISHED")
-	for _, c := range rep.Containers {
-		state := string(c.State)
-		if c.Changed {
-			state += " (changed)"
-		}
-		var pub []string
-		for name, addr := range c.Ports {
-			pub = append(pub, name+"="+addr)
-		}
-		sort.Strings(pub)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Name, c.Kind, dash(c.Team), dash(c.Service), state, c.Restarts, dash(strings.Join(pub, " ")))
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NETWORK\tSUBNET\tSTATE")
-	for _, n := range rep.Networks {
-		state := "present"
-		switch {
-		case !n.Present:
-			state = "missing"
-		case n.Changed:
-			state = "changed"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Name, n.Subnet, state)
-	}
-	tw.Flush()
-	if len(rep.Leftovers) > 0 {
-		fmt.Fprintf(w, "\nnot in the plan (range up removes them): %s\n", strings.Join(rep.Leftovers, ", "))
-	}
-	fmt.Fprintln(w)
-	printTeamAccess(w, sc, plan, rep, data)
-	fmt.Fprintf(w, "%d of %d containers running; healthy: %v\n", rep.Running, rep.Total, rep.Healthy)
-}
-
-// printTeamAccess lists each team's gateway (and attack box).
-func printTeamAccess(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report, data string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	// A team's attack box, reached over SSH through its gateway.
-	boxes := map[int]string{}
-	for _, c := range plan.Containers {
-		if c.Kind == cyberrange.KindAttackBox && len(c.Networks) > 0 {
-			boxes[c.Team] = c.Networks[0].Address.String()
-		}
-	}
-	header := "TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK"
-	if len(boxes) > 0 {
-		header += "\tATTACK BOX (SSH, through the gateway)"
-	}
-	fmt.Fprintln(tw, header)
-	for i, t := range sc.Teams {
-		gi, ok := plan.Gateway(i)
-		if !ok {
-			continue
-		}
-		gi.Address = gateway.HostAddr(gi, rep)
-		line := fmt.Sprintf("%s\t%s\t%s\t%s", t.Name, gi.Address, gi.Short, gi.Source)
-		if box, ok := boxes[i]; ok {
-			line += "\t" + gi.Short + "@" + box
-		}
-		fmt.Fprintln(tw, line)
-	}
-	tw.Flush()
-	what := "Gateway passwords are"
-	if len(boxes) > 0 {
-		what = "Gateway and attack box passwords are"
-	}
-	fmt.Fprintf(w, "\n%s the team tokens in %s.\n", what, filepath.Join(data, tokens.FileName))
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

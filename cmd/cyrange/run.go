@@ -15,7 +15,7 @@ import (
 	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/bringup"
-	"github.com/cyrange/cyrange/range/gateway"
+	"github.com/cyrange/cyrange/range/rangeview"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/serve"
@@ -97,32 +97,12 @@ func startRangeWith(ctx context.Context, e *env, sc *scenarios.Scenario, data, d
 	}
 	start := time.Now()
 	rg, err := bringup.Up(ctx, sc, bringup.Options{Plan: plan, Driver: d, Release: release, Logger: do.Logger,
-		Progress: newProgressPrinter(e.stdout, false).print})
+		Progress: rangeview.NewProgress(e.stdout, false).Print})
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(e.stdout, "range %q is up (%s)\n\n", sc.Name, time.Since(start).Round(time.Millisecond))
 	return rg, nil
-}
-
-// printGateways lists each team's gateway as the host reaches it.
-func printGateways(ctx context.Context, w io.Writer, r *bringup.Range) {
-	rep, err := r.Status(ctx)
-	if err != nil {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK")
-	for team := 0; team < 256; team++ {
-		g, ok := r.Plan.Gateway(team)
-		if !ok {
-			continue
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", g.Team, gateway.HostAddr(g, rep), g.Short, g.Source)
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "  (gateway password: the team's token)")
-	fmt.Fprintln(w)
 }
 
 // parsePositional parses flags that may come before or after the
