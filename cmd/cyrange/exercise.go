@@ -71,7 +71,7 @@ func serveExercise(ctx context.Context, e *env, h hosting) (err error) {
 	}
 	served = true
 	defer x.Close()
-	printWhere(e.stdout, x, h.o.DataDir)
+	x.WriteWhere(e.stdout, h.o.DataDir)
 	if rg != nil {
 		go rg.Watch(ctx)
 		if rep, err := rg.Status(ctx); err == nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cyrange/cyrange/images/target"
@@ -128,34 +127,6 @@ func newLogger(w io.Writer, verbose bool) *slog.Logger {
 		lvl = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
-}
-
-// printWhere tells the organizer where everything is.
-func printWhere(w io.Writer, x *serve.Exercise, dataDir string) {
-	abs, err := filepath.Abs(dataDir)
-	if err != nil {
-		abs = dataDir
-	}
-	sc := x.Scenario()
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "cyrange: exercise %q (%s)\n", sc.Name, sc.Title)
-	fmt.Fprintf(tw, "  scoreboard\thttp://%s/\n", x.HTTPAddr())
-	fmt.Fprintf(tw, "  API\thttp://%s/api/v1/\n", x.HTTPAddr())
-	fmt.Fprintf(tw, "  live stream\tws://%s/api/v1/live\n", x.HTTPAddr())
-	if a := x.MetricsAddr(); a != "" {
-		fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", a)
-	}
-	fmt.Fprintf(tw, "  flag submission (TCP)\t%s\n", x.SubmitAddr())
-	fmt.Fprintf(tw, "  flag submission (HTTP)\tPUT http://%s/flags\n", x.HTTPAddr())
-	fmt.Fprintf(tw, "  team tokens\t%s\n", filepath.Join(abs, tokens.FileName))
-	fmt.Fprintf(tw, "  event log\t%s\n", filepath.Join(abs, exercisedb.File))
-	p, frozen := x.Game().Phase()
-	fmt.Fprintf(tw, "  phase\t%s%s\n", p, map[bool]string{true: " (board frozen)"}[frozen])
-	tw.Flush()
-	if p.String() == "setup" {
-		fmt.Fprintf(w, "\nStart the game with: cyrange game start --data %s\n", dataDir)
-	}
-	fmt.Fprintln(w)
 }
 
 // tempDataDir makes a fresh data directory for a throwaway exercise.
