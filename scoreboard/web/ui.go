@@ -166,19 +166,9 @@ func (s *Server) adminExport(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", attachment(cfg.Name, "standings.csv"))
 	c.Response().WriteHeader(http.StatusOK)
-	return s.wrote(writeStandingsCSV(c.Response(), st))
-}
-
-func writeStandingsCSV(w io.Writer, st []scoreboard.Standing) error {
 	// The same columns as `cyrange export --format csv`, so that a sheet
 	// made from either reads alike.
-	cw := csv.NewWriter(w)
-	_ = cw.Write(scoreboard.ExportColumns)
-	for _, s := range st {
-		_ = cw.Write(scoreboard.ExportRow(s))
-	}
-	cw.Flush()
-	return cw.Error()
+	return s.wrote(scoreboard.WriteStandingsCSV(c.Response(), st))
 }
 
 // wrote ends a handler whose response has begun: a failed write can no
