@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -55,7 +52,7 @@ func runImages(ctx context.Context, e *env, args []string) error {
 	if *tag == "" {
 		*tag = "cyrange:" + version
 	}
-	bin, cleanup, err := staticBinary(ctx, e, *binary, *source)
+	bin, cleanup, err := docker.StaticBinary(ctx, *binary, *source, versionLDFlags(), e.stdout)
 	if err != nil {
 		return err
 	}
@@ -68,43 +65,8 @@ func runImages(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// staticBinary returns a static cyrange binary to put in an image: the
-// one given, this one if it is static, or one built from the source with
-// the Go toolchain.
-func staticBinary(ctx context.Context, e *env, given, source string) (string, func(), error) {
-	nothing := func() {}
-	if given != "" {
-		return given, nothing, docker.CheckStatic(given)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", nothing, fmt.Errorf("finding this binary: %w", err)
-	}
-	serr := docker.CheckStatic(self)
-	if serr == nil {
-		return self, nothing, nil
-	}
-	if !errors.Is(serr, docker.ErrNotStatic) {
-		return "", nothing, serr
-	}
-	mod, err := docker.FindModule(source)
-	if err != nil {
-		return "", nothing, fmt.Errorf("this cyrange (%s) is not static and there is no source to build one from (%v): "+
-			"build it with CGO_ENABLED=0 go build -o cyrange ./cmd/cyrange, or give --binary or --source", self, err)
-	}
-	dir, err := os.MkdirTemp("", "cyrange-image-")
-	if err != nil {
-		return "", nothing, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	out := filepath.Join(dir, "cyrange")
-	fmt.Fprintf(e.stdout, "this cyrange is not static: building a static one from %s\n", mod)
-	if err := docker.BuildStatic(ctx, mod, out, "-X main.version="+version); err != nil {
-		cleanup()
-		return "", nothing, err
-	}
-	return out, cleanup, nil
-}
+// versionLDFlags gives a cyrange built for an image this one's version.
+func versionLDFlags() string { return "-X main.version=" + version }
 
 // runProbe is a role for tests of the range's isolation, run inside its
 // containers (whose image has nothing but this binary):
@@ -222,7 +184,7 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 // benchImage builds image from this binary for bench range, and returns
 // how to remove it.
 func benchImage(ctx context.Context, e *env, d *docker.Driver, image string) (remove func(), err error) {
-	bin, cleanup, err := staticBinary(ctx, e, "", ".")
+	bin, cleanup, err := docker.StaticBinary(ctx, "", ".", versionLDFlags(), e.stdout)
 	if err != nil {
 		return nil, err
 	}
