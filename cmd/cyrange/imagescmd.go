@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -68,56 +69,14 @@ func runImages(ctx context.Context, e *env, args []string) error {
 // versionLDFlags gives a cyrange built for an image this one's version.
 func versionLDFlags() string { return "-X main.version=" + version }
 
-// runProbe is a role for tests of the range's isolation, run inside its
-// containers (whose image has nothing but this binary):
-//
-//	cyrange probe tcp ADDR [--timeout 2s]   exit 0 if it connects, 1 if not;
-//	                                        prints the first line the peer sends
-//	cyrange probe unix PATH [--timeout 2s]  the same for a unix socket (the
-//	                                        Docker socket must be out of reach)
-//	cyrange probe listen ADDR...            answer every connection with the
-//	                                        address it came from, then close
-//	cyrange probe ready ADDR... [--timeout 30s]
-//	                                        exit 0 once something accepts
-//	                                        connections at every ADDR, 1 if
-//	                                        not in time (the range runs it
-//	                                        in a started target, to know it
-//	                                        serves)
+// runProbe is the role `cyrange probe`, for tests of the range's
+// isolation, run inside its containers.
 func runProbe(ctx context.Context, e *env, args []string) error {
-	const usage = "usage: cyrange probe tcp|unix ADDR [--timeout 2s] | cyrange probe listen ADDR... | cyrange probe ready ADDR... [--timeout 30s]"
-	if len(args) == 0 {
-		return usagef("%s", usage)
+	err := probe.Run(ctx, args, e.stdout, e.stderr)
+	if ue := (*probe.UsageError)(nil); errors.As(err, &ue) {
+		return usagef("%s", ue.Msg)
 	}
-	switch args[0] {
-	case "tcp", "unix":
-		fs := newFlagSet(e, "probe "+args[0])
-		timeout := fs.Duration("timeout", 2*time.Second, "how long to try to connect, and to wait for a line")
-		pos, err := parsePositional(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usagef("%s", usage)
-		}
-		return probe.Dial(ctx, e.stdout, args[0], pos[0], *timeout)
-	case "listen":
-		if len(args) < 2 {
-			return usagef("%s", usage)
-		}
-		return probe.Listen(ctx, e.stdout, args[1:])
-	case "ready":
-		fs := newFlagSet(e, "probe ready")
-		timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for every address")
-		pos, err := parsePositional(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) == 0 {
-			return usagef("%s", usage)
-		}
-		return probe.Ready(ctx, e.stdout, pos, *timeout)
-	}
-	return usagef("%s", usage)
+	return err
 }
 
 // benchRange is `cyrange bench range`: the time `range up` of a
