@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cyrange/cyrange/range/docker"
+	"github.com/cyrange/cyrange/range/rangebench"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/live"
 	"github.com/cyrange/cyrange/scoreboard/loadgen"
@@ -149,4 +151,43 @@ func benchViewers(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return loadgen.ServeViewers(ctx, e.stdout, live.ViewerOptions{URL: *url, Viewers: *n, Duration: *dur})
+}
+
+// benchRange is `cyrange bench range`: the time `range up` of a
+// scenario's plan takes on the Docker engine against `docker compose up
+// -d` of an equivalent Compose file, in the same run, and the teardown
+// times of both.
+func benchRange(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "bench range")
+	scenario := fs.String("scenario", "tiengiang-2023", "scenario (a file or a built-in)")
+	runs := fs.Int("runs", 3, "runs of each; the medians are reported")
+	parallel := fs.Int("parallel", 8, "how many containers range up starts at once")
+	image := fs.String("image", "", "image of the roles (default: build "+rangebench.DefaultImage+" from this binary)")
+	compose := fs.String("compose", "", "the Compose command (default: docker-compose, or docker compose)")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *runs < 1 || *parallel < 1 {
+		return usagef("--runs and --parallel must be at least 1")
+	}
+	composeCmd, err := rangebench.FindCompose(*compose)
+	if err != nil {
+		return err
+	}
+	sc, err := openScenario(*scenario)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(e.stderr, *verbose)
+	d, err := docker.New(ctx, docker.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return rangebench.Run(ctx, rangebench.RunOptions{Scenario: sc, Name: *scenario, Driver: d, Parallel: *parallel, Logger: logger,
+		Image: *image, ComposeFile: docker.ComposeFile, Compose: composeCmd, Runs: *runs, Stdout: e.stdout, Stderr: e.stderr,
+		StaticBinary: func(ctx context.Context) (string, func(), error) {
+			return docker.StaticBinary(ctx, "", ".", versionLDFlags(), e.stdout)
+		}})
 }
