@@ -4,16 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"time"
 
-	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/docker"
 	"github.com/cyrange/cyrange/range/probe"
-	"github.com/cyrange/cyrange/range/rangebench"
 )
 
 // runImages is `cyrange images build`: the range's images, built into the
@@ -55,7 +49,7 @@ func runImages(ctx context.Context, e *env, args []string) error {
 	if *tag == "" {
 		*tag = "cyrange:" + version
 	}
-	bin, cleanup, err := staticBinary(ctx, e, *binary, *source)
+	bin, cleanup, err := docker.StaticBinary(ctx, *binary, *source, versionLDFlags(), e.stdout)
 	if err != nil {
 		return err
 	}
@@ -68,197 +62,15 @@ func runImages(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// staticBinary returns a static cyrange binary to put in an image: the
-// one given, this one if it is static, or one built from the source with
-// the Go toolchain.
-func staticBinary(ctx context.Context, e *env, given, source string) (string, func(), error) {
-	nothing := func() {}
-	if given != "" {
-		return given, nothing, docker.CheckStatic(given)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", nothing, fmt.Errorf("finding this binary: %w", err)
-	}
-	serr := docker.CheckStatic(self)
-	if serr == nil {
-		return self, nothing, nil
-	}
-	if !errors.Is(serr, docker.ErrNotStatic) {
-		return "", nothing, serr
-	}
-	mod, err := docker.FindModule(source)
-	if err != nil {
-		return "", nothing, fmt.Errorf("this cyrange (%s) is not static and there is no source to build one from (%v): "+
-			"build it with CGO_ENABLED=0 go build -o cyrange ./cmd/cyrange, or give --binary or --source", self, err)
-	}
-	dir, err := os.MkdirTemp("", "cyrange-image-")
-	if err != nil {
-		return "", nothing, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	out := filepath.Join(dir, "cyrange")
-	fmt.Fprintf(e.stdout, "this cyrange is not static: building a static one from %s\n", mod)
-	if err := docker.BuildStatic(ctx, mod, out, "-X main.version="+version); err != nil {
-		cleanup()
-		return "", nothing, err
-	}
-	return out, cleanup, nil
-}
+// versionLDFlags gives a cyrange built for an image this one's version.
+func versionLDFlags() string { return "-X main.version=" + version }
 
-// runProbe is a role for tests of the range's isolation, run inside its
-// containers (whose image has nothing but this binary):
-//
-//	cyrange probe tcp ADDR [--timeout 2s]   exit 0 if it connects, 1 if not;
-//	                                        prints the first line the peer sends
-//	cyrange probe unix PATH [--timeout 2s]  the same for a unix socket (the
-//	                                        Docker socket must be out of reach)
-//	cyrange probe listen ADDR...            answer every connection with the
-//	                                        address it came from, then close
-//	cyrange probe ready ADDR... [--timeout 30s]
-//	                                        exit 0 once something accepts
-//	                                        connections at every ADDR, 1 if
-//	                                        not in time (the range runs it
-//	                                        in a started target, to know it
-//	                                        serves)
+// runProbe is the role `cyrange probe`, for tests of the range's
+// isolation, run inside its containers.
 func runProbe(ctx context.Context, e *env, args []string) error {
-	const usage = "usage: cyrange probe tcp|unix ADDR [--timeout 2s] | cyrange probe listen ADDR... | cyrange probe ready ADDR... [--timeout 30s]"
-	if len(args) == 0 {
-		return usagef("%s", usage)
+	err := probe.Run(ctx, args, e.stdout, e.stderr)
+	if ue := (*probe.UsageError)(nil); errors.As(err, &ue) {
+		return usagef("%s", ue.Msg)
 	}
-	switch args[0] {
-	case "tcp", "unix":
-		fs := newFlagSet(e, "probe "+args[0])
-		timeout := fs.Duration("timeout", 2*time.Second, "how long to try to connect, and to wait for a line")
-		pos, err := parsePositional(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usagef("%s", usage)
-		}
-		return probe.Dial(ctx, e.stdout, args[0], pos[0], *timeout)
-	case "listen":
-		if len(args) < 2 {
-			return usagef("%s", usage)
-		}
-		return probe.Listen(ctx, e.stdout, args[1:])
-	case "ready":
-		fs := newFlagSet(e, "probe ready")
-		timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for every address")
-		pos, err := parsePositional(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) == 0 {
-			return usagef("%s", usage)
-		}
-		return probe.Ready(ctx, e.stdout, pos, *timeout)
-	}
-	return usagef("%s", usage)
-}
-
-// benchRange is `cyrange bench range`: the time `range up` of a
-// scenario's plan takes on the Docker engine against `docker compose up
-// -d` of an equivalent Compose file, in the same run, and the teardown
-// times of both.
-func benchRange(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench range")
-	scenario := fs.String("scenario", "tiengiang-2023", "scenario (a file or a built-in)")
-	runs := fs.Int("runs", 3, "runs of each; the medians are reported")
-	parallel := fs.Int("parallel", 8, "how many containers range up starts at once")
-	image := fs.String("image", "", "image of the roles (default: build cyrange:bench from this binary)")
-	compose := fs.String("compose", "", "the Compose command (default: docker-compose, or docker compose)")
-	verbose := fs.Bool("v", false, "log debug messages")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *runs < 1 || *parallel < 1 {
-		return usagef("--runs and --parallel must be at least 1")
-	}
-	composeCmd, err := rangebench.FindCompose(*compose)
-	if err != nil {
-		return err
-	}
-	sc, err := openScenario(*scenario)
-	if err != nil {
-		return err
-	}
-	logger := newLogger(e.stderr, *verbose)
-	d, err := docker.New(ctx, docker.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if *image == "" {
-		*image = "cyrange:bench"
-		remove, err := benchImage(ctx, e, d, *image)
-		if err != nil {
-			return err
-		}
-		// Runs after the range's cleanup: deferred first.
-		defer remove()
-	}
-	plan, err := rangebench.Plan(sc, *image)
-	if err != nil {
-		return err
-	}
-	cf, err := docker.ComposeFile(plan, rangebench.Project)
-	if err != nil {
-		return err
-	}
-	b, err := rangebench.New(ctx, rangebench.Options{Plan: plan, ComposeFile: cf, Compose: composeCmd,
-		Orchestrator: cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d, Logger: logger, Parallel: *parallel}),
-		Warn:         func(err error) { fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err) }})
-	if err != nil {
-		return err
-	}
-	defer b.Close(ctx)
-	fmt.Fprintf(e.stdout, "bench range: %s, %d networks, %d containers, image %s, %d runs; baseline %s\n",
-		*scenario, len(plan.Networks), len(plan.Containers), *image, *runs, strings.Join(composeCmd, " "))
-	return printRangeBench(ctx, e, b, *runs)
-}
-
-// benchImage builds image from this binary for bench range, and returns
-// how to remove it.
-func benchImage(ctx context.Context, e *env, d *docker.Driver, image string) (remove func(), err error) {
-	bin, cleanup, err := staticBinary(ctx, e, "", ".")
-	if err != nil {
-		return nil, err
-	}
-	err = d.BuildImage(ctx, image, bin)
-	cleanup()
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		if err := d.RemoveImage(context.WithoutCancel(ctx), image); err != nil {
-			fmt.Fprintf(e.stderr, "bench range: cleanup: %v\n", err)
-		}
-	}, nil
-}
-
-// printRangeBench runs b runs times, with each run's figures on standard
-// error and the medians on standard output.
-func printRangeBench(ctx context.Context, e *env, b *rangebench.Bench, runs int) error {
-	var all []rangebench.Run
-	for i := range runs {
-		r, err := b.Run(ctx, i)
-		if err != nil {
-			return err
-		}
-		all = append(all, r)
-		fmt.Fprintf(e.stderr, "run %d: range up %s down %s; compose up %s down %s\n", i+1,
-			r.RangeUp.Round(time.Millisecond), r.RangeDown.Round(time.Millisecond), r.ComposeUp.Round(time.Millisecond), r.ComposeDown.Round(time.Millisecond))
-	}
-	m := rangebench.Medians(all)
-	cores := float64(runtime.NumCPU())
-	fmt.Fprintf(e.stdout, "range up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", m.RangeUp.Seconds(), m.RangeCPU.Seconds(),
-		100*m.RangeCPU.Seconds()/m.RangeUp.Seconds()/cores, runtime.NumCPU())
-	fmt.Fprintf(e.stdout, "compose up: %.3f s, machine CPU %.1f s (%.0f%% of %d cores)\n", m.ComposeUp.Seconds(), m.ComposeCPU.Seconds(),
-		100*m.ComposeCPU.Seconds()/m.ComposeUp.Seconds()/cores, runtime.NumCPU())
-	fmt.Fprintf(e.stdout, "up ratio range/compose: %.2f (target ≤ 0.50)\n", m.RangeUp.Seconds()/m.ComposeUp.Seconds())
-	fmt.Fprintf(e.stdout, "range down: %.3f s (target ≤ 3 s)\n", m.RangeDown.Seconds())
-	fmt.Fprintf(e.stdout, "compose down: %.3f s\n", m.ComposeDown.Seconds())
-	return nil
+	return err
 }

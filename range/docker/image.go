@@ -255,3 +255,50 @@ func BuildStatic(ctx context.Context, moduleDir, out, ldflags string) error {
 	}
 	return CheckStatic(out)
 }
+
+// StaticBinary returns a static cyrange binary to put in an image: given,
+// if not empty; else the running one if it is static; else one built with
+// the Go toolchain (BuildStatic, with ldflags) from the cyrange source at
+// or above sourceDir, saying so on progress first. A FROM scratch image
+// runs nothing else, and a release binary built with cgo is dynamic.
+// Call cleanup once the binary has been used: it removes a built one.
+//
+// The error of a dynamic binary with no source to build from says how to
+// get a static one, naming the --binary and --source flags of the
+// commands that take given and sourceDir from their users.
+func StaticBinary(ctx context.Context, given, sourceDir, ldflags string, progress io.Writer) (path string, cleanup func(), err error) {
+	nothing := func() {}
+	if given != "" {
+		return given, nothing, CheckStatic(given)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", nothing, fmt.Errorf("docker: finding this binary: %w", err)
+	}
+	serr := CheckStatic(self)
+	if serr == nil {
+		return self, nothing, nil
+	}
+	if !errors.Is(serr, ErrNotStatic) {
+		return "", nothing, serr
+	}
+	mod, err := FindModule(sourceDir)
+	if err != nil {
+		// Unprefixed: it is the whole of what the user reads, and it
+		// must say what to do.
+		return "", nothing, fmt.Errorf("this cyrange (%s) is not static and there is no source to build one from (%v): "+
+			"build it with CGO_ENABLED=0 go build -o cyrange ./cmd/cyrange, or give --binary or --source", self, err)
+	}
+	dir, err := os.MkdirTemp("", "cyrange-image-")
+	if err != nil {
+		return "", nothing, fmt.Errorf("docker: %w", err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	out := filepath.Join(dir, "cyrange")
+	fmt.Fprintf(progress, "this cyrange is not static: building a static one from %s\n", mod)
+	if err := BuildStatic(ctx, mod, out, ldflags); err != nil {
+		cleanup()
+		return "", nothing, err
+	}
+	return out, cleanup, nil
+}

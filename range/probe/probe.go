@@ -2,7 +2,8 @@
 // (`cyrange probe`, in an image that holds nothing but the cyrange
 // binary): the Docker driver runs Ready in a started target to know it
 // serves, and the isolation tests run Dial and Listen on either side of a
-// network boundary to see what reaches what.
+// network boundary to see what reaches what. Run parses the role's
+// command line, as the other roles' packages parse theirs.
 //
 // What it prints is read by those tests and by people at a shell in a
 // container, so each outcome is one plain line. It imports nothing but
@@ -12,6 +13,8 @@ package probe
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +22,96 @@ import (
 	"sync"
 	"time"
 )
+
+// Usage is the synopsis of Run's command line.
+const Usage = "usage: cyrange probe tcp|unix ADDR [--timeout 2s] | cyrange probe listen ADDR... | cyrange probe ready ADDR... [--timeout 30s]"
+
+// UsageError is a mistake on Run's command line. Run returns flag.ErrHelp
+// itself when asked for help.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Run is the probe role, `cyrange probe`, with args the words after
+// "probe"; w takes what the probe says and stderr the flags' complaints
+// and help:
+//
+//	tcp ADDR [--timeout 2s]     connect (Dial); prints the first line the
+//	                            peer sends
+//	unix PATH [--timeout 2s]    the same for a unix socket (the Docker
+//	                            socket must be out of reach)
+//	listen ADDR...              Listen: answer every connection with the
+//	                            address it came from, then close
+//	ready ADDR... [--timeout 30s]
+//	                            Ready: return once something accepts
+//	                            connections at every ADDR (the range runs
+//	                            it in a started target, to know it serves)
+//
+// Flags may follow the addresses. It returns a *UsageError for a mistake
+// on the command line, and fails when the probe does (no connection, not
+// ready in time).
+func Run(ctx context.Context, args []string, w, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &UsageError{Usage}
+	}
+	switch args[0] {
+	case "tcp", "unix":
+		fs := flagSet("probe "+args[0], stderr)
+		timeout := fs.Duration("timeout", 2*time.Second, "how long to try to connect, and to wait for a line")
+		pos, err := parsePositional(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return &UsageError{Usage}
+		}
+		return Dial(ctx, w, args[0], pos[0], *timeout)
+	case "listen":
+		if len(args) < 2 {
+			return &UsageError{Usage}
+		}
+		return Listen(ctx, w, args[1:])
+	case "ready":
+		fs := flagSet("probe ready", stderr)
+		timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for every address")
+		pos, err := parsePositional(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) == 0 {
+			return &UsageError{Usage}
+		}
+		return Ready(ctx, w, pos, *timeout)
+	}
+	return &UsageError{Usage}
+}
+
+// flagSet is a flag set that complains to stderr and returns its errors,
+// named as cyrange names its commands' flag sets.
+func flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("cyrange "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parsePositional parses flags that may come before or after the
+// positional arguments and returns the positional ones.
+func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &UsageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
 
 // Dial connects to addr over network ("tcp" or "unix") within timeout,
 // says from where to w, and passes on the first line the peer sends

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"net"
 	"strings"
 	"sync"
@@ -191,5 +193,58 @@ func TestListenRefusesATakenAddress(t *testing.T) {
 	var out bytes.Buffer
 	if err := Listen(context.Background(), &out, []string{l.Addr().String()}); err == nil {
 		t.Errorf("listened on a taken address: %s", out.String())
+	}
+}
+
+// TestRun: each probe from its command line, flags before or after the
+// addresses, and the mistakes that are usage errors.
+func TestRun(t *testing.T) {
+	hello, closed := serve(t, "hello\n"), closedAddr(t)
+	usage := &UsageError{Usage}
+	tests := []struct {
+		desc   string
+		args   []string
+		err    error
+		out    string
+		stderr string
+	}{
+		{desc: "tcp", args: []string{"tcp", hello}, out: "received hello\n"},
+		{desc: "flags after the address", args: []string{"tcp", hello, "--timeout", "1s"}, out: "connected to " + hello},
+		{desc: "flags before", args: []string{"ready", "--timeout", "1s", hello}, out: "ready: " + hello + "\n"},
+		{desc: "refused", args: []string{"tcp", closed, "--timeout", "300ms"}, err: errors.New("no connection to " + closed)},
+		{desc: "not ready", args: []string{"ready", hello, closed, "--timeout", "300ms"}, err: errors.New("nothing listens on " + closed)},
+		{desc: "nothing", err: usage},
+		{desc: "unknown probe", args: []string{"udp", "x"}, err: usage},
+		{desc: "no address", args: []string{"tcp"}, err: usage},
+		{desc: "two addresses", args: []string{"unix", "a", "b"}, err: usage},
+		{desc: "listen without address", args: []string{"listen"}, err: usage},
+		{desc: "ready without address", args: []string{"ready", "--timeout", "1s"}, err: usage},
+		{desc: "unknown flag", args: []string{"tcp", hello, "--nope"}, err: &UsageError{"flag provided but not defined: -nope"},
+			stderr: "flag provided but not defined: -nope\nUsage of cyrange probe tcp:\n"},
+		{desc: "help", args: []string{"ready", "-h"}, err: flag.ErrHelp, stderr: "Usage of cyrange probe ready:\n  -timeout duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			var out, stderr bytes.Buffer
+			err := Run(context.Background(), tt.args, &out, &stderr)
+			var ue *UsageError
+			switch want := tt.err.(type) {
+			case nil:
+				if err != nil {
+					t.Errorf("error %v", err)
+				}
+			case *UsageError:
+				if !errors.As(err, &ue) || *ue != *want {
+					t.Errorf("error %#v, want %#v", err, want)
+				}
+			default:
+				if errors.As(err, &ue) || err == nil || !strings.HasPrefix(err.Error(), want.Error()) {
+					t.Errorf("error %v, want %q", err, want)
+				}
+			}
+			if !strings.Contains(out.String(), tt.out) || !strings.HasPrefix(stderr.String(), tt.stderr) {
+				t.Errorf("out %q, stderr %q: want %q and %q", out.String(), stderr.String(), tt.out, tt.stderr)
+			}
+		})
 	}
 }

@@ -4,10 +4,11 @@
 // same topology, taking turns on the same engine, with the machine's CPU
 // time each took.
 //
-// The caller brings the orchestrator, over the driver it chose, and the
-// Compose file; this package runs the Compose command line itself. It
-// must never import the Docker SDK or a driver: what it compares is the
-// orchestrator, whatever drives it.
+// Run is the whole benchmark, on the driver the caller brings (the Docker
+// driver, with the maker of its Compose file); a Bench is the comparison
+// of one plan over any orchestrator. This package runs the Compose
+// command line itself. It must never import the Docker SDK or a driver:
+// what it compares is the orchestrator, whatever drives it.
 package rangebench
 
 import (
@@ -138,11 +139,11 @@ func (b *Bench) compose(ctx context.Context, sub ...string) (time.Duration, erro
 	return time.Since(start), nil
 }
 
-// Run is what one run of each side measured. The CPU figures are the
+// Timing is what one run of each side measured. The CPU figures are the
 // machine's CPU time spent while each came up (zero where /proc does not
 // say): both are bound by the engine's work per container, and they show
 // how much of the machine that work took.
-type Run struct {
+type Timing struct {
 	RangeUp, RangeDown     time.Duration
 	ComposeUp, ComposeDown time.Duration
 	RangeCPU, ComposeCPU   time.Duration
@@ -152,21 +153,21 @@ type Run struct {
 // does the same with Compose. Run i goes range first when i is even and
 // Compose first when it is odd, so that neither always meets a warm or a
 // tired engine.
-func (b *Bench) Run(ctx context.Context, i int) (Run, error) {
-	var r Run
-	order := []func(context.Context, *Run) error{b.rangeRun, b.composeRun}
+func (b *Bench) Run(ctx context.Context, i int) (Timing, error) {
+	var r Timing
+	order := []func(context.Context, *Timing) error{b.rangeRun, b.composeRun}
 	if i%2 == 1 {
 		order[0], order[1] = order[1], order[0]
 	}
 	for _, f := range order {
 		if err := f(ctx, &r); err != nil {
-			return Run{}, err
+			return Timing{}, err
 		}
 	}
 	return r, nil
 }
 
-func (b *Bench) rangeRun(ctx context.Context, r *Run) error {
+func (b *Bench) rangeRun(ctx context.Context, r *Timing) error {
 	o, p := b.o.Orchestrator, b.o.Plan
 	start, cpu0 := time.Now(), b.o.CPU()
 	if err := o.Up(ctx, p); err != nil {
@@ -188,7 +189,7 @@ func (b *Bench) rangeRun(ctx context.Context, r *Run) error {
 	return nil
 }
 
-func (b *Bench) composeRun(ctx context.Context, r *Run) error {
+func (b *Bench) composeRun(ctx context.Context, r *Timing) error {
 	cpu0 := b.o.CPU()
 	up, err := b.compose(ctx, "up", "-d")
 	if err != nil {
@@ -204,21 +205,21 @@ func (b *Bench) composeRun(ctx context.Context, r *Run) error {
 }
 
 // Medians is the median of each figure over runs.
-func Medians(runs []Run) Run {
-	of := func(f func(Run) time.Duration) time.Duration {
+func Medians(runs []Timing) Timing {
+	of := func(f func(Timing) time.Duration) time.Duration {
 		ds := make([]time.Duration, len(runs))
 		for i, r := range runs {
 			ds[i] = f(r)
 		}
 		return Median(ds)
 	}
-	return Run{
-		RangeUp:     of(func(r Run) time.Duration { return r.RangeUp }),
-		RangeDown:   of(func(r Run) time.Duration { return r.RangeDown }),
-		ComposeUp:   of(func(r Run) time.Duration { return r.ComposeUp }),
-		ComposeDown: of(func(r Run) time.Duration { return r.ComposeDown }),
-		RangeCPU:    of(func(r Run) time.Duration { return r.RangeCPU }),
-		ComposeCPU:  of(func(r Run) time.Duration { return r.ComposeCPU }),
+	return Timing{
+		RangeUp:     of(func(r Timing) time.Duration { return r.RangeUp }),
+		RangeDown:   of(func(r Timing) time.Duration { return r.RangeDown }),
+		ComposeUp:   of(func(r Timing) time.Duration { return r.ComposeUp }),
+		ComposeDown: of(func(r Timing) time.Duration { return r.ComposeDown }),
+		RangeCPU:    of(func(r Timing) time.Duration { return r.RangeCPU }),
+		ComposeCPU:  of(func(r Timing) time.Duration { return r.ComposeCPU }),
 	}
 }
 

@@ -197,10 +197,10 @@ func TestMedians(t *testing.T) {
 			t.Errorf("median %v = %v, want %v", tt.in, got, tt.want)
 		}
 	}
-	runs := []Run{{RangeUp: 1, RangeDown: 9, ComposeUp: 4, ComposeDown: 5, RangeCPU: 7, ComposeCPU: 2},
+	runs := []Timing{{RangeUp: 1, RangeDown: 9, ComposeUp: 4, ComposeDown: 5, RangeCPU: 7, ComposeCPU: 2},
 		{RangeUp: 3, RangeDown: 8, ComposeUp: 6, ComposeDown: 5, RangeCPU: 1, ComposeCPU: 2},
 		{RangeUp: 2, RangeDown: 7, ComposeUp: 5, ComposeDown: 1, RangeCPU: 4, ComposeCPU: 3}}
-	want := Run{RangeUp: 2, RangeDown: 8, ComposeUp: 5, ComposeDown: 5, RangeCPU: 4, ComposeCPU: 2}
+	want := Timing{RangeUp: 2, RangeDown: 8, ComposeUp: 5, ComposeDown: 5, RangeCPU: 4, ComposeCPU: 2}
 	if got := Medians(runs); got != want {
 		t.Errorf("medians %+v, want %+v", got, want)
 	}

@@ -1,16 +1,17 @@
 // Package loadgen drives a running exercise the way a busy game would and
 // measures how it holds up: the figures of `cyrange bench submit`, `bench
 // live` and `bench replay`. It holds the benchmark exercise's shape
-// (Scenario, StartTicks) and its distinct valid flags (Flags); the
-// submission load with the disk's baselines measured beside it (Submit);
-// the captures made while a child process holds the live viewers (Live,
-// with ServeViewers on the child's side); and the replay of a synthetic
-// log from disk (Replay). The load itself comes from submit.Load and
-// live.Viewers.
+// (Scenario, StartTicks), running in a scratch directory (Start), and its
+// distinct valid flags (Flags); the submission load with the disk's
+// baselines measured beside it (Submit); the captures made while a child
+// process holds the live viewers (Live, with ServeViewers on the child's
+// side); and the replay of a synthetic log from disk (Replay). The load
+// itself comes from submit.Load and live.Viewers. Each result writes
+// itself as the command prints it (WriteText, WriteJSON).
 //
-// The caller builds and serves the exercise (cmd/cyrange does, on
-// loopback) and prints the results. This package must never import echo,
-// the web package or the Docker SDK.
+// The caller serves the exercise (Serve: cmd/cyrange does, on loopback,
+// with the serve package). This package must never import echo, the web
+// package, the serve package or the Docker SDK.
 package loadgen
 
 import (
@@ -31,6 +32,10 @@ const (
 	stores   = scenarios.MaxFlagStores
 	ticks    = scenarios.MaxFlagLifetime
 )
+
+// DistinctFlags is how many distinct valid flags Flags gives before they
+// repeat: a team's submissions count only up to it.
+const DistinctFlags = services * stores * ticks
 
 // Scenario is the benchmark exercise: the demo with n attack teams, as
 // many flag slots as a scenario may have, one tick a day and no rate limit
@@ -99,7 +104,7 @@ func Flags(g *scoreboard.Game) (flag func(team, i int) string, total int) {
 		}
 	}
 	per := services * stores
-	total = per * ticks
+	total = DistinctFlags
 	return func(_, i int) string {
 		i %= total
 		id := scoreboard.FlagID{Tick: int32(1 + i/per), Owner: int16(owner), Service: int16((i / stores) % services),

@@ -2,9 +2,14 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
+	"github.com/cyrange/cyrange/scoreboard/exercisedb"
 	"github.com/cyrange/cyrange/scoreboard/store"
 )
 
@@ -45,6 +50,25 @@ func Replay(ctx context.Context, cfg *scoreboard.Config, path string, events int
 		res.Events = st.LastSeq
 	}
 	return res, nil
+}
+
+// ReplayScenario is the built-in scenario whose game ReplayTemp replays:
+// the largest, whose standings cost the most to fold.
+const ReplayScenario = "tiengiang-2023"
+
+// ReplayTemp is Replay of a log of events events of ReplayScenario's
+// game, in a store in a fresh temporary directory that it removes.
+func ReplayTemp(ctx context.Context, events int) (ReplayResult, error) {
+	sc, err := scenarios.Builtin(ReplayScenario)
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	dir, err := os.MkdirTemp("", "cyrange-replay-")
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("loadgen: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	return Replay(ctx, sc.GameConfig(scenarios.Placement{}), filepath.Join(dir, exercisedb.File), events)
 }
 
 func writeSynthetic(ctx context.Context, cfg *scoreboard.Config, path string, events int) error {

@@ -12,6 +12,10 @@ import (
 // against, measured right after it on the same disk.
 type SubmitResult struct {
 	submit.LoadResult
+	// Proto is the door the load went through ("tcp", "http"), Teams how
+	// many teams submitted at once.
+	Proto string
+	Teams int
 	// Baseline is how many appends a second a bare bbolt group-commit
 	// loop makes (64 submitters, 100-byte records).
 	Baseline float64
@@ -37,5 +41,5 @@ func Submit(ctx context.Context, o submit.LoadOptions, dir string) (SubmitResult
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	return SubmitResult{LoadResult: res, Baseline: base, FdatasyncP50: p50, FdatasyncP99: p99}, nil
+	return SubmitResult{LoadResult: res, Proto: o.Proto, Teams: len(o.Tokens), Baseline: base, FdatasyncP50: p50, FdatasyncP99: p99}, nil
 }
