@@ -88,3 +88,35 @@ func VerifySnapshot(ctx context.Context, cfg *Config, log Log) (seq uint64, mism
 	}
 	return seq, "", nil
 }
+
+// Audit is an exercise's log replayed and checked against what it
+// recorded: the standings the replay gives, the stored standings it was
+// compared with, and every detection verdict judged again.
+type Audit struct {
+	Standings []Standing
+	// Events is the last event replayed; VerifiedUpTo the event of the
+	// stored standings compared (0: none stored), Mismatch what differed.
+	Events, VerifiedUpTo uint64
+	Mismatch             string
+	// Verdicts were judged again; VerdictErr is the first that differed.
+	Verdicts   int
+	VerdictErr error
+}
+
+// OK says whether the log agrees with itself.
+func (a Audit) OK() bool { return a.Mismatch == "" && a.VerdictErr == nil }
+
+// AuditLog replays log from its start and checks it; an error is one of
+// reading the log, not a disagreement (see Audit.OK).
+func AuditLog(ctx context.Context, cfg *Config, log Log) (Audit, error) {
+	full, err := Replay(ctx, cfg, log, 0)
+	if err != nil {
+		return Audit{}, err
+	}
+	a := Audit{Standings: full.Standings(), Events: full.LastSeq}
+	if a.VerifiedUpTo, a.Mismatch, err = VerifySnapshot(ctx, cfg, log); err != nil {
+		return Audit{}, err
+	}
+	a.Verdicts, a.VerdictErr = VerifyJudgements(ctx, cfg, log)
+	return a, nil
+}

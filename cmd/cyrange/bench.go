@@ -17,20 +17,13 @@ import (
 )
 
 func runBench(ctx context.Context, e *env, args []string) error {
+	benches := map[string]func(context.Context, *env, []string) error{"submit": benchSubmit, "live": benchLive,
+		"viewers": benchViewers, "replay": benchReplay, "range": benchRange}
 	if len(args) == 0 {
 		return usagef("usage: cyrange bench submit|live|replay [flags]")
 	}
-	switch args[0] {
-	case "submit":
-		return benchSubmit(ctx, e, args[1:])
-	case "live":
-		return benchLive(ctx, e, args[1:])
-	case "viewers":
-		return benchViewers(ctx, e, args[1:])
-	case "replay":
-		return benchReplay(ctx, e, args[1:])
-	case "range":
-		return benchRange(ctx, e, args[1:])
+	if b, ok := benches[args[0]]; ok {
+		return b(ctx, e, args[1:])
 	}
 	return usagef("unknown benchmark %q: want submit, live or replay", args[0])
 }

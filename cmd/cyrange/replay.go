@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"text/tabwriter"
 
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/exercisedb"
+	"github.com/cyrange/cyrange/scoreboard/report"
 )
 
 func runReplay(ctx context.Context, e *env, args []string) error {
@@ -28,55 +27,34 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	cfg := d.GameConfig(scenarios.Placement{})
-	full, err := scoreboard.Replay(ctx, cfg, d.Log(), 0)
+	a, err := scoreboard.AuditLog(ctx, d.GameConfig(scenarios.Placement{}), d.Log())
 	if err != nil {
 		return err
 	}
-	checked, mismatch, err := scoreboard.VerifySnapshot(ctx, cfg, d.Log())
-	if err != nil {
-		return err
-	}
-	// Every detection verdict is judged again at its place in the log.
-	verdicts, verr := scoreboard.VerifyJudgements(ctx, cfg, d.Log())
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"events": full.LastSeq, "verifiedUpTo": checked,
-			"match": mismatch == "" && verr == nil, "verdictsVerified": verdicts, "standings": full.Standings()}); err != nil {
+		if err := enc.Encode(map[string]any{"events": a.Events, "verifiedUpTo": a.VerifiedUpTo,
+			"match": a.OK(), "verdictsVerified": a.Verdicts, "standings": a.Standings}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "replayed %d events of exercise %q\n\n", full.LastSeq, d.Scenario().Name)
-		printStandings(e.stdout, full.Standings())
-		if checked > 0 && mismatch == "" {
-			fmt.Fprintf(e.stdout, "\nstored standings (as of event %d) match the replay\n", checked)
+		fmt.Fprintf(e.stdout, "replayed %d events of exercise %q\n\n", a.Events, d.Scenario().Name)
+		report.WriteStandings(e.stdout, a.Standings)
+		if a.VerifiedUpTo > 0 && a.Mismatch == "" {
+			fmt.Fprintf(e.stdout, "\nstored standings (as of event %d) match the replay\n", a.VerifiedUpTo)
 		}
-		if verdicts > 0 && verr == nil {
-			fmt.Fprintf(e.stdout, "%d detection verdicts judged again: all as logged\n", verdicts)
+		if a.Verdicts > 0 && a.VerdictErr == nil {
+			fmt.Fprintf(e.stdout, "%d detection verdicts judged again: all as logged\n", a.Verdicts)
 		}
 	}
-	if mismatch != "" {
-		return fmt.Errorf("stored standings differ from the replay: %s", mismatch)
+	if a.Mismatch != "" {
+		return fmt.Errorf("stored standings differ from the replay: %s", a.Mismatch)
 	}
-	if verr != nil {
-		return fmt.Errorf("a detection verdict differs from the rules: %w", verr)
+	if a.VerdictErr != nil {
+		return fmt.Errorf("a detection verdict differs from the rules: %w", a.VerdictErr)
 	}
 	return nil
-}
-
-func printStandings(w io.Writer, st []scoreboard.Standing) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rank\tteam\trole\ttotal\tattack\tavailability\tprotected\tlost\tdetections\tcaptures\ttrue/false/missed\t")
-	for _, s := range st {
-		det := ""
-		if s.Role.Defends() {
-			det = fmt.Sprintf("%d/%d/%d", s.DetectionsTrue, s.DetectionsFalse, s.DetectionsMissed)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t\n", s.Rank, s.Team, s.Role, s.Total,
-			s.Attack, s.SLA, s.Protected, s.Lost, s.Detection, s.Captures, det)
-	}
-	tw.Flush()
 }
 
 func runExport(ctx context.Context, e *env, args []string) error {

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
+	"io"
 	"strings"
 
 	"github.com/cyrange/cyrange/images/mailserver/mailtarget"
@@ -16,31 +16,6 @@ import (
 // joins.
 func targets() target.Set {
 	return append(target.Set{mailtarget.New()}, testTargets()...)
-}
-
-// role is a program that runs inside the range: a target or a checker.
-type role func(ctx context.Context, args []string, e *env) error
-
-// targetRoles are the built-in targets, by image name.
-func targetRoles(ts target.Set) map[string]role {
-	out := map[string]role{}
-	for _, t := range ts {
-		out[t.Name()] = func(ctx context.Context, args []string, e *env) error {
-			return t.RunTarget(ctx, args, e.stdout, e.stderr)
-		}
-	}
-	return out
-}
-
-// checkerRoles are the built-in checkers served over HTTP, by name.
-func checkerRoles(ts target.Set) map[string]role {
-	out := map[string]role{}
-	for _, t := range ts {
-		out[t.Name()] = func(ctx context.Context, args []string, e *env) error {
-			return t.RunChecker(ctx, args, e.stdout, e.stderr)
-		}
-	}
-	return out
 }
 
 // openScenario loads a scenario (a built-in name or a file) and checks its
@@ -57,28 +32,27 @@ func openScenario(nameOrPath string) (*scenarios.Scenario, error) {
 	return sc, nil
 }
 
+// role runs one target's program inside the range.
+type role func(t target.Target, ctx context.Context, args []string, stdout, stderr io.Writer) error
+
 func runTarget(ctx context.Context, e *env, args []string) error {
-	return runRole(ctx, e, "target", targetRoles(targets()), args)
+	return runRole(ctx, e, "target", target.Target.RunTarget, args)
 }
 
 func runChecker(ctx context.Context, e *env, args []string) error {
-	return runRole(ctx, e, "checker", checkerRoles(targets()), args)
+	return runRole(ctx, e, "checker", target.Target.RunChecker, args)
 }
 
-func runRole(ctx context.Context, e *env, kind string, roles map[string]role, args []string) error {
-	names := make([]string, 0, len(roles))
-	for n := range roles {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+func runRole(ctx context.Context, e *env, kind string, r role, args []string) error {
+	ts := targets()
 	if len(args) == 0 {
-		return usagef("usage: cyrange %s NAME [flags] (NAME: %s)", kind, strings.Join(names, ", "))
+		return usagef("usage: cyrange %s NAME [flags] (NAME: %s)", kind, strings.Join(ts.Names(), ", "))
 	}
-	r, ok := roles[args[0]]
+	t, ok := ts.Lookup(args[0])
 	if !ok {
-		return usagef("no %s %q in this build (have: %s)", kind, args[0], strings.Join(names, ", "))
+		return usagef("no %s %q in this build (have: %s)", kind, args[0], strings.Join(ts.Names(), ", "))
 	}
-	if err := r(ctx, args[1:], e); err != nil {
+	if err := r(t, ctx, args[1:], e.stdout, e.stderr); err != nil {
 		return fmt.Errorf("%s %s: %w", kind, args[0], err)
 	}
 	return nil
