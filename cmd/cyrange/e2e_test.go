@@ -147,6 +147,25 @@ func waitStatus(t *testing.T, s *server, team, service string, after int32) (str
 	}
 }
 
+// okWithin says whether the replica's status is OK in one of the ticks
+// after tick after, up to within of them, and lists what it saw: a
+// machine under load may miss a tick's deadline (OFFLINE) now and then,
+// which is not what the tests of a range or a remedy are about, while a
+// replica the range or the remedy broke never comes back OK.
+func okWithin(t *testing.T, s *server, team, service string, after int32, within int) (bool, []string) {
+	t.Helper()
+	var seen []string
+	for range within {
+		st, tick := waitStatus(t, s, team, service, after)
+		seen = append(seen, fmt.Sprintf("tick %d: %s", tick-1, st))
+		if st == "OK" {
+			return true, seen
+		}
+		after = tick
+	}
+	return false, seen
+}
+
 // TestExerciseEndToEndLocal plays a whole exercise of the demo scenario on
 // the local driver with the real binary: the checkers report OK, three
 // attack teams capture flags through their gateways and submit them, a
@@ -236,8 +255,8 @@ func playExercise(t *testing.T, scen, data, driver string, kill bool) {
 	domain := svc.Options.String("domain", "")
 
 	// The checkers find the defence's replica OK.
-	if st, _ := waitStatus(t, s, defence, svc.Name, 0); st != "OK" {
-		fail("the replica's status is %s", st)
+	if ok, seen := okWithin(t, s, defence, svc.Name, 0, 4); !ok {
+		fail("the replica's status is not OK: %v", seen)
 	}
 
 	// Three attack teams capture and submit flags; the server is killed
@@ -280,8 +299,8 @@ func playExercise(t *testing.T, scen, data, driver string, kill bool) {
 	{
 		remedyIDOR(t, sc, data, driver)
 		_, tick := waitStatus(t, s, defence, svc.Name, 0)
-		if st, _ := waitStatus(t, s, defence, svc.Name, tick); st != "OK" {
-			fail("the replica's status after the remedy is %s", st)
+		if ok, seen := okWithin(t, s, defence, svc.Name, tick, 4); !ok {
+			fail("the replica's status after the remedy is not OK: %v", seen)
 		}
 		probe := &attackTeam{name: teams[0].name, token: teams[0].token, sent: map[string]bool{}}
 		if n, err := attackRound(t, s, probe, ports, domain, "webmail-message-idor"); n > 0 || len(probe.sent) > 0 {
