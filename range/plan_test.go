@@ -622,3 +622,23 @@ func TestPlanReplicaNetwork(t *testing.T) {
 		})
 	}
 }
+
+func TestCommandWords(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"console", "remedy", "--url", "http://x/", "w1"}, "console remedy"},
+		{[]string{"probe", "--timeout", "1s"}, "probe"},
+		{[]string{"probe", "ready", "a", "b"}, "probe ready"},
+		{[]string{"say"}, "say"},
+		{[]string{"--help"}, "cyrange"},
+	} {
+		if got := cyberrange.CommandWords(tc.args); got != tc.want {
+			t.Errorf("CommandWords(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if got := cyberrange.LastLine([]byte("one\ntwo\n\n  ")); got != "two" || !strings.Contains(cyberrange.LastLine(nil), "no output") {
+		t.Errorf("LastLine: %q", got)
+	}
+}

@@ -229,6 +229,19 @@ type Execer interface {
 	Exec(ctx context.Context, name string, args []string, env map[string]string) (output string, err error)
 }
 
+// CommandWords names a command line in messages by its leading words
+// (the role and its subcommand), not its arguments, which may be secret.
+func CommandWords(args []string) string {
+	n := 0
+	for n < len(args) && n < 2 && !strings.HasPrefix(args[n], "-") {
+		n++
+	}
+	if n == 0 {
+		return "cyrange"
+	}
+	return strings.Join(args[:n], " ")
+}
+
 // EnvSourceAddr is set by a driver that shares its network with the
 // containers (the local driver) in the environment of a command it
 // Execs: the container's primary address, which the command binds its

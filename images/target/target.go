@@ -24,6 +24,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -196,6 +197,28 @@ func Find(t Target, w string) (Weakness, bool) {
 		return Weakness{}, false
 	}
 	return t.Weaknesses()[i], true
+}
+
+// WeaknessOn reads a service's "weaknesses" option as the range turns it
+// into a target's --weaknesses flag: all when the scenario names none; a
+// mapping's keys set true; a list's names; a string as the target parses
+// it (parse, which may be nil for a target that takes no string form).
+func WeaknessOn(o scenarios.Options, w string, parse func(string) (map[string]bool, error)) bool {
+	switch v := o["weaknesses"].(type) {
+	case nil:
+		return true
+	case scenarios.Options:
+		return v.Bool(w, false)
+	case []any:
+		return slices.ContainsFunc(v, func(x any) bool { return fmt.Sprint(x) == w })
+	case string:
+		if parse == nil {
+			return false
+		}
+		set, err := parse(v)
+		return err == nil && set[w]
+	}
+	return false
 }
 
 // AdminPort returns the name of t's admin console port, if it has one.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -37,7 +36,7 @@ func (d *Driver) Exec(ctx context.Context, name string, args []string, env map[s
 	if len(args) == 0 {
 		return "", fmt.Errorf("docker: exec in %s: %w: no command", name, cyberrange.ErrInvalid)
 	}
-	what := commandWords(args)
+	what := cyberrange.CommandWords(args)
 	op := "exec " + what + " in"
 	ctx, cancel := context.WithTimeout(ctx, d.execTimeout)
 	defer cancel()
@@ -84,7 +83,7 @@ func (d *Driver) Exec(ctx context.Context, name string, args []string, env map[s
 		}
 		if !st.Running {
 			if st.ExitCode != 0 {
-				return output, fmt.Errorf("docker: %s %s: exit status %d: %s", op, name, st.ExitCode, lastLineOf(output))
+				return output, fmt.Errorf("docker: %s %s: exit status %d: %s", op, name, st.ExitCode, cyberrange.LastLine([]byte(output)))
 			}
 			return output, nil
 		}
@@ -96,27 +95,4 @@ func (d *Driver) Exec(ctx context.Context, name string, args []string, env map[s
 		case <-t.C:
 		}
 	}
-}
-
-// commandWords names a command line in messages by its leading words (the
-// role and its subcommand), not its arguments.
-func commandWords(args []string) string {
-	n := 0
-	for n < len(args) && n < 2 && !strings.HasPrefix(args[n], "-") {
-		n++
-	}
-	if n == 0 {
-		return "cyrange"
-	}
-	return strings.Join(args[:n], " ")
-}
-
-// lastLineOf is the last line of a command's output, where a command that
-// fails says why, or "(no output)".
-func lastLineOf(out string) string {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
-		return last
-	}
-	return "(no output)"
 }

@@ -151,25 +151,6 @@ func TestExecRefusesNothingToRun(t *testing.T) {
 	}
 }
 
-func TestCommandWords(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"console", "remedy", "--url", "http://x/", "w1"}, "console remedy"},
-		{[]string{"probe", "--timeout", "1s"}, "probe"},
-		{[]string{"a", "b", "c"}, "a b"},
-		{[]string{"--help"}, "cyrange"},
-	} {
-		if got := commandWords(tc.args); got != tc.want {
-			t.Errorf("commandWords(%q) = %q, want %q", tc.args, got, tc.want)
-		}
-	}
-	if got := lastLineOf("one\ntwo\n\n  "); got != "two" || !strings.Contains(lastLineOf(""), "no output") {
-		t.Errorf("lastLineOf: %q", got)
-	}
-}
-
 // TestExecEngine runs the image's cyrange in a container on an internal
 // network: it connects from the container's own address, a failure
 // carries the command's last line, and a container that does not run is
@@ -194,7 +175,7 @@ func TestExecEngine(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 	out, err = d.Exec(ctx, c.Name, []string{"probe", "tcp", "10.179.5.10:7006", "--timeout", "1s"}, nil)
-	if err == nil || !strings.Contains(err.Error(), "exit status 1: ") || !strings.Contains(err.Error(), lastLineOf(out)) ||
+	if err == nil || !strings.Contains(err.Error(), "exit status 1: ") || !strings.Contains(err.Error(), cyberrange.LastLine([]byte(out))) ||
 		!strings.Contains(out, "no connection to 10.179.5.10:7006") {
 		t.Errorf("a probe of a closed port: %v\n%s", err, out)
 	}

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
 
@@ -40,7 +39,7 @@ func (d *Driver) Exec(ctx context.Context, name string, args []string, env map[s
 	if len(args) == 0 {
 		return "", fmt.Errorf("local: exec in %s: %w: no command", name, cyberrange.ErrInvalid)
 	}
-	what := commandWords(args)
+	what := cyberrange.CommandWords(args)
 	if err := checkEnv(env); err != nil {
 		return "", fmt.Errorf("local: exec %s in %s: %w", what, name, err)
 	}
@@ -90,17 +89,4 @@ func (d *Driver) Exec(ctx context.Context, name string, args []string, env map[s
 		return output, fmt.Errorf("local: exec %s in %s: exit status %d: %s", what, name, code, cyberrange.LastLine([]byte(output)))
 	}
 	return output, fmt.Errorf("local: exec %s in %s: %w", what, name, err)
-}
-
-// commandWords names a command line in messages by its leading words (the
-// role and its subcommand), not its arguments.
-func commandWords(args []string) string {
-	n := 0
-	for n < len(args) && n < 2 && !strings.HasPrefix(args[n], "-") {
-		n++
-	}
-	if n == 0 {
-		return "cyrange"
-	}
-	return strings.Join(args[:n], " ")
 }

@@ -160,19 +160,3 @@ func TestExecRefuses(t *testing.T) {
 		})
 	}
 }
-
-func TestCommandWords(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"console", "remedy", "--url", "http://x/", "w1"}, "console remedy"},
-		{[]string{"probe", "ready", "a", "b"}, "probe ready"},
-		{[]string{"say"}, "say"},
-		{[]string{"--help"}, "cyrange"},
-	} {
-		if got := commandWords(tc.args); got != tc.want {
-			t.Errorf("commandWords(%q) = %q, want %q", tc.args, got, tc.want)
-		}
-	}
-}

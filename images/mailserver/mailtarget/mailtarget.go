@@ -94,27 +94,9 @@ func adapt(e exploits.Exploit) target.Exploit {
 	}
 }
 
-// WeaknessOn reads the options as the range turns them into the server's
-// --weaknesses: all when the scenario names none; a mapping's keys set
-// true; a list's names; a string as the server parses it.
+// WeaknessOn reads the options as the server reads its --weaknesses.
 func (Target) WeaknessOn(o scenarios.Options, w string) bool {
-	switch v := o["weaknesses"].(type) {
-	case nil:
-		return true
-	case scenarios.Options:
-		return v.Bool(w, false)
-	case []any:
-		for _, x := range v {
-			if fmt.Sprint(x) == w {
-				return true
-			}
-		}
-		return false
-	case string:
-		set, err := contract.ParseWeaknesses(v)
-		return err == nil && set[w]
-	}
-	return false
+	return target.WeaknessOn(o, w, contract.ParseWeaknesses)
 }
 
 // RunTarget runs the server.

@@ -88,21 +88,9 @@ func (Target) Weaknesses() []target.Weakness {
 
 // WeaknessOn: all when the scenario names none, else those named true.
 func (Target) WeaknessOn(o scenarios.Options, w string) bool {
-	switch v := o["weaknesses"].(type) {
-	case nil:
-		return true
-	case scenarios.Options:
-		return v.Bool(w, false)
-	case []any:
-		for _, x := range v {
-			if x == w {
-				return true
-			}
-		}
-	case string:
-		return v == "all" || v == w
-	}
-	return false
+	return target.WeaknessOn(o, w, func(s string) (map[string]bool, error) {
+		return map[string]bool{w: s == "all" || s == w}, nil
+	})
 }
 
 // RunTarget runs the service.
