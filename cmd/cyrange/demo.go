@@ -22,7 +22,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	tick := fs.Duration("tick", 0, "tick length (default: the scenario's 15s)")
 	seed := fs.Int64("seed", 1, "seed of the bots and the target's generated data, for reproducible runs")
 	noBots := fs.Bool("no-bots", false, "no bot teams (attack nor defence): a real exercise on one machine")
-	scenario := fs.String("scenario", "demo", "the scenario to play: a built-in name or a YAML file (its targets must be the mail server)")
+	scenario := fs.String("scenario", "demo", "the scenario to play: a built-in name or a YAML file (its services must be built-in targets)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	wf := addWebFlags(fs)
 	if err := parse(fs, args); err != nil {
