@@ -456,7 +456,7 @@ func (o *Orchestrator) containerWork(c Container, actual map[string]ContainerSta
 // players talking to the other range's gateway.
 func (o *Orchestrator) waitReady(ctx context.Context, c Container) error {
 	rw, ok := o.d.(ReadyWaiter)
-	if !ok || len(c.Ports) == 0 || c.Kind != KindTarget && c.Kind != KindChecker && c.Kind != KindGateway {
+	if !ok || len(c.Ports) == 0 || c.Kind != KindTarget && c.Kind != KindChecker && c.Kind != KindGateway && c.Kind != KindDefenceGateway {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.ready)

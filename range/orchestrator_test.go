@@ -208,7 +208,8 @@ func TestUpReconciles(t *testing.T) {
 			setup: func(h *fakeHost) { h.setLabel(gateway, cyberrange.LabelPlanHash, "0") },
 			want:  map[string]cyberrange.Action{gateway: cyberrange.ActionRecreate}},
 		{desc: "moved network is recreated with what is on it", plan: replicaMoved,
-			want: map[string]cyberrange.Action{"demo-replica-d01": cyberrange.ActionRecreate, target: cyberrange.ActionRecreate}},
+			want: map[string]cyberrange.Action{"demo-replica-d01": cyberrange.ActionRecreate, target: cyberrange.ActionRecreate,
+				"cyrange-demo-defencegw-d01": cyberrange.ActionRecreate}},
 		{desc: "leftovers of the exercise are removed, others' kept", plan: p,
 			setup: func(h *fakeHost) {
 				h.addForeign("demo", "cyrange-demo-old")
@@ -737,7 +738,7 @@ func TestUpWaitsForTargetsToServe(t *testing.T) {
 	var target string
 	var want []string
 	for _, c := range p.Containers {
-		if c.Kind == cyberrange.KindTarget || c.Kind == cyberrange.KindChecker || c.Kind == cyberrange.KindGateway {
+		if c.Kind == cyberrange.KindTarget || c.Kind == cyberrange.KindChecker || c.Kind == cyberrange.KindGateway || c.Kind == cyberrange.KindDefenceGateway {
 			want = append(want, c.Name)
 			if target == "" && c.Kind == cyberrange.KindTarget {
 				target = c.Name

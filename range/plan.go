@@ -35,7 +35,8 @@ const (
 // The fixed parts of the address plan. In every /24 of the plan, .1 is the
 // host's end (Docker's bridge; unused by the local driver). On an attack
 // team's network the gateway is .2 (every connection a team makes through
-// its gateway comes from there) and the attack box .3. Built-in checkers
+// its gateway comes from there) and the attack box .3; on a replica's
+// network the defence gateway and the defence box have the same numbers. Built-in checkers
 // are .2 to .9 of the checkers network, in the order their services are
 // listed. Targets start at .10:
 //
@@ -83,8 +84,20 @@ const (
 )
 
 // AttackBoxName is what a team's gateway resolves to the team's own
-// attack box, whose SSH port it lets the team reach.
-const AttackBoxName = "attackbox"
+// attack box, whose SSH port it lets the team reach; DefenceBoxName the
+// same of a defence gateway and the defending team's box.
+const (
+	AttackBoxName  = "attackbox"
+	DefenceBoxName = "defencebox"
+)
+
+// Where a target's log is shared with its defence box: the target writes
+// a copy of its log lines to TargetLogDir/SERVICE.log on a volume that the
+// box mounts read-only at DefenceLogDir/SERVICE/.
+const (
+	TargetLogDir  = "/var/log/cyrange"
+	DefenceLogDir = "/var/log/replica"
+)
 
 // PortSSH is the attack box's SSH port, named PortSSHName.
 const (
@@ -229,6 +242,9 @@ func newPlanBuilder(sc *scenarios.Scenario, o PlanOptions) (*planBuilder, error)
 		}
 		if t.Role.CanDefend() {
 			b.defence = append(b.defence, i)
+			if i >= len(o.TeamTokens) || o.TeamTokens[i] == "" {
+				return nil, invalidf("no token for team %q, which its defence gateway needs", t.Name)
+			}
 		}
 	}
 	if n := HostTarget + len(b.defence)*len(sc.Services) - 1; n > maxHost {
@@ -250,6 +266,9 @@ func (b *planBuilder) build() error {
 		return err
 	}
 	if err := b.gateways(); err != nil {
+		return err
+	}
+	if err := b.defenceGateways(); err != nil {
 		return err
 	}
 	for i := range b.p.Networks {
@@ -402,7 +421,13 @@ func (b *planBuilder) targets() error {
 			if b.local {
 				listen = c.Networks[0].Address.String()
 			}
-			c.Command = []string{"target", svc.Image, "--listen", listen}
+			c.Command = []string{"target", svc.Image}
+			if b.sc.DefenceBox && !b.local {
+				// A copy of the log for the defence box to read.
+				c.Command = append(c.Command, "--log-file", TargetLogDir+"/"+svc.Name+".log")
+				c.Mounts = []Mount{{Volume: b.logVolume(owner, svc.Name), Path: TargetLogDir}}
+			}
+			c.Command = append(c.Command, "--listen", listen)
 			for _, p := range c.Ports {
 				c.Command = append(c.Command, "--"+p.Name+"-port", strconv.Itoa(p.Number))
 			}
@@ -422,6 +447,12 @@ func (b *planBuilder) targets() error {
 		}
 	}
 	return nil
+}
+
+// logVolume names the volume where owner's replica of service svc shares
+// its log with the defence box.
+func (b *planBuilder) logVolume(owner int, svc string) string {
+	return fmt.Sprintf("cyrange-%s-log-%s-%s", b.sc.Name, svc, b.sc.Teams[owner].Short)
 }
 
 // optionFlags turns a service's options into flags, in key order: a
@@ -616,6 +647,98 @@ func (b *planBuilder) gateways() error {
 	return nil
 }
 
+// defenceGateways gives every defending team a gateway and, when the
+// scenario asks, a box on each of its replica networks. The gateway
+// reaches that team's targets only, on every port (the admin console's
+// too), and its box; the names and addresses it takes are the ones the
+// team sees elsewhere: a target's name and its address as the checkers
+// reach it.
+func (b *planBuilder) defenceGateways() error {
+	var boxes []Container
+	gwHost := netip.MustParseAddr(b.o.GatewayHost)
+	for r, t := range b.defence {
+		team := b.sc.Teams[t]
+		rn := b.network(b.replicaNetName(t))
+		published := 0
+		if b.o.GatewayPortBase > 0 {
+			// After every team's attack gateway port.
+			published = b.o.GatewayPortBase + len(b.sc.Teams) + r + 1
+			if published > 65535 {
+				return invalidf("gateway port base %d leaves no defence gateway port for team %q", b.o.GatewayPortBase, team.Name)
+			}
+		}
+		pub := netip.AddrPortFrom(gwHost, uint16(published))
+		source := host(rn.Subnet, HostGateway)
+		listen, port := "0.0.0.0:"+strconv.Itoa(GatewayPort), GatewayPort
+		if b.local {
+			listen, port = pub.String(), published
+		}
+		var allow, names []string
+		var mounts []Mount
+		for _, c := range b.p.Containers {
+			if c.Kind != KindTarget || c.Team != t {
+				continue
+			}
+			ask, dial := b.p.replicaAddr(c), c.Networks[0].Address
+			names = append(names, TargetName(c.Labels[LabelService], c.Labels[LabelTeam])+"="+ask.String())
+			for _, p := range c.Ports {
+				rule := netip.AddrPortFrom(ask, uint16(p.Number)).String()
+				if dial != ask {
+					rule += "=" + netip.AddrPortFrom(dial, uint16(p.Number)).String()
+					allow = append(allow, netip.AddrPortFrom(dial, uint16(p.Number)).String())
+				}
+				allow = append(allow, rule)
+			}
+			for _, m := range c.Mounts {
+				svc := c.Labels[LabelService]
+				mounts = append(mounts, Mount{Volume: m.Volume, Path: DefenceLogDir + "/" + svc, ReadOnly: true})
+			}
+		}
+		withBox := b.sc.DefenceBox && !b.local
+		if withBox {
+			box := host(rn.Subnet, HostAttackBox)
+			allow = append(allow, netip.AddrPortFrom(box, PortSSH).String())
+			names = append(names, DefenceBoxName+"="+box.String())
+		}
+		cmd := []string{"gateway", "--team", team.Name, "--user", team.Short, "--token-env", EnvGatewayToken,
+			"--listen", listen, "--source", source.String()}
+		if len(allow) > 0 {
+			cmd = append(cmd, "--allow", strings.Join(allow, ","), "--resolve", strings.Join(names, ","))
+		}
+		b.p.Containers = append(b.p.Containers, Container{
+			Name:     fmt.Sprintf("cyrange-%s-defencegw-%s", b.sc.Name, team.Short),
+			Kind:     KindDefenceGateway,
+			Image:    b.o.Image,
+			Command:  cmd,
+			Env:      map[string]string{EnvGatewayToken: b.o.TeamTokens[t]},
+			Networks: []Attachment{{Network: rn.Name, Address: source}},
+			Ports:    []Port{{Name: PortSocks, Number: port, Publish: pub.String()}},
+			Labels:   b.labels(string(KindDefenceGateway), t),
+			Limits:   DefaultLimits(KindDefenceGateway),
+			ReadOnly: true,
+			Team:     t,
+			Service:  -1,
+		})
+		if withBox {
+			boxes = append(boxes, Container{
+				Name:     fmt.Sprintf("cyrange-%s-defencebox-%s", b.sc.Name, team.Short),
+				Kind:     KindDefenceBox,
+				Image:    b.o.AttackBoxImage,
+				Env:      map[string]string{EnvBoxUser: team.Short, EnvBoxPassword: b.o.TeamTokens[t]},
+				Networks: []Attachment{{Network: rn.Name, Address: host(rn.Subnet, HostAttackBox)}},
+				Ports:    []Port{{Name: PortSSHName, Number: PortSSH}},
+				Labels:   b.labels(string(KindDefenceBox), t),
+				Limits:   DefaultLimits(KindDefenceBox),
+				Mounts:   mounts,
+				Team:     t,
+				Service:  -1,
+			})
+		}
+	}
+	b.p.Containers = append(b.p.Containers, boxes...)
+	return nil
+}
+
 // DefaultLimits are the resources a container of each kind gets.
 func DefaultLimits(k Kind) Limits {
 	const mib = 1 << 20
@@ -624,7 +747,7 @@ func DefaultLimits(k Kind) Limits {
 		return Limits{MemoryBytes: 512 * mib, NanoCPUs: 1e9, Pids: 512}
 	case KindChecker:
 		return Limits{MemoryBytes: 256 * mib, NanoCPUs: 5e8, Pids: 256}
-	case KindGateway:
+	case KindGateway, KindDefenceGateway:
 		return Limits{MemoryBytes: 128 * mib, NanoCPUs: 5e8, Pids: 256}
 	default:
 		return Limits{MemoryBytes: 1024 * mib, NanoCPUs: 1e9, Pids: 512}
@@ -875,12 +998,34 @@ type GatewayInfo struct {
 	Address string `json:"socks5"`
 	// Source is the team's network, where its connections come from.
 	Source string `json:"source"`
+	// Defence is true of a defence gateway, which reaches the team's own
+	// replicas (Source is then their network).
+	Defence bool `json:"defence,omitempty"`
+	// Box is what the gateway resolves to the team's box, when it has
+	// one.
+	Box string `json:"box,omitempty"`
+	// BoxAddress is the box's address, the same place as Box.
+	BoxAddress string `json:"box_address,omitempty"`
 }
 
-// Gateway returns team's gateway, or false when the team has none.
+// Gateway returns attack team's gateway, or false when the team has none.
 func (p *Plan) Gateway(team int) (GatewayInfo, bool) {
+	return p.gatewayOf(KindGateway, team)
+}
+
+// DefenceGateway returns defending team's gateway into its own replicas,
+// or false when the team has none.
+func (p *Plan) DefenceGateway(team int) (GatewayInfo, bool) {
+	return p.gatewayOf(KindDefenceGateway, team)
+}
+
+func (p *Plan) gatewayOf(kind Kind, team int) (GatewayInfo, bool) {
+	netRole, box, boxKind := NetTeam, AttackBoxName, KindAttackBox
+	if kind == KindDefenceGateway {
+		netRole, box, boxKind = NetReplica, DefenceBoxName, KindDefenceBox
+	}
 	for _, c := range p.Containers {
-		if c.Kind != KindGateway || c.Team != team {
+		if c.Kind != kind || c.Team != team {
 			continue
 		}
 		gi := GatewayInfo{Container: c.Name, Team: commandFlag(c.Command, "--team"), Short: c.Labels[LabelTeam]}
@@ -889,8 +1034,14 @@ func (p *Plan) Gateway(team int) (GatewayInfo, bool) {
 				gi.Address = port.Publish
 			}
 		}
-		if n, ok := p.networkOf(NetTeam, team); ok {
+		if n, ok := p.networkOf(netRole, team); ok {
 			gi.Source = n.Subnet.String()
+		}
+		gi.Defence = kind == KindDefenceGateway
+		for _, b := range p.Containers {
+			if b.Kind == boxKind && b.Team == team && len(b.Networks) > 0 {
+				gi.Box, gi.BoxAddress = box, b.Networks[0].Address.String()
+			}
 		}
 		return gi, true
 	}

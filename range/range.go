@@ -54,6 +54,14 @@ const (
 	KindChecker   Kind = "checker"
 	KindGateway   Kind = "gateway"
 	KindAttackBox Kind = "attackbox"
+	// KindDefenceGateway is a defending team's way into its own replicas:
+	// the same SOCKS5 gateway as an attack team's, on the replica
+	// network, whose connections are the defence's own and never ground
+	// truth against anyone.
+	KindDefenceGateway Kind = "defencegateway"
+	// KindDefenceBox is a defending team's workstation on its replica
+	// network, reached over SSH through its defence gateway.
+	KindDefenceBox Kind = "defencebox"
 )
 
 // Network is one network of the plan: an attack team's, a replica's, or
@@ -109,10 +117,24 @@ type Container struct {
 	Labels   map[string]string
 	Limits   Limits
 	ReadOnly bool
+	// Mounts are volumes of the exercise the container shares with
+	// others (a target's log, which the defence box reads); the driver
+	// makes each volume before its first user and removes it with the
+	// range. Drivers without volumes leave them out.
+	Mounts []Mount `json:",omitempty"`
 	// Team is the owning team's index (replica owner, gateway's team), or
 	// -1; Service the service's index for targets, or -1.
 	Team    int
 	Service int
+}
+
+// Mount is a volume mounted into a container.
+type Mount struct {
+	// Volume is the volume's name, unique on the host like a container's.
+	Volume string
+	// Path is where it is mounted inside the container.
+	Path     string
+	ReadOnly bool `json:",omitempty"`
 }
 
 // Plan is the desired state of an exercise's range.

@@ -32,6 +32,7 @@ func (s *Scenario) Canonical() []byte {
 		"freeze_at", str(formatDuration(s.FreezeAt)),
 		"require_telemetry", boolean(s.RequireTelemetry),
 		"attack_box", boolean(s.AttackBox),
+		"defence_box", boolean(s.DefenceBox),
 		"flag_format", mapping("prefix", str(s.FlagFormat.Prefix)),
 		"scoring", mapping(
 			"first_blood", num(formatFloat(s.Scoring.FirstBlood)),

@@ -398,6 +398,7 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
 		"freeze_at":         func(n *yaml.Node, p string) { d.duration(n, p, &s.FreezeAt) },
 		"require_telemetry": func(n *yaml.Node, p string) { d.boolean(n, p, &s.RequireTelemetry) },
 		"attack_box":        func(n *yaml.Node, p string) { d.boolean(n, p, &s.AttackBox) },
+		"defence_box":       func(n *yaml.Node, p string) { d.boolean(n, p, &s.DefenceBox) },
 		"flag_format": func(n *yaml.Node, p string) {
 			d.object(n, p, map[string]field{
 				"prefix": func(n *yaml.Node, p string) { d.str(n, p, &s.FlagFormat.Prefix) },

@@ -61,6 +61,10 @@ type Scenario struct {
 	// AttackBox gives every attack team a container with tools, reachable
 	// on its team network.
 	AttackBox bool
+	// DefenceBox gives every defending team a workstation with tools on
+	// each of its replica networks' side, reached over SSH through its
+	// defence gateway, where the replicas' logs can be read.
+	DefenceBox bool
 
 	// source is the file name the scenario was read from, for messages.
 	source string

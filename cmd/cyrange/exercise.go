@@ -75,7 +75,7 @@ func serveExercise(ctx context.Context, e *env, h hosting) (err error) {
 	if rg != nil {
 		go rg.Watch(ctx)
 		if rep, err := rg.Status(ctx); err == nil {
-			rangeview.Gateways(e.stdout, rg.Plan, rep)
+			rangeview.Gateways(e.stdout, h.o.Scenario, rg.Plan, rep)
 		}
 	}
 	if h.started != nil {

@@ -122,55 +122,63 @@ func Report(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cybe
 	fmt.Fprintf(w, "%d of %d containers running; healthy: %v\n", rep.Running, rep.Total, rep.Healthy)
 }
 
-// TeamAccess lists each team's gateway (and attack box).
+// TeamAccess lists each team's gateway (and attack box), then each
+// defending team's defence gateway (and defence box).
 func TeamAccess(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report, tokens string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	// A team's attack box, reached over SSH through its gateway.
-	boxes := map[int]string{}
-	for _, c := range plan.Containers {
-		if c.Kind == cyberrange.KindAttackBox && len(c.Networks) > 0 {
-			boxes[c.Team] = c.Networks[0].Address.String()
-		}
-	}
-	header := "TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK"
-	if len(boxes) > 0 {
-		header += "\tATTACK BOX (SSH, through the gateway)"
-	}
-	fmt.Fprintln(tw, header)
-	for i, t := range sc.Teams {
-		gi, ok := plan.Gateway(i)
-		if !ok {
-			continue
-		}
-		gi.Address = gateway.HostAddr(gi, rep)
-		line := fmt.Sprintf("%s\t%s\t%s\t%s", t.Name, gi.Address, gi.Short, gi.Source)
-		if box, ok := boxes[i]; ok {
-			line += "\t" + gi.Short + "@" + box
-		}
-		fmt.Fprintln(tw, line)
+	fmt.Fprintln(tw, "TEAM\tFOR\tSOCKS5 GATEWAY\tUSER\tNETWORK\tBOX (SSH, through the gateway)")
+	boxes := false
+	for _, gi := range teamGateways(sc, plan) {
+		fmt.Fprintln(tw, gatewayLine(gi, rep))
+		boxes = boxes || gi.Box != ""
 	}
 	tw.Flush()
 	what := "Gateway passwords are"
-	if len(boxes) > 0 {
-		what = "Gateway and attack box passwords are"
+	if boxes {
+		what = "Gateway and box passwords are"
 	}
 	fmt.Fprintf(w, "\n%s the team tokens in %s.\n", what, tokens)
 }
 
-// Gateways lists each team's gateway as the host reaches it, indented
-// under an exercise's addresses.
-func Gateways(w io.Writer, plan *cyberrange.Plan, rep cyberrange.Report) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TEAM\tSOCKS5 GATEWAY\tUSER\tSOURCE NETWORK")
-	for team := 0; team < 256; team++ {
-		g, ok := plan.Gateway(team)
-		if !ok {
-			continue
+// teamGateways are the attack gateways in team order, then the defence
+// gateways.
+func teamGateways(sc *scenarios.Scenario, plan *cyberrange.Plan) []cyberrange.GatewayInfo {
+	var out []cyberrange.GatewayInfo
+	for _, get := range []func(int) (cyberrange.GatewayInfo, bool){plan.Gateway, plan.DefenceGateway} {
+		for i := range sc.Teams {
+			if gi, ok := get(i); ok {
+				out = append(out, gi)
+			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", g.Team, gateway.HostAddr(g, rep), g.Short, g.Source)
+	}
+	return out
+}
+
+func gatewayLine(gi cyberrange.GatewayInfo, rep cyberrange.Report) string {
+	what := "attack"
+	if gi.Defence {
+		what = "defence"
+	}
+	box := "-"
+	if gi.Box != "" {
+		box = gi.Short + "@" + gi.Box
+		if gi.BoxAddress != "" {
+			box += " (" + gi.BoxAddress + ")"
+		}
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", gi.Team, what, gateway.HostAddr(gi, rep), gi.Short, gi.Source, box)
+}
+
+// Gateways lists each team's gateways as the host reaches them, indented
+// under an exercise's addresses.
+func Gateways(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TEAM\tFOR\tSOCKS5 GATEWAY\tUSER\tNETWORK\tBOX (SSH, through the gateway)")
+	for _, gi := range teamGateways(sc, plan) {
+		fmt.Fprintln(tw, "  "+gatewayLine(gi, rep))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "  (gateway password: the team's token)")
+	fmt.Fprintln(w, "  (gateway and box password: the team's token)")
 	fmt.Fprintln(w)
 }
 

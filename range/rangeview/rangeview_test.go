@@ -41,6 +41,7 @@ func TestPrintReportAttackBoxes(t *testing.T) {
 	}
 	sc = sc.Clone()
 	sc.AttackBox = true
+	sc.DefenceBox = true
 	toks := make([]string, len(sc.Teams))
 	for i := range toks {
 		toks[i] = "token"
@@ -52,19 +53,20 @@ func TestPrintReportAttackBoxes(t *testing.T) {
 	var b bytes.Buffer
 	Report(&b, sc, plan, cyberrange.Report{}, "/data/tokens.json")
 	out := b.String()
-	for _, want := range []string{"ATTACK BOX", "a07@10.60.7.3", "Gateway and attack box passwords are the team tokens in /data/tokens.json"} {
+	for _, want := range []string{"BOX (SSH", "a07@attackbox (10.60.7.3)", "d01@defencebox (10.61.1.3)",
+		"Gateway and box passwords are the team tokens in /data/tokens.json"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	sc.AttackBox = false
+	sc.AttackBox, sc.DefenceBox = false, false
 	plan, err = cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Version: "test", TeamTokens: toks, CheckerSecret: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Reset()
 	Report(&b, sc, plan, cyberrange.Report{}, "/data/tokens.json")
-	if strings.Contains(b.String(), "ATTACK BOX") || strings.Contains(b.String(), "attack box passwords") {
+	if strings.Contains(b.String(), "@attackbox") || strings.Contains(b.String(), "@defencebox") || strings.Contains(b.String(), "box passwords") {
 		t.Errorf("no boxes, yet:\n%s", b.String())
 	}
 }

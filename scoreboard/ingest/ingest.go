@@ -154,12 +154,17 @@ type Stats struct {
 	// (not a JSON action log line: they may be anything the process
 	// printed on stderr); Remedies recorded; Long lines skipped.
 	LogLines, Unstructured, Remedies, Long int64
+	// Defence counts the connections the defence gateways opened: the
+	// defence working on its own systems, recorded (in the gateway's log)
+	// but never handed to the game as anyone's contact.
+	Defence int64
 }
 
 type counters struct {
 	lines, opens, conns, stale, refused, unmapped, malformed, heartbeats atomic.Int64
 	flows, unattributed                                                  atomic.Int64
 	logLines, unstructured, remedies, long                               atomic.Int64
+	defence                                                              atomic.Int64
 }
 
 // Collector follows the gateways' and targets' logs of one plan.
@@ -211,7 +216,8 @@ func (c *Collector) Stats() Stats {
 	return Stats{Lines: n.lines.Load(), Opens: n.opens.Load(), Conns: n.conns.Load(), Stale: n.stale.Load(),
 		Refused: n.refused.Load(), Unmapped: n.unmapped.Load(), Malformed: n.malformed.Load(), Heartbeats: n.heartbeats.Load(),
 		Flows: n.flows.Load(), Unattributed: n.unattributed.Load(),
-		LogLines: n.logLines.Load(), Unstructured: n.unstructured.Load(), Remedies: n.remedies.Load(), Long: n.long.Load()}
+		LogLines: n.logLines.Load(), Unstructured: n.unstructured.Load(), Remedies: n.remedies.Load(), Long: n.long.Load(),
+		Defence: n.defence.Load()}
 }
 
 // Run follows every gateway and target of the plan until ctx is done,
@@ -225,6 +231,8 @@ func (c *Collector) Run(ctx context.Context) error {
 		switch ct.Kind {
 		case cyberrange.KindGateway:
 			s = &gatewaySink{c: c, source: ct.Name, team: ct.Team, since: telSince}
+		case cyberrange.KindDefenceGateway:
+			s = defenceSink{c: c}
 		case cyberrange.KindTarget:
 			s = &targetSink{c: c, ctx: ctx, r: replica{owner: ct.Team, service: ct.Service, name: ct.Labels[cyberrange.LabelService]},
 				read:        c.reader(ct.Service),

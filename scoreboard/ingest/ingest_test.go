@@ -185,6 +185,7 @@ func (c *fakeConsole) get(team int) []scoreboard.TickerItem {
 
 const (
 	gwA01   = "cyrange-t-gateway-a01"
+	gwD01   = "cyrange-t-defencegw-d01"
 	mailD01 = "cyrange-t-mail-d01"
 )
 
@@ -201,6 +202,7 @@ func testPlan() *cyberrange.Plan {
 			Labels:   map[string]string{cyberrange.LabelService: "mail"},
 			Networks: []cyberrange.Attachment{{Network: "replica", Address: mailAddr}, {Network: "team-a01", Address: mailTeamA}}},
 		{Name: "cyrange-t-checker", Kind: cyberrange.KindChecker, Team: -1, Service: -1},
+		{Name: gwD01, Kind: cyberrange.KindDefenceGateway, Team: 3, Service: -1},
 	}}
 }
 
@@ -418,4 +420,22 @@ func FuzzTargetLine(f *testing.F) {
 			t.Fatalf("a remedy from %q", l.Proto)
 		}
 	})
+}
+
+// TestDefenceGatewayIsTheDefencesOwn: the defence working on its own
+// replica through its gateway (the admin console, its services) is
+// counted, and never reaches the game as anyone's connection.
+func TestDefenceGatewayIsTheDefencesOwn(t *testing.T) {
+	logs := newFakeLogs()
+	logs.write(gwD01, telemetry(t, gateway.Conn{Team: "Đội phòng thủ", Target: mailAddr, Port: 8025, Start: at(1), End: at(2)}))
+	logs.write(gwD01, telemetry(t, gateway.Conn{Team: "Đội phòng thủ", Target: mailAddr, Port: 143, Start: at(3), End: at(4)}))
+	logs.write(gwD01, telemetry(t, gateway.Conn{Team: "Đội phòng thủ", Target: mailAddr, Port: 25, Start: at(5), End: at(5), Refused: true}))
+	logs.write(gwA01, telemetry(t, gateway.Conn{Team: "Đội 1", Target: mailAddr, Port: 143, Start: at(6), End: at(7)}))
+	game := &fakeGame{}
+	e := start(t, logs, game, at(0))
+	waitFor(t, "the records", func() bool { return e.c.Stats().Defence == 2 && e.c.Stats().Conns == 1 })
+	conns, _ := game.snapshot()
+	if len(conns) != 1 || conns[0].Team != 0 || conns[0].Source != gwA01 {
+		t.Fatalf("the game got %+v", conns)
+	}
 }

@@ -20,6 +20,23 @@ type gatewaySink struct {
 	batch  []scoreboard.Conn
 }
 
+// defenceSink counts a defence gateway's connections and hands the game
+// nothing: they are the defence's own, neither an incident nor anyone's
+// ground truth.
+type defenceSink struct{ c *Collector }
+
+func (d defenceSink) line(b []byte) {
+	conn, ok, err := gateway.ParseTelemetry(b)
+	if !ok || err != nil || conn.Refused || conn.Error != "" {
+		return
+	}
+	if conn.State == "" || conn.State == string(flow.Open) {
+		d.c.n.defence.Add(1)
+	}
+}
+
+func (defenceSink) flush() {}
+
 // connStates maps the telemetry's states to the game's.
 var connStates = map[flow.Kind]scoreboard.ConnState{
 	"": scoreboard.ConnWhole, flow.Open: scoreboard.ConnOpen, flow.Interim: scoreboard.ConnInterim, flow.Close: scoreboard.ConnClose,
