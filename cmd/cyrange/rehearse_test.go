@@ -52,11 +52,13 @@ func TestRehearseDemoIsReady(t *testing.T) {
 		}
 		seen[strings.Fields(c.Check)[0]]++
 	}
-	// One exploit and one remedy per weakness of the contract, three
-	// flag stores planted and got back, every team's gateway both ways.
+	// One exploit and one remedy (through the defence gateway) per
+	// weakness of the contract, three flag stores planted and got back,
+	// every team's gateway both ways, the defence gateway both ways and
+	// its boundary.
 	n := len(contract.Weaknesses())
 	if seen["exploit"] != n || seen["remedy"] != n || seen["putflag"] != 3 || seen["getflag"] != 6 ||
-		seen["gateway"] != 6 || seen["range"] != 3 || seen["havoc"] == 0 || seen["getnoise"] == 0 {
+		seen["gateway"] != 6 || seen["defence"] != 3 || seen["range"] != 3 || seen["havoc"] == 0 || seen["getnoise"] == 0 {
 		t.Fatalf("checks made: %v", seen)
 	}
 	assertNoRehearsalLeft(t, "cyrange-demo-rehearsal")

@@ -139,6 +139,9 @@ type Target interface {
 	// OperatorPassword finds the admin console operator's password in a
 	// line of the target's output.
 	OperatorPassword(line string) (string, bool)
+	// OperatorUser is the operator's login name in the admin console,
+	// which the defence console shows beside the password.
+	OperatorUser() string
 	// Remedy applies the remedy of weakness w through the admin console.
 	Remedy(ctx context.Context, c Console, w string) error
 	// ReadLine reads one line of the target's output as an action; false

@@ -218,7 +218,14 @@ func (r *Range) Operator(sc *scenarios.Scenario, ts target.Set) *operator.Operat
 	return &operator.Operator{Plan: r.Plan, Scenario: sc, Driver: ex, Targets: ts}
 }
 
-// ForRehearsal is the range as a rehearsal checks it.
+// Defence reaches the defending teams' replicas through their defence
+// gateways, as the teams do.
+func (r *Range) Defence(sc *scenarios.Scenario, ts target.Set) *operator.Defence {
+	return &operator.Defence{Operator: r.Operator(sc, ts), Status: r.Status}
+}
+
+// ForRehearsal is the range as a rehearsal checks it: remedies go through
+// the defence's own path.
 func (r *Range) ForRehearsal(sc *scenarios.Scenario, ts target.Set) *rehearsal.Range {
-	return &rehearsal.Range{Plan: r.Plan, Checkers: r.Checkers, Remedy: r.Operator(sc, ts).Remedy, Status: r.Status}
+	return &rehearsal.Range{Plan: r.Plan, Checkers: r.Checkers, Remedy: r.Defence(sc, ts).Remedy, Status: r.Status}
 }

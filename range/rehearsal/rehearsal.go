@@ -41,7 +41,7 @@ type Range struct {
 	// Checkers are the game's checkers of each service.
 	Checkers map[int]checks.Checker
 	// Remedy applies the remedy of weakness w to owner's replica of
-	// service svc as the defence would.
+	// service svc as the defence would: through its defence gateway.
 	Remedy func(ctx context.Context, owner, svc int, w string) error
 }
 
@@ -210,6 +210,7 @@ func (r *Rehearsal) Run(ctx context.Context) {
 		r.checkReplica(ctx, rp, true)
 	}
 	r.checkGateways(ctx)
+	r.checkDefenceGateways(ctx)
 	if r.o.BeforeExploits != nil {
 		if err := r.o.BeforeExploits(ctx, r); err != nil {
 			r.Record("before exploits", sc.Name, err)

@@ -127,6 +127,9 @@ func (Target) OperatorPassword(line string) (string, bool) {
 	return "", false
 }
 
+// OperatorUser is the console account the operator's password opens.
+func (Target) OperatorUser() string { return mailserver.OperatorUser }
+
 // Remedy does in the admin console, as the operator, what the README
 // gives as the remedy of weakness w.
 func (Target) Remedy(ctx context.Context, c target.Console, w string) error {

@@ -110,6 +110,9 @@ func (Target) NewChecker(c target.CheckerConfig) (checks.Checker, error) {
 
 var operatorLine = regexp.MustCompile(`admin console operator password: (\S+)`)
 
+// OperatorUser is the console's one account (basic authentication).
+func (Target) OperatorUser() string { return "operator" }
+
 // OperatorPassword finds the password the service printed at start.
 func (Target) OperatorPassword(line string) (string, bool) {
 	if m := operatorLine.FindStringSubmatch(line); m != nil {
