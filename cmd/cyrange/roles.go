@@ -35,8 +35,13 @@ func openScenario(nameOrPath string) (*scenarios.Scenario, error) {
 // role runs one target's program inside the range.
 type role func(t target.Target, ctx context.Context, args []string, stdout, stderr io.Writer) error
 
+// runTarget runs a target through target.Run, which gives every target
+// the range's --log-file.
 func runTarget(ctx context.Context, e *env, args []string) error {
-	return runRole(ctx, e, "target", target.Target.RunTarget, args)
+	run := func(t target.Target, ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return target.Run(ctx, t, args, stdout, stderr)
+	}
+	return runRole(ctx, e, "target", run, args)
 }
 
 func runChecker(ctx context.Context, e *env, args []string) error {
