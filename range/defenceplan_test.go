@@ -184,3 +184,36 @@ func TestDefenceGatewayNeedsToken(t *testing.T) {
 		t.Fatal("a plan without the defence's token")
 	}
 }
+
+// TestAdminPortIsTheTargets: the admin console is on the port the target
+// names, for the target, the defence gateway and nobody else.
+func TestAdminPortIsTheTargets(t *testing.T) {
+	sc := builtin(t, "demo")
+	p, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, TeamTokens: fakeTokens(sc),
+		CheckerSecret: "s", AdminPorts: map[string]int{sc.Services[0].Image: 9443}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := len(sc.Teams) - 1
+	ap, ok := p.AdminConsole(owner, 0)
+	if !ok || ap.Port() != 9443 {
+		t.Fatalf("admin console at %v", ap)
+	}
+	tc, _ := p.Target(owner, 0)
+	if got := flagValue(tc.Command, "--admin-port"); got != "9443" {
+		t.Errorf("the target listens on --admin-port %q", got)
+	}
+	for _, c := range p.Containers {
+		if c.Kind != cyberrange.KindGateway && c.Kind != cyberrange.KindDefenceGateway {
+			continue
+		}
+		cmd, err := gateway.ParseCommand(c.Command[1:], io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed := slices.ContainsFunc(cmd.Allow, func(r gateway.Rule) bool { return r.Allows(ap.Addr(), 9443) })
+		if allowed != (c.Kind == cyberrange.KindDefenceGateway) {
+			t.Errorf("%s lets in the admin console: %v", c.Name, allowed)
+		}
+	}
+}

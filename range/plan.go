@@ -59,8 +59,9 @@ const (
 // adds LocalPortOffset to every port a role listens on, so that nothing
 // needs privileges.
 const (
-	// AdminPort is the admin console of a built-in target, which only the
-	// replica's own network and the checkers may reach (--admin-allow).
+	// AdminPort is the admin console of a built-in target that names
+	// none (PlanOptions.AdminPorts), which only the replica's own network
+	// and the checkers may reach (--admin-allow).
 	AdminPort = 8025
 	// CheckerPort is where a built-in checker serves enochecker v2.
 	CheckerPort = 8000
@@ -147,6 +148,9 @@ type PlanOptions struct {
 	// whose built-in image is not among them is refused (nothing could
 	// run it). Nil checks nothing.
 	Targets []string
+	// AdminPorts are the built-in targets' admin console ports by name,
+	// as each target says (images/target); AdminPort for one not in it.
+	AdminPorts map[string]int
 }
 
 // NewPlan computes the range of a scenario: a team network, a gateway
@@ -412,7 +416,11 @@ func (b *planBuilder) targets() error {
 				b.p.Containers = append(b.p.Containers, c)
 				continue
 			}
-			admin, err := b.port(AdminPort, "service "+svc.Name)
+			adminPort := AdminPort
+			if n, ok := b.o.AdminPorts[svc.Image]; ok {
+				adminPort = n
+			}
+			admin, err := b.port(adminPort, "service "+svc.Name)
 			if err != nil {
 				return err
 			}

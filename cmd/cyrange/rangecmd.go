@@ -168,5 +168,5 @@ func rangeUpStatus(ctx context.Context, e *env, a rangeArgs, sc *scenarios.Scena
 // directory, creating them when create is set.
 func rangePlan(sc *scenarios.Scenario, data, driver, gatewayHost string, create bool) (*cyberrange.Plan, error) {
 	return bringup.Plan(sc, bringup.PlanOptions{DataDir: data, Driver: driver, Version: version, GatewayHost: gatewayHost,
-		Targets: targets().Names(), Create: create})
+		Targets: targets(), Create: create})
 }

@@ -226,10 +226,28 @@ func WeaknessOn(o scenarios.Options, w string, parse func(string) (map[string]bo
 
 // AdminPort returns the name of t's admin console port, if it has one.
 func AdminPort(t Target) (string, bool) {
+	p, ok := adminPort(t)
+	return p.Name, ok
+}
+
+func adminPort(t Target) (Port, bool) {
 	for _, p := range t.Ports() {
 		if p.Admin {
-			return p.Name, true
+			return p, true
 		}
 	}
-	return "", false
+	return Port{}, false
+}
+
+// AdminPorts maps each target's name to the number of its admin console
+// port, for the range's plan: the range passes it as --admin-port and
+// lets only the replica's own network and the checkers reach it.
+func (s Set) AdminPorts() map[string]int {
+	out := map[string]int{}
+	for _, t := range s {
+		if p, ok := adminPort(t); ok {
+			out[t.Name()] = p.Number
+		}
+	}
+	return out
 }

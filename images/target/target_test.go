@@ -41,6 +41,9 @@ func TestSet(t *testing.T) {
 	if p, ok := target.AdminPort(tg); !ok || p != "admin" {
 		t.Errorf("admin port %q %v", p, ok)
 	}
+	if got := s.AdminPorts(); len(got) != 1 || got["linesvc"] != 8025 {
+		t.Errorf("admin ports %v", got)
+	}
 	r := target.Replica{Ports: map[string]int{"line": 9}}
 	if r.Port("line", 1) != 9 || r.Port("other", 1) != 1 {
 		t.Error("Replica.Port")

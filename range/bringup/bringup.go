@@ -39,8 +39,9 @@ type PlanOptions struct {
 	// Version names the image (docker).
 	Version     string
 	GatewayHost string
-	// Targets are the built-in targets of this build.
-	Targets []string
+	// Targets are the built-in targets of this build; their admin
+	// console ports are theirs to say.
+	Targets target.Set
 	// Create makes the secrets of a new exercise; without it a data
 	// directory with none is an error.
 	Create bool
@@ -75,7 +76,8 @@ func Plan(sc *scenarios.Scenario, o PlanOptions) (*cyberrange.Plan, error) {
 		teamTokens[i] = toks.TeamToken(i)
 	}
 	return cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: o.Driver, Version: o.Version, GatewayHost: o.GatewayHost,
-		TeamTokens: teamTokens, CheckerSecret: secret, Targets: o.Targets, Instance: cyberrange.InstanceID(secret)})
+		TeamTokens: teamTokens, CheckerSecret: secret, Targets: o.Targets.Names(), AdminPorts: o.Targets.AdminPorts(),
+		Instance: cyberrange.InstanceID(secret)})
 }
 
 // Range is a range brought up for an exercise.
