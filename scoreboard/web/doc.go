@@ -44,6 +44,23 @@
 //   - GET /api/v1/team/replicas gives a defending team its replicas'
 //     statuses, never frozen, but not the checker's messages: those may
 //     quote what the checker planted, and stay in the organizer's log.
+//     The answer is a list, one line per replica: {"service", "title",
+//     "address", "status", "history", "console"} and, when the range
+//     implements AdminConsoles, "proxy" (the path of the proxied admin
+//     console), "operator" ({"user", "password"}, the console's login)
+//     and "gateway", the team's defence gateway as /api/v1/targets shows
+//     an attack team's, the same object on every line.
+//   - GET, HEAD and POST /console/replicas/<service>/... (defending
+//     teams only) proxy the admin console of the caller's own replica of
+//     the service through its defence gateway (console.go); the team is
+//     the caller's, never the path's. The replica may be the attackers'
+//     by then: the console gets a short list of headers and never the
+//     caller's credentials here, and its answer keeps a short list of
+//     headers, has its links, redirects and cookies moved under the
+//     prefix, and is served with a policy that forbids scripts and posts
+//     its forms back to the console only. Posts pass the origin rule
+//     below; bodies are bounded (1 MiB forwarded, 4 MiB of HTML
+//     rewritten).
 //   - GET /api/v1/admin/suspects is the game's report on suspected flag
 //     sharing (captures no gateway connection accounts for), evidence
 //     included; the organizer judges, the server only lists.

@@ -103,8 +103,12 @@ func (d *fakeDetections) List(_ context.Context, team int) ([]scoreboard.Detecti
 }
 
 // fakeRange reports a fixed health (the local driver running both mail
-// replicas) and, being a Gateways, a gateway.
-type fakeRange struct{ err error }
+// replicas) and, being a Gateways, a gateway; being an AdminConsoles, it
+// leads the defending teams to consoles, when it has them.
+type fakeRange struct {
+	err      error
+	consoles *fakeConsoles
+}
 
 func (r fakeRange) Health(context.Context) (cyberrange.Health, error) {
 	if r.err != nil {
@@ -122,6 +126,21 @@ func (r fakeRange) Health(context.Context) (cyberrange.Health, error) {
 
 func (r fakeRange) Gateway(_ context.Context, team int) (any, error) {
 	return map[string]any{"socks5": fmt.Sprintf("127.0.10.%d:1080", team+1), "user": "team"}, nil
+}
+
+func (r fakeRange) DefenceGateway(_ context.Context, team int) (any, error) {
+	if r.consoles == nil || !testConfig().Teams[team].Role.Defends() {
+		return nil, fmt.Errorf("fake: team %d has no defence gateway: %w", team, cyberrange.ErrNotFound)
+	}
+	return map[string]any{"socks5": fmt.Sprintf("127.0.30.%d:1080", team+1), "user": testConfig().Teams[team].Name,
+		"short": fmt.Sprintf("d%02d", team)}, nil
+}
+
+func (r fakeRange) AdminConsole(ctx context.Context, team, service int) (AdminConsole, error) {
+	if r.consoles == nil {
+		return AdminConsole{}, fmt.Errorf("fake: no consoles: %w", cyberrange.ErrNotFound)
+	}
+	return r.consoles.admin(ctx, team, service)
 }
 
 func (r fakeRange) ConsoleURL(_ context.Context, owner, service int) (string, error) {
@@ -184,6 +203,8 @@ type fixture struct {
 	det    *fakeDetections
 	logs   *syncBuffer
 	log    *scoreboardtest.MemLog
+	// consoles are the defending teams' admin consoles.
+	consoles *fakeConsoles
 }
 
 // fixedTokens makes tokens.json deterministic so responses can be golden.
@@ -230,8 +251,9 @@ func newFixtureWith(t testing.TB, edit func(*scoreboard.Config), opts ...fixture
 	}
 	fx.game, fx.toks, fx.live = g, fixedTokens(t, cfg), &fakeLive{}
 	fx.flags, fx.det, fx.logs = &fakeFlags{}, &fakeDetections{now: clock}, &syncBuffer{}
+	fx.consoles = newFakeConsoles(t)
 	o := Options{Game: g, Auth: fx.toks, Live: fx.live, Flags: fx.flags, Detections: fx.det,
-		Range: fakeRange{}, Events: fx.log, Now: clock, Logger: slog.New(slog.NewTextHandler(fx.logs, nil))}
+		Range: fakeRange{consoles: fx.consoles}, Events: fx.log, Now: clock, Logger: slog.New(slog.NewTextHandler(fx.logs, nil))}
 	for _, f := range opts {
 		f(&o)
 	}

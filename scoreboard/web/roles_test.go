@@ -7,9 +7,11 @@ import (
 	"testing"
 )
 
-// concretePath turns a route template into a path that matches it.
+// concretePath turns a route template into a path that matches it: the
+// test scenario's service for :service, so that the consoles' routes are
+// walked to the console.
 func concretePath(p string) string {
-	return strings.ReplaceAll(p, "*", "")
+	return strings.NewReplacer("*", "", ":service", "mail").Replace(p)
 }
 
 // probeBody is a body every route accepts as well-formed enough to get
@@ -92,7 +94,7 @@ func TestRoleEndpointTable(t *testing.T) {
 					case !allowed && tr.bit != roleAnonymous && w.Code != http.StatusForbidden:
 						t.Fatalf("wrong role, want 403, got %d %s", w.Code, w.Body)
 					}
-					if !allowed {
+					if !allowed && rt.method != http.MethodHead {
 						var e errorBody
 						if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error == "" {
 							t.Fatalf("error body %q is not {\"error\": ...}", w.Body)

@@ -52,6 +52,12 @@ func (s *Server) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/detections", roles: defenders, handler: s.reportDetection},
 		{method: http.MethodGet, path: "/api/v1/detections", roles: defenders, handler: s.listDetections},
 		{method: http.MethodGet, path: "/api/v1/team/replicas", roles: defenders, handler: s.teamReplicas},
+		// A defending team's own replicas' admin consoles, through its
+		// defence gateway (console.go); the team is the caller's.
+		{method: http.MethodGet, path: consolePrefix + ":service", roles: defenders, handler: s.adminConsoleRoot},
+		{method: http.MethodGet, path: consolePrefix + ":service/*", roles: defenders, handler: s.adminConsole, bodyLimit: consoleBodyLimit},
+		{method: http.MethodHead, path: consolePrefix + ":service/*", roles: defenders, handler: s.adminConsole, bodyLimit: consoleBodyLimit},
+		{method: http.MethodPost, path: consolePrefix + ":service/*", roles: defenders, handler: s.adminConsole, bodyLimit: consoleBodyLimit},
 
 		{method: http.MethodGet, path: "/api/v1/admin/live", roles: organizer, handler: s.liveAdmin, websocket: true},
 		{method: http.MethodGet, path: "/api/v1/admin/scoreboard", roles: organizer, handler: s.adminScoreboard},

@@ -94,6 +94,35 @@ type Consoles interface {
 	ConsoleURL(ctx context.Context, owner, service int) (string, error)
 }
 
+// AdminConsoles is optionally implemented by a Range whose defending
+// teams reach their own replicas through a defence gateway: the defence
+// console then proxies each replica's admin console, and
+// /api/v1/team/replicas shows the gateway.
+type AdminConsoles interface {
+	// DefenceGateway returns team's defence gateway as /api/v1/targets
+	// shows an attack team's gateway (a JSON object with "socks5"
+	// host:port, "user", "short", ...), or an error wrapping
+	// cyberrange.ErrNotFound when it has none.
+	DefenceGateway(ctx context.Context, team int) (any, error)
+	// AdminConsole returns how team reaches the admin console of its
+	// replica of service, or an error wrapping cyberrange.ErrNotFound
+	// when that replica has none.
+	AdminConsole(ctx context.Context, team, service int) (AdminConsole, error)
+}
+
+// AdminConsole is one replica's admin console as its defending team
+// reaches it.
+type AdminConsole struct {
+	// URL is the console's base, e.g. "http://mail.d01:8025/", as the
+	// gateway resolves it.
+	URL string
+	// Dial opens connections through the team's defence gateway.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// User and Password are the console operator's login: the system is
+	// the team's own, so the defence may know it.
+	User, Password string
+}
+
 // EventLog reads the game's event log in order. The store's log (any
 // scoreboard.Log) implements it. The server folds it for the board's
 // history and streams it to the organizer.
@@ -368,15 +397,22 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // never cached because some of them are secrets.
 func (s *Server) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
+		setSecureHeaders(c.Response().Header(), pagePolicy)
 		return next(c)
 	}
+}
+
+// pagePolicy is the Content-Security-Policy of everything but the
+// proxied admin consoles, which have their own (consolePolicy).
+const pagePolicy = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+
+func setSecureHeaders(h http.Header, policy string) {
+	h.Set("Content-Security-Policy", policy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
 }
 
 // recoverPanics turns a handler's panic into a logged 500 so one bad

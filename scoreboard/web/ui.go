@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard"
 )
 
@@ -92,16 +94,34 @@ type replicaLine struct {
 	History []scoreboard.TickStatus `json:"history"`
 	// Console is the replica's admin console, when the range knows it.
 	Console string `json:"console,omitempty"`
+	// Proxy is where the team's browser opens that console through this
+	// server and its defence gateway, when the range offers that.
+	Proxy string `json:"proxy,omitempty"`
+	// Operator is the console's operator login.
+	Operator *operatorLogin `json:"operator,omitempty"`
+	// Gateway is the team's defence gateway, the same on every line, as
+	// /api/v1/targets shows an attack team's: the answer stays a list.
+	Gateway any `json:"gateway,omitempty"`
+}
+
+type operatorLogin struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
 }
 
 // teamReplicas tells a defending team what it defends: where, how it
-// fares, and where its admin console is. The checker's messages stay out:
-// they may quote what the checker planted.
+// fares, where its admin console is and how to reach it. The checker's
+// messages stay out: they may quote what the checker planted.
 func (s *Server) teamReplicas(c echo.Context) error {
 	team := callerOf(c).p.Team
 	cfg := s.game.Config()
 	ctx := c.Request().Context()
 	status := s.game.FullView().Status[cfg.Teams[team].Name]
+	acs, proxied := s.rng.(AdminConsoles)
+	var gateway any
+	if proxied {
+		gateway = s.defenceGateway(ctx, acs, team)
+	}
 	out := []replicaLine{}
 	for _, r := range cfg.Replicas {
 		if r.Owner != team {
@@ -125,9 +145,50 @@ func (s *Server) teamReplicas(c echo.Context) error {
 			}
 			l.Console = url
 		}
+		if proxied {
+			s.proxyLine(ctx, acs, team, r.Service, &l)
+			l.Gateway = gateway
+		}
 		out = append(out, l)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// defenceGateway returns team's defence gateway, or nil when it has none
+// or the range cannot say: the rest of the answer is worth having
+// without it.
+func (s *Server) defenceGateway(ctx context.Context, acs AdminConsoles, team int) any {
+	ctx, cancel := context.WithTimeout(ctx, rangeTimeout)
+	defer cancel()
+	gw, err := acs.DefenceGateway(ctx, team)
+	if err != nil {
+		if !errors.Is(err, cyberrange.ErrNotFound) {
+			s.logger.Warn("defence gateway unavailable", "team", s.game.Config().Teams[team].Name, "err", err)
+		}
+		return nil
+	}
+	return gw
+}
+
+// proxyLine fills l's proxied console and operator login, when team's
+// replica of service has a console the range can reach.
+func (s *Server) proxyLine(ctx context.Context, acs AdminConsoles, team, service int, l *replicaLine) {
+	ctx, cancel := context.WithTimeout(ctx, rangeTimeout)
+	defer cancel()
+	ac, err := acs.AdminConsole(ctx, team, service)
+	if err != nil {
+		if !errors.Is(err, cyberrange.ErrNotFound) {
+			s.logger.Warn("admin console unavailable", "team", s.game.Config().Teams[team].Name, "service", l.Service, "err", err)
+		}
+		return
+	}
+	if ac.URL == "" || ac.Dial == nil {
+		return
+	}
+	l.Proxy = consolePath(l.Service)
+	if ac.User != "" || ac.Password != "" {
+		l.Operator = &operatorLogin{User: ac.User, Password: ac.Password}
+	}
 }
 
 func (s *Server) consoleURL(ctx context.Context, cs Consoles, owner, service int) (string, error) {

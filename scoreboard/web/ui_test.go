@@ -48,6 +48,11 @@ func TestUIRoutes(t *testing.T) {
 		"GET /api/v1/admin/export":   organizer,
 		"GET /api/v1/admin/suspects": organizer,
 		"GET /api/v1/admin/events":   organizer,
+
+		"GET /console/replicas/:service":    defenders,
+		"GET /console/replicas/:service/*":  defenders,
+		"HEAD /console/replicas/:service/*": defenders,
+		"POST /console/replicas/:service/*": defenders,
 	} {
 		if got, ok := have[route]; !ok || got != want {
 			t.Errorf("route %s admits %v (declared %v), want %v", route, got, ok, want)
