@@ -1,5 +1,7 @@
-# The attack box: a Debian workstation with the range's tools, one per
-# attack team on the team's own network.
+# The attack box image: the Debian workstation of the attack and defence
+# teams, with the range's tools. An attack team's attack box is on the
+# team's own network; a defending team's defence box (the same image) is
+# on its replicas' network, with their logs mounted read-only.
 #
 # cyrange images build --attackbox makes the same image with no registry
 # (debootstrap from this machine's Debian mirror, then an import into the
@@ -12,6 +14,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       nmap curl python3 hydra swaks netcat-openbsd openssh-server ca-certificates iproute2 \
+      openssl jq sqlite3 \
  && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* \
  && mkdir -p /run/sshd \
  && printf 'PermitRootLogin no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nX11Forwarding no\n' \

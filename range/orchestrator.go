@@ -231,11 +231,29 @@ func (o *Orchestrator) UpOrUndo(ctx context.Context, p *Plan) error {
 	o.logger.Warn("range up failed: taking down what it made", "containers", len(cons), "networks", len(nets))
 	uerr := o.run(uctx, o.removals(cs, ns))
 	if uerr == nil {
+		o.dropVolumesIfEmpty(uctx, p.Exercise)
 		return fmt.Errorf("%w (took down the %d containers and %d networks it had made; nothing it made is left)", err, len(cons), len(nets))
 	}
 	left := o.leftOf(uctx, p.Exercise, cons, nets)
 	return fmt.Errorf("%w; taking down what it had made failed too (%v): left %s; remove them with cyrange range down",
 		err, uerr, strings.Join(left, ", "))
+}
+
+// dropVolumesIfEmpty removes the exercise's volumes when nothing else of
+// it is left: an undone Up that had made the whole range made them too.
+// When something is left, the range was there before and its volumes are
+// its own. A failure leaves volumes that Down removes, so it is logged.
+func (o *Orchestrator) dropVolumesIfEmpty(ctx context.Context, exercise string) {
+	vr, ok := o.d.(VolumeRemover)
+	if !ok {
+		return
+	}
+	if a, err := o.d.List(ctx, exercise); err != nil || len(a.Containers)+len(a.Networks) > 0 {
+		return
+	}
+	if err := vr.RemoveVolumes(ctx, exercise); err != nil {
+		o.logger.Warn("range up undone: volumes left for range down", "exercise", exercise, "err", err)
+	}
 }
 
 // leftOf lists which of the named containers and networks still exist,
@@ -565,6 +583,14 @@ func (o *Orchestrator) Down(ctx context.Context, exercise string) error {
 	}
 	if n := len(left.Containers) + len(left.Networks); n > 0 {
 		return fmt.Errorf("cyberrange: down %s: %d containers and networks still there", exercise, n)
+	}
+	// Last, as a volume goes only once no container mounts it. Here, not
+	// in the driver's removal of the last network: Down is where a range
+	// ends, and it must fail if something is left.
+	if vr, ok := o.d.(VolumeRemover); ok {
+		if err := vr.RemoveVolumes(ctx, exercise); err != nil {
+			return fmt.Errorf("cyberrange: down %s: volumes: %w", exercise, err)
+		}
 	}
 	return nil
 }

@@ -233,6 +233,19 @@ type ReadyWaiter interface {
 	WaitReady(ctx context.Context, c Container) error
 }
 
+// VolumeRemover is a Driver whose containers share volumes
+// (Container.Mounts). A volume outlives the containers that mount it and
+// belongs to none of them, so Down, once the exercise's containers and
+// networks are gone, removes the exercise's volumes through it; the
+// driver makes them as its containers need them.
+//
+// RemoveVolumes removes every volume of the exercise; none is not an
+// error. One still mounted by a container is an error wrapping
+// ErrConflict.
+type VolumeRemover interface {
+	RemoveVolumes(ctx context.Context, exercise string) error
+}
+
 // Execer is a Driver that can run a cyrange command inside a running
 // container, from where the container reaches: the docker driver's
 // replica networks are closed to the host by design, so what the host

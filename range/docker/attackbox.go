@@ -21,11 +21,14 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 )
 
-// AttackBoxPackages are the tools of the attack box, on top of Debian's
-// minimal base.
+// AttackBoxPackages are the tools of the attack box image, on top of
+// Debian's minimal base. The image is the workstation of the attack teams
+// and of the defence (its defence box): scanning and probing, and the
+// defence's reading of the replicas' JSON logs (jq), of SQLite stores
+// (sqlite3) and of TLS (openssl).
 var AttackBoxPackages = []string{
 	"nmap", "curl", "python3", "hydra", "swaks", "netcat-openbsd", "openssh-server",
-	"ca-certificates", "iproute2",
+	"ca-certificates", "iproute2", "openssl", "jq", "sqlite3",
 }
 
 // attackBoxStart is the attack box's start: it makes the team's login

@@ -15,8 +15,8 @@ import (
 // ComposeFile writes a Compose file (format 2.4, as JSON, which Compose
 // reads as YAML) that stands up the same topology as the driver would for
 // plan p: the same networks with the same subnets and isolation, the same
-// containers with the same addresses, restrictions, limits, published
-// ports and ingress network. It is the baseline the range's bring-up is
+// containers with the same addresses, restrictions, limits, volumes,
+// published ports and ingress network. It is the baseline the range's bring-up is
 // measured against (cyrange bench range), so its containers carry the
 // plan's labels with the exercise label renamed to exercise, so that the
 // two never mix.
@@ -55,6 +55,16 @@ func ComposeFile(p *cyberrange.Plan, exercise string) ([]byte, error) {
 		Driver  string            `json:"driver"`
 		Options map[string]string `json:"options,omitempty"`
 	}
+	type volumeDef struct {
+		Driver string            `json:"driver"`
+		Labels map[string]string `json:"labels,omitempty"`
+	}
+	type serviceVolume struct {
+		Type     string `json:"type"`
+		Source   string `json:"source"`
+		Target   string `json:"target"`
+		ReadOnly bool   `json:"read_only,omitempty"`
+	}
 	type service struct {
 		Image       string             `json:"image"`
 		Command     []string           `json:"command,omitempty"`
@@ -74,6 +84,7 @@ func ComposeFile(p *cyberrange.Plan, exercise string) ([]byte, error) {
 		PidsLimit   int64              `json:"pids_limit"`
 		Logging     logging            `json:"logging"`
 		Hostname    string             `json:"hostname,omitempty"`
+		Volumes     []serviceVolume    `json:"volumes,omitempty"`
 	}
 	nets := map[string]netDef{}
 	for _, n := range p.Networks {
@@ -83,6 +94,7 @@ func ComposeFile(p *cyberrange.Plan, exercise string) ([]byte, error) {
 			Labels: relabel(n.Labels)}
 	}
 	services := map[string]service{}
+	vols := map[string]volumeDef{}
 	for _, c := range p.Containers {
 		if err := validContainer(c); err != nil {
 			return nil, fmt.Errorf("docker: compose: %w", err)
@@ -103,6 +115,14 @@ func ComposeFile(p *cyberrange.Plan, exercise string) ([]byte, error) {
 		}
 		for _, a := range c.Networks {
 			s.Networks[a.Network] = &attach{IPv4: a.Address.String()}
+		}
+		// Compose makes the volumes, under names of its project's.
+		for _, m := range hc.Mounts {
+			s.Volumes = append(s.Volumes, serviceVolume{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+			if _, ok := vols[m.Source]; !ok {
+				o := volumeOptions(m.Source, c)
+				vols[m.Source] = volumeDef{Driver: o.Driver, Labels: relabel(o.Labels)}
+			}
 		}
 		if needsIngress(c) {
 			ing := ingressName(exercise)
@@ -126,5 +146,9 @@ func ComposeFile(p *cyberrange.Plan, exercise string) ([]byte, error) {
 		slices.Sort(s.Ports)
 		services[c.Name] = s
 	}
-	return json.MarshalIndent(map[string]any{"version": "2.4", "networks": nets, "services": services}, "", "  ")
+	f := map[string]any{"version": "2.4", "networks": nets, "services": services}
+	if len(vols) > 0 {
+		f["volumes"] = vols
+	}
+	return json.MarshalIndent(f, "", "  ")
 }

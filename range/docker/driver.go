@@ -92,7 +92,10 @@ type Driver struct {
 	ingress   map[string]bool
 }
 
-var _ cyberrange.Driver = (*Driver)(nil)
+var (
+	_ cyberrange.Driver        = (*Driver)(nil)
+	_ cyberrange.VolumeRemover = (*Driver)(nil)
+)
 
 // New connects to the engine, negotiates the API version and checks that
 // the engine answers. It returns an error wrapping
@@ -622,6 +625,9 @@ func differs(info container.InspectResponse, c cyberrange.Container) bool {
 // that name exists already, it returns its inspection and created false;
 // else what the engine made: created, on its first network.
 func (d *Driver) create(ctx context.Context, c cyberrange.Container) (container.InspectResponse, bool, error) {
+	if err := d.ensureVolumes(ctx, c); err != nil {
+		return container.InspectResponse{}, false, err
+	}
 	o := createOptions(c)
 	cctx, cancel := d.call(ctx)
 	res, err := d.e.ContainerCreate(cctx, o)
@@ -649,6 +655,63 @@ func (d *Driver) create(ctx context.Context, c cyberrange.Container) (container.
 	default:
 		return container.InspectResponse{}, false, fail("create", c.Name, err)
 	}
+}
+
+// ensureVolumes makes the volumes c mounts that are missing. The engine
+// would make a missing one by itself, but without the labels by which
+// RemoveVolumes finds it. Making an existing volume returns it as it is,
+// so a volume of another exercise (or another instance of this one) is
+// caught by its labels.
+func (d *Driver) ensureVolumes(ctx context.Context, c cyberrange.Container) error {
+	for _, m := range c.Mounts {
+		o := volumeOptions(m.Volume, c)
+		cctx, cancel := d.call(ctx)
+		res, err := d.e.VolumeCreate(cctx, o)
+		cancel()
+		if err != nil {
+			return fail("create volume", m.Volume, err)
+		}
+		for _, k := range []string{cyberrange.LabelExercise, cyberrange.LabelInstance} {
+			if got, want := res.Volume.Labels[k], o.Labels[k]; got != want {
+				return fmt.Errorf("docker: volume %s: %w: it exists with %s=%q, container %s wants %q", m.Volume, cyberrange.ErrInvalid, k, got, c.Name, want)
+			}
+		}
+	}
+	return nil
+}
+
+// RemoveVolumes removes the exercise's volumes (those labelled with it),
+// which outlive the containers that mount them. A volume still in use is
+// an error wrapping cyberrange.ErrConflict: remove the containers first.
+func (d *Driver) RemoveVolumes(ctx context.Context, exercise string) error {
+	if exercise == "" {
+		return fmt.Errorf("docker: remove volumes: %w: no exercise", cyberrange.ErrInvalid)
+	}
+	cctx, cancel := d.call(ctx)
+	vols, err := d.e.VolumeList(cctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", cyberrange.LabelExercise+"="+exercise)})
+	cancel()
+	if err != nil {
+		return fail("list volumes of", exercise, err)
+	}
+	var errs []error
+	for _, v := range vols.Items {
+		if v.Labels[cyberrange.LabelExercise] != exercise {
+			continue
+		}
+		cctx, cancel := d.call(ctx)
+		_, err := d.e.VolumeRemove(cctx, v.Name, client.VolumeRemoveOptions{})
+		cancel()
+		switch {
+		case err == nil:
+			d.log.Debug("volume removed", "name", v.Name)
+		case cerrdefs.IsNotFound(err):
+		case cerrdefs.IsConflict(err):
+			errs = append(errs, fmt.Errorf("docker: remove volume %s: %w: %w", v.Name, cyberrange.ErrConflict, err))
+		default:
+			errs = append(errs, fail("remove volume", v.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // connectParallel bounds the connections of one container made at once.

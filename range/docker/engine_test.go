@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -177,8 +178,9 @@ func cleanupTests(ctx context.Context, image bool) error {
 	if err != nil {
 		return err
 	}
-	// An exercise's ingress network carries the exercise's label only.
-	for _, ex := range []string{"dkcontract", "dkrange"} {
+	// An exercise's ingress network and its volumes carry the exercise's
+	// label only.
+	for _, ex := range testExercises {
 		more, err := d.e.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", cyberrange.LabelExercise+"="+ex)})
 		if err != nil {
 			return err
@@ -190,11 +192,20 @@ func cleanupTests(ctx context.Context, image bool) error {
 			return err
 		}
 	}
+	for _, ex := range testExercises {
+		if err := d.RemoveVolumes(ctx, ex); err != nil {
+			return err
+		}
+	}
 	if image {
 		return d.RemoveImage(ctx, testImage)
 	}
 	return nil
 }
+
+// testExercises are the exercises of the tests' ranges, whose ingress
+// networks and volumes cleanupTests finds by their exercise label.
+var testExercises = []string{"dkcontract", "dkrange", "dkdefence", "dkattackbox"}
 
 // testPlan is the demo scenario's plan with n attack teams, renamed to
 // exercise, on an address plan of its own (10.base.x.0/24 for teams,
@@ -215,15 +226,17 @@ func testPlan(t *testing.T, exercise string, teams, base int, adjust ...func(*sc
 		Replicas: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", base+1)),
 		Checkers: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/24", base+2)),
 	}
+	o := cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Image: testImage,
+		GatewayPortBase: -1, CheckerSecret: "test-secret"}
+	for _, f := range adjust {
+		f(sc, &o)
+	}
+	// After adjust, which may add teams.
 	tokens := make([]string, len(sc.Teams))
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("token-%02d", i)
 	}
-	o := cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Image: testImage,
-		GatewayPortBase: -1, TeamTokens: tokens, CheckerSecret: "test-secret"}
-	for _, f := range adjust {
-		f(sc, &o)
-	}
+	o.TeamTokens = tokens
 	if err := sc.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +288,13 @@ func checkNothingLeft(t *testing.T, d *Driver, exercise string) {
 	}
 	for _, n := range nets.Items {
 		t.Errorf("left: network %s", n.Name)
+	}
+	vols, err := d.e.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vols.Items {
+		t.Errorf("left: volume %s", v.Name)
 	}
 }
 
@@ -368,11 +388,11 @@ func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
 			t.Fatalf("%s: found %v, %v", c.Name, found, err)
 		}
 		hc := info.HostConfig
-		// An attack box keeps what its SSH server and nmap need, and no
+		// A team's box keeps what its SSH server and nmap need, and no
 		// more; every other container keeps nothing.
 		var caps []string
 		user := "65534:65534"
-		if c.Kind == cyberrange.KindAttackBox {
+		if isBox(c.Kind) {
 			caps, user = attackBoxCaps, ""
 		}
 		// The engine may sort them and add a CAP_ prefix.
@@ -398,10 +418,10 @@ func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
 		if hc.Memory != c.Limits.MemoryBytes || hc.NanoCPUs != c.Limits.NanoCPUs || hc.PidsLimit == nil || *hc.PidsLimit != c.Limits.Pids {
 			t.Errorf("%s: memory %d cpu %d pids %v, planned %+v", c.Name, hc.Memory, hc.NanoCPUs, hc.PidsLimit, c.Limits)
 		}
-		if len(hc.Binds) != 0 || len(info.Mounts) != 0 && !onlyTmpfs(info.Mounts) {
-			t.Errorf("%s: binds %v mounts %+v", c.Name, hc.Binds, info.Mounts)
+		if len(hc.Binds) != 0 || !onlyPlanned(info.Mounts, c.Mounts) {
+			t.Errorf("%s: binds %v mounts %+v, planned %+v", c.Name, hc.Binds, info.Mounts, c.Mounts)
 		}
-		if c.Kind == cyberrange.KindGateway {
+		if c.Kind == cyberrange.KindGateway || c.Kind == cyberrange.KindDefenceGateway {
 			if len(hc.PortBindings) != 1 {
 				t.Errorf("%s: port bindings %v", c.Name, hc.PortBindings)
 			}
@@ -436,13 +456,23 @@ func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
 	}
 }
 
-func onlyTmpfs(ms []container.MountPoint) bool {
+// onlyPlanned reports whether a container's mounts are tmpfs and exactly
+// the planned volumes.
+func onlyPlanned(ms []container.MountPoint, planned []cyberrange.Mount) bool {
+	var vols []cyberrange.Mount
 	for _, m := range ms {
-		if m.Type != "tmpfs" {
+		switch m.Type {
+		case "tmpfs":
+		case "volume":
+			vols = append(vols, cyberrange.Mount{Volume: m.Name, Path: m.Destination, ReadOnly: !m.RW})
+		default:
 			return false
 		}
 	}
-	return true
+	less := func(a, b cyberrange.Mount) int { return strings.Compare(a.Path, b.Path) }
+	planned = slices.SortedFunc(slices.Values(planned), less)
+	slices.SortFunc(vols, less)
+	return slices.Equal(vols, planned)
 }
 
 func checkIsolation(t *testing.T, d *Driver, p *cyberrange.Plan) {
@@ -658,8 +688,17 @@ func checkGatewayFlood(t *testing.T, o *cyberrange.Orchestrator, p *cyberrange.P
 	}
 }
 
-// socks5Dial connects to dst through a SOCKS5 server with user/password
-// authentication (RFC 1928, 1929).
+// socksReply is a SOCKS5 server's refusal of a CONNECT: 2 is "not
+// allowed by ruleset", 4 "host unreachable" (a name it does not resolve).
+type socksReply byte
+
+func (r socksReply) Error() string { return fmt.Sprintf("SOCKS5 reply %d", byte(r)) }
+
+// errSocksAuth is a SOCKS5 server's refusal of the user and password.
+var errSocksAuth = errors.New("SOCKS5 authentication refused")
+
+// socks5Dial connects to dst (an address or a name, with a port) through
+// a SOCKS5 server with user/password authentication (RFC 1928, 1929).
 func socks5Dial(ctx context.Context, server, user, pass, dst string) (net.Conn, error) {
 	var dialer net.Dialer
 	c, err := dialer.DialContext(ctx, "tcp", server)
@@ -680,21 +719,36 @@ func socks5Dial(ctx context.Context, server, user, pass, dst string) (net.Conn, 
 	if _, err := c.Write(auth); err != nil {
 		return fail(err)
 	}
-	if _, err := io.ReadFull(c, buf[:2]); err != nil || buf[1] != 0 {
-		return fail(fmt.Errorf("authentication %v: %v", buf[:2], err))
+	if _, err := io.ReadFull(c, buf[:2]); err != nil {
+		return fail(fmt.Errorf("authentication: %w", err))
 	}
-	ap, err := netip.ParseAddrPort(dst)
+	if buf[1] != 0 {
+		return fail(errSocksAuth)
+	}
+	host, portStr, err := net.SplitHostPort(dst)
 	if err != nil {
 		return fail(err)
 	}
-	a4 := ap.Addr().As4()
-	req := append([]byte{5, 1, 0, 1}, a4[:]...)
-	req = append(req, byte(ap.Port()>>8), byte(ap.Port()))
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return fail(err)
+	}
+	req := []byte{5, 1, 0}
+	if a, err := netip.ParseAddr(host); err == nil {
+		a4 := a.As4()
+		req = append(append(req, 1), a4[:]...)
+	} else {
+		req = append(append(req, 3, byte(len(host))), host...)
+	}
+	req = append(req, byte(port>>8), byte(port))
 	if _, err := c.Write(req); err != nil {
 		return fail(err)
 	}
-	if _, err := io.ReadFull(c, buf[:10]); err != nil || buf[1] != 0 {
-		return fail(fmt.Errorf("connect reply %v: %v", buf[:2], err))
+	if _, err := io.ReadFull(c, buf[:10]); err != nil {
+		return fail(fmt.Errorf("connect reply: %w", err))
+	}
+	if buf[1] != 0 {
+		return fail(socksReply(buf[1]))
 	}
 	c.SetDeadline(time.Time{})
 	return c, nil
@@ -883,9 +937,11 @@ func TestEngineEventsAndLogs(t *testing.T) {
 
 // TestAttackBox builds the attack box with debootstrap, which takes
 // minutes and the Debian mirror: only with CYRANGE_ATTACKBOX=1 (CI runs
-// it as a step of its own). A range with attack boxes comes up, and a
-// team logs in to its box over SSH through its gateway with its token,
-// where the tools run.
+// it as a step of its own). A range with attack boxes and defence boxes
+// comes up; an attack team logs in to its box over SSH through its
+// gateway with its token, where the tools run, and so does the defence
+// team to its box through its defence gateway, where its replica's log
+// grows, read-only.
 func TestAttackBox(t *testing.T) {
 	if os.Getenv("CYRANGE_ATTACKBOX") != "1" {
 		t.Skip("set CYRANGE_ATTACKBOX=1 to build the attack box (debootstrap, minutes)")
@@ -901,6 +957,7 @@ func TestAttackBox(t *testing.T) {
 	}
 	p, sc, tokens := testPlan(t, "dkattackbox", 2, 182, func(sc *scenarios.Scenario, o *cyberrange.PlanOptions) {
 		sc.AttackBox = true
+		sc.DefenceBox = true
 		o.AttackBoxImage = tag
 	})
 	ctx := t.Context()
@@ -933,31 +990,9 @@ func TestAttackBox(t *testing.T) {
 	user, token := sc.Teams[box.Team].Short, tokens[box.Team]
 	boxSSH := netip.AddrPortFrom(box.Networks[0].Address, cyberrange.PortSSH).String()
 	login := func(user, password string) (*ssh.Client, error) {
-		conn, err := socks5Dial(ctx, gi.Address, gi.Team, token, boxSSH)
-		if err != nil {
-			return nil, fmt.Errorf("through the gateway: %w", err)
-		}
-		cc, chans, reqs, err := ssh.NewClientConn(conn, boxSSH, &ssh.ClientConfig{User: user,
-			Auth: []ssh.AuthMethod{ssh.Password(password)},
-			// Each box makes its host key when it starts: nothing to pin.
-			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-		if err != nil {
-			conn.Close()
-			return nil, err
-		}
-		return ssh.NewClient(cc, chans, reqs), nil
+		return boxLogin(ctx, gi.Address, gi.Team, token, boxSSH, user, password)
 	}
-	// The SSH server comes up: the team logs in with its token.
-	var c *ssh.Client
-	deadline := time.Now().Add(30 * time.Second)
-	for c == nil {
-		if c, err = login(user, token); err != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("logging in to the attack box as %s: %v", user, err)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	c := waitLogin(t, login, user, token)
 	defer c.Close()
 	sess, err := c.NewSession()
 	if err != nil {
@@ -981,9 +1016,382 @@ func TestAttackBox(t *testing.T) {
 			t.Errorf("logged in as %s with password %q", bad[0], bad[1])
 		}
 	}
+	t.Run("defence box", func(t *testing.T) { checkDefenceBox(t, o, p, sc, tokens) })
+}
+
+// boxLogin opens an SSH session as user to a box at dst through a team's
+// gateway.
+func boxLogin(ctx context.Context, gateway, gwUser, token, dst, user, password string) (*ssh.Client, error) {
+	conn, err := socks5Dial(ctx, gateway, gwUser, token, dst)
+	if err != nil {
+		return nil, fmt.Errorf("through the gateway: %w", err)
+	}
+	cc, chans, reqs, err := ssh.NewClientConn(conn, dst, &ssh.ClientConfig{User: user,
+		Auth: []ssh.AuthMethod{ssh.Password(password)},
+		// Each box makes its host key when it starts: nothing to pin.
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// waitLogin logs in with login as the SSH server comes up.
+func waitLogin(t *testing.T, login func(user, password string) (*ssh.Client, error), user, password string) *ssh.Client {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := login(user, password)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logging in to the box as %s: %v", user, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// checkDefenceBox logs the defending team in to its box through its
+// defence gateway, by the box's name, with its token (and nobody else),
+// and checks there the defence's tools and its replica's log: there,
+// growing with what the replica does, and read-only.
+func checkDefenceBox(t *testing.T, o *cyberrange.Orchestrator, p *cyberrange.Plan, sc *scenarios.Scenario, tokens []string) {
+	ctx := t.Context()
+	rep, err := o.Status(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := slices.IndexFunc(sc.Teams, func(tm scenarios.Team) bool { return tm.Role.CanDefend() })
+	gw := defenceGateway(t, p, rep, x)
+	if gw.Box != cyberrange.DefenceBoxName || gw.BoxAddress == "" {
+		t.Fatalf("defence gateway %+v has no box", gw)
+	}
+	user, token := sc.Teams[x].Short, tokens[x]
+	byName := net.JoinHostPort(cyberrange.DefenceBoxName, strconv.Itoa(cyberrange.PortSSH))
+	login := func(user, password string) (*ssh.Client, error) {
+		return boxLogin(ctx, gw.Address, gw.Short, token, byName, user, password)
+	}
+	c := waitLogin(t, login, user, token)
+	defer c.Close()
+	for _, bad := range [][2]string{{user, token + "x"}, {"root", token}, {sc.Teams[0].Short, tokens[0]}} {
+		if c, err := login(bad[0], bad[1]); err == nil {
+			c.Close()
+			t.Errorf("logged in to the defence box as %s with password %q", bad[0], bad[1])
+		}
+	}
+	// Its address, as the gateway tells it, is the same box.
+	if c, err := boxLogin(ctx, gw.Address, gw.Short, token, net.JoinHostPort(gw.BoxAddress, strconv.Itoa(cyberrange.PortSSH)), user, token); err != nil {
+		t.Errorf("the defence box at %s: %v", gw.BoxAddress, err)
+	} else {
+		c.Close()
+	}
+	run := func(cmd string) (string, error) {
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		out, err := sess.CombinedOutput(cmd)
+		return string(out), err
+	}
+	if out, err := run("id -un; command -v jq sqlite3 openssl curl nmap"); err != nil || !strings.HasPrefix(out, user+"\n") || strings.Count(out, "/") < 5 {
+		t.Errorf("the defence's tools: %v\n%s", err, out)
+	}
+	tx := replicaOf(t, p, x)
+	svc := tx.Labels[cyberrange.LabelService]
+	logPath := cyberrange.DefenceLogDir + "/" + svc + "/" + svc + ".log"
+	imap := 0
+	for _, port := range tx.Ports {
+		if port.Name == "imap" {
+			imap = port.Number
+		}
+	}
+	// A failed login to the replica, from the box, over the replica
+	// network, shows in the log within seconds.
+	probeUser := fmt.Sprintf("box-probe-%d", time.Now().UnixNano())
+	script := fmt.Sprintf(`set -e
+test -f %[1]s
+before=$(wc -l < %[1]s)
+python3 -c 'import socket; s = socket.create_connection(("%[2]s", %[3]d), 5); s.recv(512); s.sendall(b"a1 LOGIN %[4]s wrong\r\n"); s.recv(512)'
+for i in $(seq 100); do
+  if grep -q %[4]s %[1]s; then break; fi
+  sleep 0.1
+done
+grep %[4]s %[1]s | jq -e .action >/dev/null
+echo "lines $before $(wc -l < %[1]s)"
+if echo x >> %[1]s 2>/dev/null || touch %[5]s/new 2>/dev/null; then echo WRITABLE; else echo READ-ONLY; fi
+`, logPath, tx.Networks[0].Address, imap, probeUser, cyberrange.DefenceLogDir+"/"+svc)
+	out, err := run(script)
+	if err != nil || !strings.Contains(out, "READ-ONLY") {
+		t.Fatalf("the replica's log on the defence box: %v\n%s", err, out)
+	}
+	var before, after int
+	i := max(strings.Index(out, "lines "), 0)
+	if _, err := fmt.Sscanf(out[i:], "lines %d %d", &before, &after); err != nil || after <= before || before == 0 {
+		t.Errorf("the log did not grow: %q", out)
+	}
 }
 
 func tail(s string, lines int) string {
 	l := strings.Split(s, "\n")
 	return strings.Join(l[max(0, len(l)-lines):], "\n")
+}
+
+// TestDefenceGateway stands up a range of one attack team and two
+// defending teams, with the targets' log volumes, and checks that a
+// defending team's gateway takes that team only and reaches its own
+// replica, on every port and by the names and addresses the team knows
+// it by, and nothing else; and that a target writes the copy of its log
+// on its volume as nobody.
+func TestDefenceGateway(t *testing.T) {
+	d := needEngine(t)
+	p, sc, tokens := testPlan(t, "dkdefence", 1, 185, func(sc *scenarios.Scenario, _ *cyberrange.PlanOptions) {
+		sc.Teams = append(sc.Teams, scenarios.Team{Name: "Đội phòng thủ 2", Role: scenarios.RoleDefence, Short: "d02"})
+		sc.DefenceBox = true
+	})
+	// The targets' log volumes stay; the boxes go, as their image is
+	// only built by TestAttackBox.
+	p.Containers = slices.DeleteFunc(p.Containers, func(c cyberrange.Container) bool { return c.Kind == cyberrange.KindDefenceBox })
+	ctx := t.Context()
+	o := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: d})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := o.Down(ctx, p.Exercise); err != nil {
+			t.Errorf("down: %v", err)
+		}
+		checkNothingLeft(t, d, p.Exercise)
+	})
+	if err := o.Up(ctx, p); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	rep, err := o.Status(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Healthy {
+		t.Fatalf("not healthy: %+v", rep)
+	}
+	team := func(short string) int {
+		i := slices.IndexFunc(sc.Teams, func(tm scenarios.Team) bool { return tm.Short == short })
+		if i < 0 {
+			t.Fatalf("no team %s", short)
+		}
+		return i
+	}
+	x, y, a := team("d01"), team("d02"), team("a01")
+	t.Run("restrictions", func(t *testing.T) { checkRestrictions(t, d, p) })
+	t.Run("isolation", func(t *testing.T) { checkDefenceIsolation(t, p, sc, rep, tokens, x, y, a) })
+	t.Run("log volume", func(t *testing.T) { checkLogVolume(t, d, p, sc, rep, tokens, x, y) })
+}
+
+// defenceGateway is team's defence gateway, at the address the engine
+// published it on.
+func defenceGateway(t *testing.T, p *cyberrange.Plan, rep cyberrange.Report, team int) cyberrange.GatewayInfo {
+	t.Helper()
+	gi, ok := p.DefenceGateway(team)
+	if !ok {
+		t.Fatalf("team %d has no defence gateway", team)
+	}
+	addr, ok := rep.HostAddr(gi.Container, cyberrange.PortSocks)
+	if !ok {
+		t.Fatalf("%s publishes no port", gi.Container)
+	}
+	gi.Address = addr
+	return gi
+}
+
+// replicaOf is team's target of the plan's first service.
+func replicaOf(t *testing.T, p *cyberrange.Plan, team int) cyberrange.Container {
+	t.Helper()
+	for _, c := range p.Containers {
+		if c.Kind == cyberrange.KindTarget && c.Team == team && c.Service == 0 {
+			return c
+		}
+	}
+	t.Fatalf("team %d has no replica", team)
+	return cyberrange.Container{}
+}
+
+func checkDefenceIsolation(t *testing.T, p *cyberrange.Plan, sc *scenarios.Scenario, rep cyberrange.Report, tokens []string, x, y, a int) {
+	gwX, gwY := defenceGateway(t, p, rep, x), defenceGateway(t, p, rep, y)
+	tx, ty := replicaOf(t, p, x), replicaOf(t, p, y)
+	svc := tx.Labels[cyberrange.LabelService]
+	var checkersNet, teamNet cyberrange.Network
+	for _, n := range p.Networks {
+		switch {
+		case n.Labels[cyberrange.LabelNetwork] == cyberrange.NetCheckers:
+			checkersNet = n
+		case n.Labels[cyberrange.LabelNetwork] == cyberrange.NetTeam && n.Team == a:
+			teamNet = n
+		}
+	}
+	replicaNetX := tx.Networks[0]
+	var replicaHost netip.Addr // the host's end, .1, which must not exist
+	for _, n := range p.Networks {
+		if n.Name == replicaNetX.Network {
+			replicaHost = n.Subnet.Addr().Next()
+		}
+	}
+	on := func(c cyberrange.Container, network string) netip.Addr {
+		for _, at := range c.Networks {
+			if at.Network == network {
+				return at.Address
+			}
+		}
+		t.Fatalf("%s is not on %s", c.Name, network)
+		return netip.Addr{}
+	}
+	hostPort := func(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+	type check struct {
+		desc  string
+		gw    cyberrange.GatewayInfo
+		user  string
+		token string
+		dst   string
+		want  error // nil: reached
+	}
+	var checks []check
+	admin := false
+	for _, port := range tx.Ports {
+		admin = admin || port.Name == "admin"
+		for _, dst := range []string{
+			cyberrange.TargetName(svc, sc.Teams[x].Short), // by name
+			on(tx, checkersNet.Name).String(),             // as the checkers reach it
+			on(tx, replicaNetX.Network).String(),          // on its own network
+		} {
+			checks = append(checks, check{"own replica's " + port.Name + " at " + dst, gwX, gwX.Short, tokens[x], hostPort(dst, port.Number), nil})
+		}
+		for _, dst := range []string{on(ty, checkersNet.Name).String(), on(ty, ty.Networks[0].Network).String()} {
+			checks = append(checks, check{"the other team's replica's " + port.Name + " at " + dst, gwX, gwX.Short, tokens[x],
+				hostPort(dst, port.Number), socksReply(2)})
+		}
+		checks = append(checks,
+			check{"the other team's replica's " + port.Name + " by name", gwX, gwX.Short, tokens[x],
+				hostPort(cyberrange.TargetName(svc, sc.Teams[y].Short), port.Number), socksReply(2)},
+			check{"own replica's " + port.Name + " on the attack team's network", gwX, gwX.Short, tokens[x],
+				hostPort(on(tx, teamNet.Name).String(), port.Number), socksReply(2)},
+		)
+	}
+	if !admin {
+		t.Fatalf("the replica has no admin console port: %+v", tx.Ports)
+	}
+	gwA, _ := p.Gateway(a)
+	var gwAC cyberrange.Container
+	for _, c := range p.Containers {
+		if c.Name == gwA.Container {
+			gwAC = c
+		}
+	}
+	checks = append(checks,
+		check{"the attack team's gateway on its network", gwX, gwX.Short, tokens[x], hostPort(on(gwAC, teamNet.Name).String(), cyberrange.GatewayPort), socksReply(2)},
+		check{"the host's end of the replica network", gwX, gwX.Short, tokens[x], hostPort(replicaHost.String(), 80), socksReply(2)},
+	)
+	for _, c := range p.Containers {
+		if c.Kind == cyberrange.KindChecker {
+			checks = append(checks, check{"checker " + c.Name, gwX, gwX.Short, tokens[x], hostPort(on(c, checkersNet.Name).String(), c.Ports[0].Number), socksReply(2)})
+		}
+	}
+	own := hostPort(on(tx, replicaNetX.Network).String(), tx.Ports[0].Number)
+	checks = append(checks,
+		// Only the team's token opens the team's gateway.
+		check{"an attack team's token", gwX, sc.Teams[a].Short, tokens[a], own, errSocksAuth},
+		check{"an attack team's token with the team's name", gwX, gwX.Short, tokens[a], own, errSocksAuth},
+		check{"the team's token on the other team's gateway", gwY, gwX.Short, tokens[x], own, errSocksAuth},
+		check{"the team's token with the other team's name", gwY, gwY.Short, tokens[x], own, errSocksAuth},
+		// Control: the other team gets in through its own.
+		check{"the other team through its own", gwY, gwY.Short, tokens[y], hostPort(on(ty, ty.Networks[0].Network).String(), ty.Ports[0].Number), nil},
+	)
+	for _, c := range checks {
+		conn, err := socks5Dial(t.Context(), c.gw.Address, c.user, c.token, c.dst)
+		if err == nil {
+			conn.Close()
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s (%s through %s as %s): %v, want %v", c.desc, c.dst, c.gw.Container, c.user, err, c.want)
+		}
+	}
+}
+
+// checkLogVolume makes the replica of team x log a failed login through
+// the team's defence gateway, and finds the line in the copy of its log
+// on its volume, which the target wrote as nobody; the other team's
+// replica's copy does not have it.
+func checkLogVolume(t *testing.T, d *Driver, p *cyberrange.Plan, sc *scenarios.Scenario, rep cyberrange.Report, tokens []string, x, y int) {
+	gw := defenceGateway(t, p, rep, x)
+	tx, ty := replicaOf(t, p, x), replicaOf(t, p, y)
+	svc := tx.Labels[cyberrange.LabelService]
+	path := cyberrange.TargetLogDir + "/" + svc + ".log"
+	if !slices.Contains(tx.Command, path) || len(tx.Mounts) != 1 || tx.Mounts[0].Path != cyberrange.TargetLogDir {
+		t.Fatalf("%s: command %q mounts %+v", tx.Name, tx.Command, tx.Mounts)
+	}
+	imap := -1
+	for _, port := range tx.Ports {
+		if port.Name == "imap" {
+			imap = port.Number
+		}
+	}
+	user := fmt.Sprintf("defence-probe-%d", time.Now().UnixNano())
+	conn, err := socks5Dial(t.Context(), gw.Address, gw.Short, tokens[x], net.JoinHostPort(cyberrange.TargetName(svc, sc.Teams[x].Short), strconv.Itoa(imap)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	greeting, err := r.ReadString('\n')
+	if err == nil {
+		fmt.Fprintf(conn, "a1 LOGIN %s wrong\r\n", user)
+		_, err = r.ReadString('\n')
+	}
+	conn.Close()
+	if err != nil {
+		t.Fatalf("IMAP through the defence gateway: %q %v", greeting, err)
+	}
+	cli, ok := d.e.(*client.Client)
+	if !ok {
+		t.Fatal("not the engine's client")
+	}
+	read := func(name string) (*tar.Header, string) {
+		t.Helper()
+		res, err := cli.CopyFromContainer(t.Context(), name, client.CopyFromContainerOptions{SourcePath: path})
+		if err != nil {
+			t.Fatalf("%s:%s: %v", name, path, err)
+		}
+		defer res.Content.Close()
+		tr := tar.NewReader(res.Content)
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, string(b)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		h, text := read(tx.Name)
+		if strings.Contains(text, user) {
+			if h.Uid != 65534 || h.Mode&0o777 != 0o644 {
+				t.Errorf("%s: owner %d mode %o", path, h.Uid, h.Mode)
+			}
+			for l := range strings.SplitSeq(strings.TrimSpace(text), "\n") {
+				if !strings.HasPrefix(l, "{") || !strings.HasSuffix(l, "}") {
+					t.Errorf("%s: not a JSON line: %q", path, l)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of %s never logged the login of %s:\n%s", path, tx.Name, user, text)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if _, text := read(ty.Name); strings.Contains(text, user) || !strings.Contains(text, `"action":"start"`) {
+		t.Errorf("%s of %s:\n%s", path, ty.Name, text)
+	}
 }

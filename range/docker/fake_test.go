@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 	"go.uber.org/goleak"
 
@@ -35,6 +36,7 @@ type fakeEngine struct {
 	calls    []string
 	cons     map[string]*container.InspectResponse
 	nets     map[string]*network.Inspect
+	vols     map[string]*volume.Volume
 	nextID   int
 	failNext map[string]error
 	// beforeCreate runs inside ContainerCreate, with the lock held.
@@ -42,7 +44,8 @@ type fakeEngine struct {
 }
 
 func newFake() *fakeEngine {
-	return &fakeEngine{cons: map[string]*container.InspectResponse{}, nets: map[string]*network.Inspect{}, failNext: map[string]error{}}
+	return &fakeEngine{cons: map[string]*container.InspectResponse{}, nets: map[string]*network.Inspect{},
+		vols: map[string]*volume.Volume{}, failNext: map[string]error{}}
 }
 
 func (f *fakeEngine) record(op string) error {
@@ -274,6 +277,54 @@ func (f *fakeEngine) ContainerKill(_ context.Context, id string, o client.Contai
 	return client.ContainerKillResult{}, nil
 }
 
+// VolumeCreate returns an existing volume as it is, as the engine does.
+func (f *fakeEngine) VolumeCreate(_ context.Context, o client.VolumeCreateOptions) (client.VolumeCreateResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("VolumeCreate"); err != nil {
+		return client.VolumeCreateResult{}, err
+	}
+	v := f.vols[o.Name]
+	if v == nil {
+		v = &volume.Volume{Name: o.Name, Driver: o.Driver, Labels: maps.Clone(o.Labels)}
+		f.vols[o.Name] = v
+	}
+	return client.VolumeCreateResult{Volume: *v}, nil
+}
+
+func (f *fakeEngine) VolumeList(_ context.Context, o client.VolumeListOptions) (client.VolumeListResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out client.VolumeListResult
+	for _, v := range f.vols {
+		if matches(v.Labels, o.Filters) {
+			out.Items = append(out.Items, *v)
+		}
+	}
+	return out, nil
+}
+
+// VolumeRemove refuses a volume a container mounts, as the engine does.
+func (f *fakeEngine) VolumeRemove(_ context.Context, id string, _ client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("VolumeRemove"); err != nil {
+		return client.VolumeRemoveResult{}, err
+	}
+	if f.vols[id] == nil {
+		return client.VolumeRemoveResult{}, cerrdefs.ErrNotFound
+	}
+	for _, c := range f.cons {
+		for _, m := range c.HostConfig.Mounts {
+			if m.Source == id {
+				return client.VolumeRemoveResult{}, cerrdefs.ErrConflict.WithMessage("volume is in use")
+			}
+		}
+	}
+	delete(f.vols, id)
+	return client.VolumeRemoveResult{}, nil
+}
+
 func fakeDriver(f engine) *Driver {
 	return newDriver(f, Options{CallTimeout: time.Second})
 }
@@ -283,6 +334,65 @@ func testNetworks() []cyberrange.Network {
 	return []cyberrange.Network{
 		{Name: "ex-replica-d01", Subnet: netip.MustParsePrefix("10.61.1.0/24"), Labels: l()},
 		{Name: "ex-team-a01", Subnet: netip.MustParsePrefix("10.60.1.0/24"), Labels: l()},
+	}
+}
+
+// The volumes a container mounts are made before it with the exercise's
+// labels, once however many mount them, and go only with RemoveVolumes
+// once nothing mounts them.
+func TestFakeVolumes(t *testing.T) {
+	f := newFake()
+	d := fakeDriver(f)
+	ctx := t.Context()
+	nets := testNetworks()
+	if err := d.EnsureNetwork(ctx, nets[0]); err != nil {
+		t.Fatal(err)
+	}
+	labels := func(kind string) map[string]string {
+		return map[string]string{cyberrange.LabelExercise: "ex", cyberrange.LabelInstance: "i1", cyberrange.LabelTeam: "d01",
+			cyberrange.LabelKind: kind}
+	}
+	target := cyberrange.Container{Name: "ex-target", Image: "img", Labels: labels("target"),
+		Networks: []cyberrange.Attachment{{Network: nets[0].Name, Address: netip.MustParseAddr("10.61.1.10")}},
+		Mounts:   []cyberrange.Mount{{Volume: "ex-log-mail-d01", Path: "/var/log/cyrange"}}}
+	box := cyberrange.Container{Name: "ex-box", Image: "box", Labels: labels("defencebox"),
+		Networks: []cyberrange.Attachment{{Network: nets[0].Name, Address: netip.MustParseAddr("10.61.1.3")}},
+		Mounts:   []cyberrange.Mount{{Volume: "ex-log-mail-d01", Path: "/var/log/replica/mail", ReadOnly: true}}}
+	for _, c := range []cyberrange.Container{target, box} {
+		if err := d.Start(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := f.vols["ex-log-mail-d01"]
+	if len(f.vols) != 1 || v == nil || v.Labels[cyberrange.LabelExercise] != "ex" || v.Labels[cyberrange.LabelInstance] != "i1" ||
+		v.Labels[cyberrange.LabelKind] != "" {
+		t.Fatalf("volumes %+v", f.vols)
+	}
+	ms := f.cons["ex-box"].HostConfig.Mounts
+	if len(ms) != 1 || ms[0].Type != "volume" || ms[0].Source != "ex-log-mail-d01" || ms[0].Target != "/var/log/replica/mail" || !ms[0].ReadOnly {
+		t.Errorf("box mounts %+v", ms)
+	}
+	if err := d.RemoveVolumes(ctx, "ex"); !errors.Is(err, cyberrange.ErrConflict) || f.vols["ex-log-mail-d01"] == nil {
+		t.Fatalf("removing a volume in use: %v", err)
+	}
+	for _, c := range []cyberrange.Container{target, box} {
+		if err := d.Remove(ctx, c.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.vols["other"] = &volume.Volume{Name: "other", Labels: map[string]string{cyberrange.LabelExercise: "other"}}
+	if err := d.RemoveVolumes(ctx, "ex"); err != nil || f.vols["ex-log-mail-d01"] != nil || f.vols["other"] == nil {
+		t.Fatalf("%v: left %v", err, slices.Collect(maps.Keys(f.vols)))
+	}
+	// A volume of that name that is another instance's is not taken.
+	f.vols["ex-log-mail-d01"] = &volume.Volume{Name: "ex-log-mail-d01", Labels: map[string]string{cyberrange.LabelExercise: "ex", cyberrange.LabelInstance: "i2"}}
+	if err := d.Start(ctx, target); !errors.Is(err, cyberrange.ErrInvalid) {
+		t.Fatalf("started on another instance's volume: %v", err)
+	}
+	bad := target
+	bad.Mounts = []cyberrange.Mount{{Volume: "v", Path: "relative"}}
+	if err := d.Start(ctx, bad); !errors.Is(err, cyberrange.ErrInvalid) {
+		t.Fatalf("mount at a relative path: %v", err)
 	}
 }
 

@@ -24,13 +24,23 @@ import (
 )
 
 // Dockerfile is the recipe of the range's image, as BuildImage sends it:
-// the static cyrange binary alone, run as nobody. images/cyrange.Dockerfile
-// is the same for people who build by hand.
+// the static cyrange binary alone, run as nobody, and an empty directory
+// of nobody's where a target writes the copy of its log for the defence
+// box (cyberrange.TargetLogDir). The range mounts a new volume there, and
+// the engine gives a new volume the owner of the image's directory: with
+// no directory, the volume would be root's and the target, read-only
+// and nobody, could not write it. images/cyrange.Dockerfile is the same
+// for people who build by hand.
 const Dockerfile = `FROM scratch
 COPY cyrange /cyrange
+COPY --chown=65534:65534 logdir /var/log/cyrange
 USER 65534:65534
 ENTRYPOINT ["/cyrange"]
 `
+
+// logDir is the build context's empty directory that the Dockerfile
+// copies to cyberrange.TargetLogDir.
+const logDir = "logdir"
 
 // LabelImage marks the images the driver builds; its value is the role
 // ("cyrange", "attackbox").
@@ -73,8 +83,8 @@ func checkStaticELF(path string, f *elf.File) error {
 	return nil
 }
 
-// buildContext is the tar the engine builds from: the Dockerfile and the
-// binary, made in memory.
+// buildContext is the tar the engine builds from: the Dockerfile, the
+// binary and the empty log directory, made in memory.
 func buildContext(binary []byte, mtime time.Time) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -85,6 +95,10 @@ func buildContext(binary []byte, mtime time.Time) (*bytes.Buffer, error) {
 	}{
 		{"Dockerfile", 0o644, []byte(Dockerfile)},
 		{"cyrange", 0o755, binary},
+	}
+	dir := &tar.Header{Name: logDir + "/", Mode: 0o755, ModTime: mtime, Typeflag: tar.TypeDir, Format: tar.FormatPAX}
+	if err := tw.WriteHeader(dir); err != nil {
+		return nil, err
 	}
 	for _, f := range files {
 		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -41,9 +43,9 @@ const (
 	sysctlUnprivPorts = "net.ipv4.ip_unprivileged_port_start"
 )
 
-// attackBoxCaps are what an attack box keeps of root's capabilities: its
-// sshd must change user and chroot, and nmap wants raw sockets. Every
-// other container keeps none.
+// attackBoxCaps are what a team's workstation (an attack box, a defence
+// box) keeps of root's capabilities: its sshd must change user and
+// chroot, and nmap wants raw sockets. Every other container keeps none.
 var attackBoxCaps = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL", "NET_RAW", "AUDIT_WRITE"}
 
 // ingressName is the name of an exercise's ingress network.
@@ -56,6 +58,19 @@ func needsIngress(c cyberrange.Container) bool {
 		return true
 	}
 	return slices.ContainsFunc(c.Ports, func(p cyberrange.Port) bool { return p.Publish != "" })
+}
+
+// volumeOptions is how a volume that c mounts is made: with c's
+// exercise, instance and team labels, as the networks have them, so that
+// the exercise's teardown finds it and another instance's is told apart.
+func volumeOptions(name string, c cyberrange.Container) client.VolumeCreateOptions {
+	labels := map[string]string{}
+	for _, k := range []string{cyberrange.LabelExercise, cyberrange.LabelInstance, cyberrange.LabelTeam} {
+		if v := c.Labels[k]; v != "" {
+			labels[k] = v
+		}
+	}
+	return client.VolumeCreateOptions{Name: name, Driver: "local", Labels: labels}
 }
 
 // networkOptions is how a plan's network is made: an internal bridge whose
@@ -152,6 +167,16 @@ func validContainer(c cyberrange.Container) error {
 			return fmt.Errorf("%w: container %s: address %s on %s", cyberrange.ErrInvalid, c.Name, a.Address, a.Network)
 		}
 	}
+	paths := map[string]bool{}
+	for _, m := range c.Mounts {
+		if !validName(m.Volume) {
+			return fmt.Errorf("%w: container %s: volume name %q", cyberrange.ErrInvalid, c.Name, m.Volume)
+		}
+		if !path.IsAbs(m.Path) || path.Clean(m.Path) == "/" || paths[path.Clean(m.Path)] {
+			return fmt.Errorf("%w: container %s: volume %s mounted at %q", cyberrange.ErrInvalid, c.Name, m.Volume, m.Path)
+		}
+		paths[path.Clean(m.Path)] = true
+	}
 	for _, p := range c.Ports {
 		if p.Name == "" || strings.ContainsAny(p.Name, "=,") || p.Number < 1 || p.Number > 65535 {
 			return fmt.Errorf("%w: container %s: port %q %d", cyberrange.ErrInvalid, c.Name, p.Name, p.Number)
@@ -187,8 +212,11 @@ func createOptions(c cyberrange.Container) client.ContainerCreateOptions {
 		Sysctls:     map[string]string{sysctlUnprivPorts: "0"},
 		Resources:   resources(c.Limits),
 	}
-	if c.Kind == cyberrange.KindAttackBox {
+	if isBox(c.Kind) {
 		hc.CapAdd = slices.Clone(attackBoxCaps)
+	}
+	for _, m := range c.Mounts {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Path, ReadOnly: m.ReadOnly})
 	}
 	if c.ReadOnly {
 		hc.ReadonlyRootfs = true
@@ -255,11 +283,18 @@ func envList(env map[string]string) []string {
 	return out
 }
 
+// isBox reports whether k is a team's workstation, the attack box image
+// with its SSH server: an attack box or a defence box.
+func isBox(k cyberrange.Kind) bool {
+	return k == cyberrange.KindAttackBox || k == cyberrange.KindDefenceBox
+}
+
 // logConfig: targets and checkers log to the engine's compact "local"
-// driver; gateways to json-file, whose lines (the connection telemetry)
-// stay readable as they were written, with room for a long exercise.
+// driver; gateways, the defence's too, to json-file, whose lines (the
+// connection telemetry) stay readable as they were written, with room
+// for a long exercise.
 func logConfig(k cyberrange.Kind) container.LogConfig {
-	if k == cyberrange.KindGateway {
+	if k == cyberrange.KindGateway || k == cyberrange.KindDefenceGateway {
 		return container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "64m", "max-file": "8"}}
 	}
 	return container.LogConfig{Type: "local", Config: map[string]string{"max-size": "16m", "max-file": "3"}}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 
 	cyberrange "github.com/cyrange/cyrange/range"
@@ -125,10 +127,45 @@ func TestCreateOptions(t *testing.T) {
 		}},
 		{"attack box keeps a few capabilities", testContainer(func(c *cyberrange.Container) { c.Kind = cyberrange.KindAttackBox }),
 			func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
-				if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Contains(hc.CapAdd, "SETUID") || slices.Contains(hc.CapAdd, "SYS_ADMIN") {
+				if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, attackBoxCaps) || slices.Contains(hc.CapAdd, "SYS_ADMIN") {
 					t.Errorf("caps: drop %v add %v", hc.CapDrop, hc.CapAdd)
 				}
 			}},
+		{"defence box keeps what the attack box keeps, and mounts the logs read-only", testContainer(func(c *cyberrange.Container) {
+			c.Kind = cyberrange.KindDefenceBox
+			c.ReadOnly = false
+			c.Mounts = []cyberrange.Mount{{Volume: "cyrange-ex-log-mail-d01", Path: "/var/log/replica/mail", ReadOnly: true}}
+		}), func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
+			if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, attackBoxCaps) {
+				t.Errorf("caps: drop %v add %v", hc.CapDrop, hc.CapAdd)
+			}
+			want := []mount.Mount{{Type: mount.TypeVolume, Source: "cyrange-ex-log-mail-d01", Target: "/var/log/replica/mail", ReadOnly: true}}
+			if !reflect.DeepEqual(hc.Mounts, want) || len(hc.Binds) != 0 {
+				t.Errorf("mounts %+v binds %v", hc.Mounts, hc.Binds)
+			}
+			if hc.LogConfig.Type != "local" {
+				t.Errorf("log driver %q", hc.LogConfig.Type)
+			}
+		}},
+		{"a target writes its log's copy on its volume", testContainer(func(c *cyberrange.Container) {
+			c.Mounts = []cyberrange.Mount{{Volume: "cyrange-ex-log-mail-d01", Path: cyberrange.TargetLogDir}}
+		}), func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
+			want := []mount.Mount{{Type: mount.TypeVolume, Source: "cyrange-ex-log-mail-d01", Target: cyberrange.TargetLogDir}}
+			if !reflect.DeepEqual(hc.Mounts, want) || !hc.ReadonlyRootfs || len(hc.CapAdd) != 0 {
+				t.Errorf("mounts %+v read-only %v caps %v", hc.Mounts, hc.ReadonlyRootfs, hc.CapAdd)
+			}
+		}},
+		{"defence gateway logs to json-file like a gateway", testContainer(func(c *cyberrange.Container) {
+			c.Kind = cyberrange.KindDefenceGateway
+			c.Ports = []cyberrange.Port{{Name: "socks", Number: 1080, Publish: "127.0.0.1:0"}}
+		}), func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
+			if want := logConfig(cyberrange.KindGateway); !reflect.DeepEqual(hc.LogConfig, want) {
+				t.Errorf("log config %+v, a gateway's %+v", hc.LogConfig, want)
+			}
+			if len(hc.CapAdd) != 0 || len(hc.PortBindings) != 1 {
+				t.Errorf("caps %v bindings %v", hc.CapAdd, hc.PortBindings)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -162,6 +199,13 @@ func TestValidContainer(t *testing.T) {
 		{"port zero", func(c *cyberrange.Container) { c.Ports[0].Number = 0 }, false},
 		{"port name with comma", func(c *cyberrange.Container) { c.Ports[0].Name = "a,b" }, false},
 		{"publish not host:port", func(c *cyberrange.Container) { c.Ports[0].Publish = "localhost:1" }, false},
+		{"a volume", func(c *cyberrange.Container) { c.Mounts = []cyberrange.Mount{{Volume: "v-1", Path: "/var/log/x/"}} }, true},
+		{"volume with a slash", func(c *cyberrange.Container) { c.Mounts = []cyberrange.Mount{{Volume: "v/1", Path: "/x"}} }, false},
+		{"volume at a relative path", func(c *cyberrange.Container) { c.Mounts = []cyberrange.Mount{{Volume: "v", Path: "x"}} }, false},
+		{"volume on the root", func(c *cyberrange.Container) { c.Mounts = []cyberrange.Mount{{Volume: "v", Path: "/"}} }, false},
+		{"two volumes at one path", func(c *cyberrange.Container) {
+			c.Mounts = []cyberrange.Mount{{Volume: "v", Path: "/x"}, {Volume: "w", Path: "/x/"}}
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -426,8 +470,11 @@ func TestBuildContext(t *testing.T) {
 		got[h.Name] = h
 		data[h.Name], _ = io.ReadAll(tr)
 	}
-	if len(got) != 2 || got["cyrange"] == nil || got["Dockerfile"] == nil {
+	if len(got) != 3 || got["cyrange"] == nil || got["Dockerfile"] == nil || got[logDir+"/"] == nil {
 		t.Fatalf("entries %v", got)
+	}
+	if h := got[logDir+"/"]; h.Typeflag != tar.TypeDir || h.Mode != 0o755 {
+		t.Errorf("log directory: type %c mode %o", h.Typeflag, h.Mode)
 	}
 	if got["cyrange"].Mode != 0o755 || !bytes.Equal(data["cyrange"], bin) {
 		t.Errorf("binary: mode %o, %q", got["cyrange"].Mode, data["cyrange"])
@@ -620,7 +667,9 @@ func TestComposeFile(t *testing.T) {
 	p := &cyberrange.Plan{Exercise: "ex", Networks: []cyberrange.Network{
 		{Name: "ex-replica-d01", Subnet: netip.MustParsePrefix("10.61.1.0/24"), Labels: map[string]string{cyberrange.LabelExercise: "ex"}},
 		{Name: "ex-team-a01", Subnet: netip.MustParsePrefix("10.60.1.0/24"), Labels: map[string]string{cyberrange.LabelExercise: "ex"}},
-	}, Containers: []cyberrange.Container{testContainer(), gw}}
+	}, Containers: []cyberrange.Container{testContainer(func(c *cyberrange.Container) {
+		c.Mounts = []cyberrange.Mount{{Volume: "cyrange-ex-log-mail-d01", Path: cyberrange.TargetLogDir}}
+	}), gw}}
 	b, err := ComposeFile(p, "cmp")
 	if err != nil {
 		t.Fatal(err)
@@ -646,6 +695,13 @@ func TestComposeFile(t *testing.T) {
 			ReadOnly    bool     `json:"read_only"`
 			PidsLimit   int64    `json:"pids_limit"`
 			Labels      map[string]string
+			Volumes     []struct {
+				Type, Source, Target string
+				ReadOnly             bool `json:"read_only"`
+			}
+		}
+		Volumes map[string]struct {
+			Labels map[string]string
 		}
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -668,6 +724,12 @@ func TestComposeFile(t *testing.T) {
 	if tg.Networks["ex-team-a01"] == nil || tg.Networks["ex-team-a01"].IPv4 != "10.60.1.10" || len(tg.Ports) != 0 ||
 		!tg.ReadOnly || tg.CapDrop[0] != "ALL" || tg.PidsLimit != 100 || tg.Labels[cyberrange.LabelExercise] != "cmp" {
 		t.Errorf("target %+v", tg)
+	}
+	if v := tg.Volumes; len(v) != 1 || v[0].Type != "volume" || v[0].Source != "cyrange-ex-log-mail-d01" || v[0].Target != cyberrange.TargetLogDir || v[0].ReadOnly {
+		t.Errorf("target's volumes %+v", v)
+	}
+	if v, ok := f.Volumes["cyrange-ex-log-mail-d01"]; !ok || len(f.Volumes) != 1 || v.Labels[cyberrange.LabelExercise] != "cmp" {
+		t.Errorf("volumes %+v", f.Volumes)
 	}
 	g := f.Services["cyrange-ex-gateway-a01"]
 	if !slices.Equal(g.Ports, []string{"127.0.0.1::1080"}) || g.Networks[ingressName("cmp")] == nil {
