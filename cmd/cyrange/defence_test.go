@@ -10,7 +10,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,6 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/net/proxy"
 
-	"github.com/cyrange/cyrange/images/mailserver/webclient"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard"
@@ -156,8 +157,8 @@ func TestDefenceEndToEnd(t *testing.T) {
 	post(fmt.Sprintf(`{"attacker":%q,"service":"mail","seenAt":%q,"technique":"T1595","notes":"EHLO from the attack range"}`, seen, now))
 	post(fmt.Sprintf(`{"attacker":%q,"service":"mail","seenAt":%q}`, silent, now))
 
-	// A remedy in the admin console, from the replica's own network.
-	applyRemedy(t, scen, data)
+	// A remedy in the admin console, through the defence's own way in.
+	applyRemedy(t, base, defence)
 
 	var list []scoreboard.DetectionView
 	// A false positive waits for the sensors' ground truth to pass the
@@ -228,56 +229,54 @@ func TestDefenceEndToEnd(t *testing.T) {
 	}
 }
 
-// applyRemedy turns the lockout on in the demo target's admin console, as
-// the defence would, from an address of the replica's network.
-func applyRemedy(t *testing.T, scen, data string) {
+// applyRemedy turns the lockout on in the demo target's admin console as
+// the defence does with nothing but its token: through cyrange's proxy of
+// the console, which goes through the team's defence gateway, logged in
+// as the console's operator with the login the console API shows it.
+func applyRemedy(t *testing.T, base, token string) {
 	t.Helper()
-	sc, err := scenarios.Open(scen)
-	if err != nil {
-		t.Fatal(err)
+	var reps []struct {
+		Proxy    string `json:"proxy"`
+		Operator struct {
+			User     string `json:"user"`
+			Password string `json:"password"`
+		} `json:"operator"`
 	}
-	plan, err := rangePlan(sc, data, cyberrange.DriverLocal, "", false)
-	if err != nil {
-		t.Fatal(err)
+	getJSON(t, base+"/api/v1/team/replicas", token, &reps)
+	if len(reps) != 1 || reps[0].Proxy == "" || reps[0].Operator.Password == "" {
+		t.Fatalf("replicas: %+v", reps)
 	}
-	var target cyberrange.Container
-	for _, c := range plan.Containers {
-		if c.Kind == cyberrange.KindTarget {
-			target = c
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		Transport: headers{"X-Team-Token": token, "Origin": base}}
+	post := func(path string, form url.Values) string {
+		t.Helper()
+		resp, err := hc.PostForm(base+reps[0].Proxy+path, form)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	var replicaNet netip.Prefix
-	for _, n := range plan.Networks {
-		if n.Labels[cyberrange.LabelNetwork] == cyberrange.NetReplica && n.Team == target.Team {
-			replicaNet = n.Subnet
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s through the proxy: %s\n%s", path, resp.Status, b)
 		}
+		return string(b)
 	}
-	// The operator's password is made up at start and printed on the
-	// target's stderr, for the operator's eyes only.
-	out, err := os.ReadFile(filepath.Join(data, rangeStateDir, "containers", target.Name, "output.log"))
-	if err != nil {
-		t.Fatal(err)
+	post("admin/login", url.Values{"username": {reps[0].Operator.User}, "password": {reps[0].Operator.Password}})
+	// The form as the demo's console shows it, with the lockout ticked.
+	page := post("admin/settings", url.Values{"vrfy": {"on"}, "lockout": {"on"}, "threshold": {"5"}, "admin_on_webmail": {"on"}})
+	if !strings.Contains(page, `name="lockout" checked`) {
+		t.Fatalf("the console did not take the lockout:\n%s", page)
 	}
-	m := regexp.MustCompile(`admin console operator password: (\S+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatal("no operator password in the target's output")
+}
+
+// headers is a transport that sets its headers on every request.
+type headers map[string]string
+
+func (h headers) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
 	}
-	admin := 0
-	for _, p := range target.Ports {
-		if p.Name == cyberrange.PortAdmin {
-			admin = p.Number
-		}
-	}
-	b := replicaNet.Addr().As4()
-	b[3] = 200 // off the plan's hosts
-	local := netip.AddrFrom4(b)
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local.AsSlice()}, Timeout: 5 * time.Second}
-	a := webclient.NewAdmin(fmt.Sprintf("http://%s", net.JoinHostPort(target.Networks[0].Address.String(), fmt.Sprint(admin))),
-		d, "operator", string(m[1]))
-	defer a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := a.Update(ctx, webclient.Settings{Lockout: webclient.Bool(true)}); err != nil {
-		t.Fatalf("the lockout remedy: %v", err)
-	}
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -62,7 +62,8 @@ func serveExercise(ctx context.Context, e *env, h hosting) (err error) {
 		// However the exercise ends from here on, even failing to start,
 		// the range is either taken down or said to be up.
 		defer func() { err = errors.Join(err, h.takeDown(ctx, e, rg)) }()
-		h.o.Placement, h.o.Checkers, h.o.Range = rg.Plan.Placement(), rg.Checkers, rg.Orch
+		h.o.Placement, h.o.Checkers = rg.Plan.Placement(), rg.Checkers
+		h.o.Range = serve.DefenceRange{Orchestrator: rg.Orch, Defence: rg.Defence(h.o.Scenario, targets())}
 		h.o.Plan, h.o.Logs, h.o.Readers = rg.Plan, rg.Driver, lineReaders(h.o.Scenario, targets())
 	}
 	x, err := serve.New(ctx, h.o)
