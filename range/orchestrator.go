@@ -551,38 +551,66 @@ func (o *Orchestrator) DownOwn(ctx context.Context, exercise, instance string) e
 	return o.Down(ctx, exercise)
 }
 
+// Rounds of Down. The engine carries out a request whose client has gone:
+// a range up killed a moment before Down began may still have networks
+// and containers being made, which appear after Down has looked. Down
+// looks again, and removes them, until it finds nothing; the pause lets
+// the rest of what the dead process asked for land first.
+const (
+	downRounds = 3
+	downSettle = time.Second
+)
+
 // Down removes every container, then every network, that carries the
-// exercise's label, and nothing else, whatever instance it belongs to. It
-// fails if anything is left.
+// exercise's label, and nothing else, whatever instance it belongs to,
+// then the exercise's volumes where the driver has them. It looks again
+// after each round, as something may have been made meanwhile (see
+// downRounds), and fails if anything is left.
 func (o *Orchestrator) Down(ctx context.Context, exercise string) error {
 	if exercise == "" {
 		return fmt.Errorf("cyberrange: down: %w: no exercise", ErrInvalid)
 	}
-	actual, err := o.d.List(ctx, exercise)
-	if err != nil {
-		return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
-	}
-	var cons []ContainerStatus
-	for _, c := range actual.Containers {
-		if c.Labels[LabelExercise] == exercise { // a driver's List should never return another; never remove it
-			cons = append(cons, c)
+	var lastErr error
+	for round := 1; ; round++ {
+		actual, err := o.d.List(ctx, exercise)
+		if err != nil {
+			return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
 		}
-	}
-	var nets []NetworkStatus
-	for _, n := range actual.Networks {
-		if n.Labels[LabelExercise] == exercise {
-			nets = append(nets, n)
+		var cons []ContainerStatus
+		for _, c := range actual.Containers {
+			if c.Labels[LabelExercise] == exercise { // a driver's List should never return another; never remove it
+				cons = append(cons, c)
+			}
 		}
-	}
-	if err := o.run(ctx, o.removals(cons, nets)); err != nil {
-		return fmt.Errorf("cyberrange: down %s: %w", exercise, err)
-	}
-	left, err := o.d.List(ctx, exercise)
-	if err != nil {
-		return fmt.Errorf("cyberrange: down %s: list: %w", exercise, err)
-	}
-	if n := len(left.Containers) + len(left.Networks); n > 0 {
-		return fmt.Errorf("cyberrange: down %s: %d containers and networks still there", exercise, n)
+		var nets []NetworkStatus
+		for _, n := range actual.Networks {
+			if n.Labels[LabelExercise] == exercise {
+				nets = append(nets, n)
+			}
+		}
+		n := len(cons) + len(nets)
+		if n == 0 {
+			break
+		}
+		if round > downRounds {
+			if lastErr != nil {
+				return fmt.Errorf("cyberrange: down %s: %w", exercise, lastErr)
+			}
+			return fmt.Errorf("cyberrange: down %s: %d containers and networks still there", exercise, n)
+		}
+		if round > 1 {
+			o.logger.Info("range down: more of the range appeared, removing it too", "exercise", exercise, "round", round, "left", n, "err", lastErr)
+			t := time.NewTimer(downSettle)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("cyberrange: down %s: %w", exercise, ctx.Err())
+			case <-t.C:
+			}
+		}
+		if lastErr = o.run(ctx, o.removals(cons, nets)); lastErr != nil && ctx.Err() != nil {
+			return fmt.Errorf("cyberrange: down %s: %w", exercise, lastErr)
+		}
 	}
 	// Last, as a volume goes only once no container mounts it. Here, not
 	// in the driver's removal of the last network: Down is where a range
