@@ -187,6 +187,14 @@ function example(text) {
   return h('pre', { class: 'example mono', tabindex: '0', text });
 }
 
+// splitAddr cuts a gateway's host:port; SOCKS's own port when it names
+// none.
+function splitAddr(addr) {
+  const i = addr.lastIndexOf(':');
+  if (i < 0 || addr.endsWith(']')) return [addr, '1080'];
+  return [addr.slice(0, i), addr.slice(i + 1)];
+}
+
 function renderTargets() {
   const box = $('targets');
   const gw = $('gateway');
@@ -206,7 +214,7 @@ function renderTargets() {
   if (g && typeof g === 'object') {
     const addr = g.socks5 ?? g.address ?? '';
     const user = g.user ?? d.team;
-    const [host, port] = addr.includes(':') ? [addr.slice(0, addr.lastIndexOf(':')), addr.slice(addr.lastIndexOf(':') + 1)] : [addr, '1080'];
+    const [host, port] = splitAddr(addr);
     gw.replaceChildren(...[
       h('h3', { text: t('targets.gateway') }),
       h('dl', { class: 'kv' },
@@ -252,10 +260,103 @@ async function loadReplicas() {
     for (const x of replicas) for (const e of x.history) hist.set(me.name, x.service, e.tick, e.status);
   } else {
     replicas = [];
-    $('services').replaceChildren(h('p', { class: 'alert error', role: 'alert', text: t('admin.loadError', { status: r.status, error: r.error }) }));
+    const err = () => h('p', { class: 'alert error', role: 'alert', text: t('admin.loadError', { status: r.status, error: r.error }) });
+    $('services').replaceChildren(err());
+    $('consoles').replaceChildren(err());
+    $('defence-tools').replaceChildren();
     return;
   }
   renderServices();
+  renderSystems();
+}
+
+// The team's own systems: each replica's admin console, opened through
+// this server and the team's defence gateway, with the operator's login,
+// and how to reach everything with the team's own tools. Drawn when the
+// replicas load and the language changes, not with every live message:
+// a password the member chose to show stays shown, and a focused button
+// keeps its focus.
+
+const shownPasswords = new Set();
+
+function replicaName(x) {
+  return x.title || (view ? serviceTitle(view, x.service) : x.service);
+}
+
+function operatorLogin(x) {
+  const op = x.operator;
+  if (!op) return h('span', { class: 'muted', text: t('def.noOperator') });
+  const secret = h('span', { class: 'mono secret' });
+  const btn = h('button', { type: 'button' });
+  const draw = () => {
+    const shown = shownPasswords.has(x.service);
+    secret.textContent = shown ? op.password : '••••••••';
+    btn.textContent = t(shown ? 'login.hide' : 'login.show');
+    btn.setAttribute('aria-pressed', String(shown));
+    btn.setAttribute('aria-label', t(shown ? 'def.hideLabel' : 'def.showLabel', { service: replicaName(x) }));
+  };
+  btn.addEventListener('click', () => {
+    if (!shownPasswords.delete(x.service)) shownPasswords.add(x.service);
+    draw();
+  });
+  draw();
+  return h('dl', { class: 'kv' },
+    h('dt', { text: t('targets.user') }), h('dd', { class: 'mono', text: op.user }),
+    h('dt', { text: t('targets.password') }), h('dd', null, secret, btn));
+}
+
+function renderSystems() {
+  const box = $('consoles');
+  if (replicas.length === 0) {
+    box.replaceChildren(h('p', { class: 'empty', text: t('def.noServices') }));
+  } else {
+    box.replaceChildren(
+      ...(replicas.some((x) => x.proxy) ? [] : [h('p', { class: 'alert info', text: t('def.noProxy') })]),
+      ...replicas.map((x) => h('div', { class: 'svc-card console-card', dataset: { service: x.service } },
+        h('div', { class: 'head' },
+          h('strong', { text: replicaName(x) }),
+          x.proxy ? h('a', { class: 'button primary open-console', href: x.proxy, target: '_blank', rel: 'noopener',
+            'aria-label': t('def.openLabel', { service: replicaName(x) }), text: t('def.open') }) : null),
+        h('dl', { class: 'kv' },
+          x.viaGateway ? [h('dt', { text: t('def.viaGateway') }), h('dd', { class: 'mono', text: x.viaGateway })] : null,
+          h('dt', { text: t('def.operator') }), h('dd', null, operatorLogin(x))))));
+  }
+  renderTools();
+}
+
+// renderTools shows the team's defence gateway and the commands that go
+// through it, as the attack portal shows an attack team's. The token is
+// always $TOKEN: the page never prints it.
+function renderTools() {
+  const box = $('defence-tools');
+  const g = replicas.find((x) => x.gateway && typeof x.gateway === 'object')?.gateway;
+  if (!g) {
+    box.replaceChildren(h('p', { class: 'alert info', text: t('def.noGateway') }));
+    return;
+  }
+  const addr = g.socks5 ?? g.address ?? '';
+  const [host, port] = splitAddr(addr);
+  // The gateway takes the team's short name as well as its name, and a
+  // short name needs no quoting anywhere.
+  const user = g.short || g.user || me.name;
+  const plain = /^[A-Za-z0-9._-]+$/.test(user);
+  const first = replicas.find((x) => x.viaGateway) ?? replicas[0];
+  const target = first?.viaGateway || (first?.address ? `http://${first.address}/` : 'http://HOST/');
+  box.replaceChildren(...[
+    h('dl', { class: 'kv' },
+      h('dt', { text: t('def.gateway') }), h('dd', { class: 'mono', text: addr }),
+      h('dt', { text: t('targets.user') }), h('dd', { class: 'mono', text: user }),
+      h('dt', { text: t('targets.password') }), h('dd', { text: t('targets.passwordIs') })),
+    h('p', { class: 'muted', text: t('def.token') }),
+    h('p', { text: t('def.exCurl') }),
+    example(plain ? `curl --socks5-hostname ${user}:$TOKEN@${addr} ${target}`
+      : `curl --socks5-hostname ${addr} --proxy-user "${user}:$TOKEN" ${target}`),
+    // proxychains reads its user name up to the first blank.
+    plain ? [h('p', { text: t('def.exProxychains') }),
+      example(`# /etc/proxychains4.conf\n[ProxyList]\nsocks5 ${host} ${port} ${user} $TOKEN\n\nproxychains4 -q curl ${target}`)] : null,
+    g.short ? [h('p', { text: t('def.exBox') }), example(`proxychains4 ssh ${g.short}@defencebox`),
+      h('p', { class: 'muted', text: t('def.box') })] : null,
+  ].flat().filter(Boolean));
 }
 
 function renderServices() {
@@ -439,7 +540,10 @@ async function main() {
       renderVerdicts();
       renderTargets();
     }
-    if (defends(me.role)) renderDetections();
+    if (defends(me.role)) {
+      renderDetections();
+      renderSystems();
+    }
   });
   setupLogin(onLogin);
   setupLogout();

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -175,6 +176,10 @@ func (w *consoleWriter) WriteHeader(code int) {
 	}
 	w.wrote = true
 	setSecureHeaders(w.Header(), w.policy)
+	// Under no-referrer a browser sends a form's post with Origin: null,
+	// which the origin rule refuses. The console never sees the Referer
+	// (consoleRequestHeaders), and no other site gets one.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -281,7 +286,7 @@ func (s *Server) consoleError(service, team string) func(http.ResponseWriter, *h
 			reason = fmt.Sprintf("the admin console of %s sent a page larger than %d MiB, more than this server rewrites", service, consolePageLimit>>20)
 		case errors.Is(err, errConsoleEncoding):
 			reason = fmt.Sprintf("the admin console of %s sent a compressed page this server cannot rewrite", service)
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 			status = http.StatusGatewayTimeout
 			reason = fmt.Sprintf("the admin console of %s did not answer within %s", service, consoleTimeout)
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
@@ -297,6 +302,11 @@ func (s *Server) consoleError(service, team string) func(http.ResponseWriter, *h
 			_ = json.NewEncoder(w).Encode(errorBody{Error: reason})
 		}
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 var (

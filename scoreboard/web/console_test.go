@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -208,6 +209,7 @@ func (b *browser) send(method, path, ctype, body string) *http.Response {
 		b.t.Fatal(err)
 	}
 	req.Header.Set("Origin", b.base)
+	req.Header.Set("Referer", b.base+"/team.html")
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -242,7 +244,8 @@ func TestAdminConsoleThroughProxy(t *testing.T) {
 	if err := json.Unmarshal([]byte(readAll(t, b.send(http.MethodGet, "/api/v1/team/replicas", "", ""))), &reps); err != nil {
 		t.Fatal(err)
 	}
-	if len(reps) != 1 || reps[0].Proxy != "/console/replicas/mail/" || reps[0].Operator == nil {
+	if len(reps) != 1 || reps[0].Proxy != "/console/replicas/mail/" || reps[0].Operator == nil ||
+		reps[0].ViaGateway != "http://"+consoleHost(teamDef)+"/" {
 		t.Fatalf("replicas %+v", reps)
 	}
 
@@ -261,7 +264,8 @@ func TestAdminConsoleThroughProxy(t *testing.T) {
 	if got := r.Header.Values("Content-Security-Policy"); len(got) != 1 {
 		t.Errorf("%d policies: %q", len(got), got)
 	}
-	if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" {
+	if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" ||
+		r.Header.Get("Referrer-Policy") != "same-origin" {
 		t.Errorf("headers %v", r.Header)
 	}
 	for _, want := range []string{
@@ -338,7 +342,7 @@ func TestAdminConsoleThroughProxy(t *testing.T) {
 			if strings.Contains(all, sid) || strings.Contains(all, fx.teamToken(teamDef)) || strings.Contains(all, sessionCookie) {
 				t.Errorf("%s %s: the console saw the defence's credentials in %s: %q", s.method, s.path, k, v)
 			}
-			if k == "Authorization" || k == "X-Team-Token" || strings.HasPrefix(k, "X-Forwarded") || k == "Forwarded" || k == "X-Real-Ip" {
+			if k == "Authorization" || k == "X-Team-Token" || strings.HasPrefix(k, "X-Forwarded") || k == "Forwarded" || k == "X-Real-Ip" || k == "Referer" {
 				t.Errorf("%s %s: the console saw %s: %q", s.method, s.path, k, v)
 			}
 		}
@@ -493,6 +497,16 @@ func TestAdminConsoleFailures(t *testing.T) {
 	}
 	if !strings.Contains(fx.logs.String(), "admin console proxy failed") {
 		t.Error("the failure was not logged")
+	}
+
+	// A console that does not answer in time is a 504, however the wait
+	// ended.
+	for _, err := range []error{fmt.Errorf("proxy: %w", context.DeadlineExceeded), &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}} {
+		rec := httptest.NewRecorder()
+		fx.srv.consoleError("mail", "x")(rec, httptest.NewRequest(http.MethodGet, "/console/replicas/mail/", nil), err)
+		if rec.Code != http.StatusGatewayTimeout || !strings.Contains(rec.Body.String(), "did not answer within 30s") {
+			t.Errorf("%v: %d %s", err, rec.Code, rec.Body)
+		}
 	}
 
 	bare := newFixture(t, func(o *Options) { o.Range = nil })

@@ -47,7 +47,8 @@
 //     The answer is a list, one line per replica: {"service", "title",
 //     "address", "status", "history", "console"} and, when the range
 //     implements AdminConsoles, "proxy" (the path of the proxied admin
-//     console), "operator" ({"user", "password"}, the console's login)
+//     console), "viaGateway" (the console's URL as the defence gateway
+//     resolves it), "operator" ({"user", "password"}, the console's login)
 //     and "gateway", the team's defence gateway as /api/v1/targets shows
 //     an attack team's, the same object on every line.
 //   - GET, HEAD and POST /console/replicas/<service>/... (defending

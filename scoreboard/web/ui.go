@@ -97,6 +97,9 @@ type replicaLine struct {
 	// Proxy is where the team's browser opens that console through this
 	// server and its defence gateway, when the range offers that.
 	Proxy string `json:"proxy,omitempty"`
+	// ViaGateway is the console's URL as the defence gateway resolves
+	// it, for the team's own tools.
+	ViaGateway string `json:"viaGateway,omitempty"`
 	// Operator is the console's operator login.
 	Operator *operatorLogin `json:"operator,omitempty"`
 	// Gateway is the team's defence gateway, the same on every line, as
@@ -185,7 +188,7 @@ func (s *Server) proxyLine(ctx context.Context, acs AdminConsoles, team, service
 	if ac.URL == "" || ac.Dial == nil {
 		return
 	}
-	l.Proxy = consolePath(l.Service)
+	l.Proxy, l.ViaGateway = consolePath(l.Service), ac.URL
 	if ac.User != "" || ac.Password != "" {
 		l.Operator = &operatorLogin{User: ac.User, Password: ac.Password}
 	}

@@ -38,7 +38,7 @@ const auditJS = `(() => {
 		});
 		return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 	};
-	for (const e of document.querySelectorAll('.st:not(.st-UNKNOWN), .code, .phase, button.primary, .rank-n')) {
+	for (const e of document.querySelectorAll('.st:not(.st-UNKNOWN), .code, .phase, button.primary, .button.primary, .rank-n')) {
 		const s = getComputedStyle(e);
 		if (s.backgroundColor === 'rgba(0, 0, 0, 0)') continue;
 		const [a, b] = [lum(s.color), lum(s.backgroundColor)].sort((x, y) => y - x);
