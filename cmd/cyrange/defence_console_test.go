@@ -182,9 +182,8 @@ func TestDefenceConsoleDocker(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`input[name="patch_idor"]`)),
 		chromedp.Click(chromedp.CSS(`input[name="patch_idor"]`)),
 		chromedp.Click(chromedp.CSS(`form[action$="/admin/settings"] button`)),
-		// The console saved it and shows the patch on.
-		chromedp.Poll[chromedp.Void](`document.body.innerText.includes("Đã lưu") && document.querySelector('input[name="patch_idor"]').checked`,
-			chromedp.WithPollingTimeout(30*time.Second)),
+		// The console's notice that it saved, on the page it answers with.
+		chromedp.WaitVisible(chromedp.CSS(`nav + p > b`)),
 	)
 	if err != nil {
 		// Where the browser got stuck, for the failure's message.
@@ -192,6 +191,9 @@ func TestDefenceConsoleDocker(t *testing.T) {
 		page, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
 		dcancel()
 		fail("in the browser: %v\npage: %s", err, page)
+	}
+	if on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('input[name="patch_idor"]').checked`)); err != nil || !on {
+		fail("the console does not show the patch on after saving: %v", err)
 	}
 
 	// The remedy is in the game's log.
