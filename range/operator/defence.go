@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/cyrange/cyrange/images/target"
 	cyberrange "github.com/cyrange/cyrange/range"
@@ -84,7 +85,7 @@ func (d *Defence) AdminConsole(ctx context.Context, team, svc int) (AdminConsole
 	if err != nil {
 		return AdminConsole{}, err
 	}
-	password, err := d.Operator.Password(ctx, team, svc)
+	password, err := d.Operator.passwordSince(ctx, team, svc, d.lastStart(ctx, team, svc))
 	if err != nil {
 		return AdminConsole{}, err
 	}
@@ -94,6 +95,29 @@ func (d *Defence) AdminConsole(ctx context.Context, team, svc int) (AdminConsole
 		Console: target.Console{URL: "http://" + net.JoinHostPort(host, strconv.Itoa(admin)) + "/", Dialer: dialer, Password: password},
 		User:    t.OperatorUser(),
 	}, nil
+}
+
+// lastStart is when the Docker driver last started team's target of
+// service svc, zero when it cannot tell or the driver is another: the
+// output before it is an earlier run's, with an earlier password. The
+// local driver reads from the end of the output for any non-zero time,
+// so there the first run's password is the one read: a local target that
+// restarted shows a stale one (local ranges are for rehearsals).
+func (d *Defence) lastStart(ctx context.Context, team, svc int) time.Time {
+	c, ok := d.Operator.Plan.Target(team, svc)
+	if d.Status == nil || !ok || d.Operator.Plan.Driver != cyberrange.DriverDocker {
+		return time.Time{}
+	}
+	rep, err := d.Status(ctx)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, cr := range rep.Containers {
+		if cr.Name == c.Name {
+			return cr.Started
+		}
+	}
+	return time.Time{}
 }
 
 // Remedy applies the remedy of weakness w to team's replica of service

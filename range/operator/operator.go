@@ -71,6 +71,13 @@ func (o *Operator) targetOf(svc int) (target.Target, error) {
 // svc, which the target makes up at start and prints on its output for
 // the operator's eyes only.
 func (o *Operator) Password(ctx context.Context, owner, svc int) (string, error) {
+	return o.passwordSince(ctx, owner, svc, time.Time{})
+}
+
+// passwordSince is Password reading the output from since: a target
+// that restarted made up a new password, and the output from its first
+// start still holds the old one.
+func (o *Operator) passwordSince(ctx context.Context, owner, svc int, since time.Time) (string, error) {
 	t, err := o.targetOf(svc)
 	if err != nil {
 		return "", err
@@ -81,7 +88,7 @@ func (o *Operator) Password(ctx context.Context, owner, svc int) (string, error)
 	}
 	lctx, cancel := context.WithTimeout(ctx, passwordTimeout)
 	defer cancel()
-	rc, err := o.Driver.Logs(lctx, c.Name, time.Time{})
+	rc, err := o.Driver.Logs(lctx, c.Name, since)
 	if err != nil {
 		return "", fmt.Errorf("operator: the output of %s: %w", c.Name, err)
 	}
