@@ -350,7 +350,7 @@ func TestChaosKillRangeUp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for _, driver := range []string{cyberrange.DriverLocal, cyberrange.DriverDocker} {
 		t.Run(driver, func(t *testing.T) {
-			// Up of the demo range reports 10 events: 5 networks, then 5
+			// Up of the demo range reports 11 events: 5 networks, then 6
 			// containers. Kills land among the networks, between the two
 			// steps, among the containers (the last fixed point, which
 			// leaves the restart below a range half made), and at random.
