@@ -575,9 +575,7 @@ func (b *planBuilder) checkers() error {
 
 func (b *planBuilder) gateways() error {
 	var boxes []Container
-	gwHost := netip.MustParseAddr(b.o.GatewayHost)
 	for _, t := range b.attack {
-		team := b.sc.Teams[t]
 		tn := b.network(b.teamNetName(t))
 		published := 0
 		if b.o.GatewayPortBase > 0 {
@@ -585,12 +583,6 @@ func (b *planBuilder) gateways() error {
 			if published > 65535 {
 				return invalidf("gateway port base %d leaves no port for team %d", b.o.GatewayPortBase, t+1)
 			}
-		}
-		pub := netip.AddrPortFrom(gwHost, uint16(published))
-		source := host(tn.Subnet, HostGateway)
-		listen, port := "0.0.0.0:"+strconv.Itoa(GatewayPort), GatewayPort
-		if b.local {
-			listen, port = pub.String(), published
 		}
 		var allow, names []string
 		for _, c := range b.p.Containers {
@@ -610,49 +602,71 @@ func (b *planBuilder) gateways() error {
 				allow = append(allow, rule)
 			}
 		}
-		if b.sc.AttackBox && !b.local {
+		withBox := b.sc.AttackBox && !b.local
+		if withBox {
 			// Players log in to their own box through their gateway.
 			box := host(tn.Subnet, HostAttackBox)
 			allow = append(allow, netip.AddrPortFrom(box, PortSSH).String())
 			names = append(names, AttackBoxName+"="+box.String())
 		}
-		cmd := []string{"gateway", "--team", team.Name, "--user", team.Short, "--token-env", EnvGatewayToken,
-			"--listen", listen, "--source", source.String()}
-		if len(allow) > 0 {
-			cmd = append(cmd, "--allow", strings.Join(allow, ","), "--resolve", strings.Join(names, ","))
-		}
-		c := Container{
-			Name:     fmt.Sprintf("cyrange-%s-gateway-%s", b.sc.Name, team.Short),
-			Kind:     KindGateway,
-			Image:    b.o.Image,
-			Command:  cmd,
-			Env:      map[string]string{EnvGatewayToken: b.o.TeamTokens[t]},
-			Networks: []Attachment{{Network: tn.Name, Address: source}},
-			Ports:    []Port{{Name: PortSocks, Number: port, Publish: pub.String()}},
-			Labels:   b.labels(string(KindGateway), t),
-			Limits:   DefaultLimits(KindGateway),
-			ReadOnly: true,
-			Team:     t,
-			Service:  -1,
-		}
-		b.p.Containers = append(b.p.Containers, c)
-		if b.sc.AttackBox && !b.local {
-			boxes = append(boxes, Container{
-				Name:     fmt.Sprintf("cyrange-%s-attackbox-%s", b.sc.Name, team.Short),
-				Kind:     KindAttackBox,
-				Image:    b.o.AttackBoxImage,
-				Env:      map[string]string{EnvBoxUser: team.Short, EnvBoxPassword: b.o.TeamTokens[t]},
-				Networks: []Attachment{{Network: tn.Name, Address: host(tn.Subnet, HostAttackBox)}},
-				Ports:    []Port{{Name: PortSSHName, Number: PortSSH}},
-				Labels:   b.labels(string(KindAttackBox), t),
-				Limits:   DefaultLimits(KindAttackBox),
-				Team:     t,
-				Service:  -1,
-			})
+		b.p.Containers = append(b.p.Containers, b.gateway(KindGateway, "gateway", t, tn, published, allow, names))
+		if withBox {
+			boxes = append(boxes, b.box(KindAttackBox, "attackbox", t, tn, nil))
 		}
 	}
 	b.p.Containers = append(b.p.Containers, boxes...)
 	return nil
+}
+
+// gateway is team t's SOCKS5 gateway of kind on network n (its source
+// address .2), published on the gateway host's port published (0: one the
+// engine picks), letting in allow and resolving names.
+func (b *planBuilder) gateway(kind Kind, role string, t int, n Network, published int, allow, names []string) Container {
+	team := b.sc.Teams[t]
+	pub := netip.AddrPortFrom(netip.MustParseAddr(b.o.GatewayHost), uint16(published))
+	source := host(n.Subnet, HostGateway)
+	listen, port := "0.0.0.0:"+strconv.Itoa(GatewayPort), GatewayPort
+	if b.local {
+		listen, port = pub.String(), published
+	}
+	cmd := []string{"gateway", "--team", team.Name, "--user", team.Short, "--token-env", EnvGatewayToken,
+		"--listen", listen, "--source", source.String()}
+	if len(allow) > 0 {
+		cmd = append(cmd, "--allow", strings.Join(allow, ","), "--resolve", strings.Join(names, ","))
+	}
+	return Container{
+		Name:     fmt.Sprintf("cyrange-%s-%s-%s", b.sc.Name, role, team.Short),
+		Kind:     kind,
+		Image:    b.o.Image,
+		Command:  cmd,
+		Env:      map[string]string{EnvGatewayToken: b.o.TeamTokens[t]},
+		Networks: []Attachment{{Network: n.Name, Address: source}},
+		Ports:    []Port{{Name: PortSocks, Number: port, Publish: pub.String()}},
+		Labels:   b.labels(string(kind), t),
+		Limits:   DefaultLimits(kind),
+		ReadOnly: true,
+		Team:     t,
+		Service:  -1,
+	}
+}
+
+// box is team t's workstation of kind on network n (address .3), where
+// the team logs in with its short name and token.
+func (b *planBuilder) box(kind Kind, role string, t int, n Network, mounts []Mount) Container {
+	team := b.sc.Teams[t]
+	return Container{
+		Name:     fmt.Sprintf("cyrange-%s-%s-%s", b.sc.Name, role, team.Short),
+		Kind:     kind,
+		Image:    b.o.AttackBoxImage,
+		Env:      map[string]string{EnvBoxUser: team.Short, EnvBoxPassword: b.o.TeamTokens[t]},
+		Networks: []Attachment{{Network: n.Name, Address: host(n.Subnet, HostAttackBox)}},
+		Ports:    []Port{{Name: PortSSHName, Number: PortSSH}},
+		Labels:   b.labels(string(kind), t),
+		Limits:   DefaultLimits(kind),
+		Mounts:   mounts,
+		Team:     t,
+		Service:  -1,
+	}
 }
 
 // defenceGateways gives every defending team a gateway and, when the
@@ -663,23 +677,15 @@ func (b *planBuilder) gateways() error {
 // reach it.
 func (b *planBuilder) defenceGateways() error {
 	var boxes []Container
-	gwHost := netip.MustParseAddr(b.o.GatewayHost)
 	for r, t := range b.defence {
-		team := b.sc.Teams[t]
 		rn := b.network(b.replicaNetName(t))
 		published := 0
 		if b.o.GatewayPortBase > 0 {
 			// After every team's attack gateway port.
 			published = b.o.GatewayPortBase + len(b.sc.Teams) + r + 1
 			if published > 65535 {
-				return invalidf("gateway port base %d leaves no defence gateway port for team %q", b.o.GatewayPortBase, team.Name)
+				return invalidf("gateway port base %d leaves no defence gateway port for team %q", b.o.GatewayPortBase, b.sc.Teams[t].Name)
 			}
-		}
-		pub := netip.AddrPortFrom(gwHost, uint16(published))
-		source := host(rn.Subnet, HostGateway)
-		listen, port := "0.0.0.0:"+strconv.Itoa(GatewayPort), GatewayPort
-		if b.local {
-			listen, port = pub.String(), published
 		}
 		var allow, names []string
 		var mounts []Mount
@@ -708,39 +714,9 @@ func (b *planBuilder) defenceGateways() error {
 			allow = append(allow, netip.AddrPortFrom(box, PortSSH).String())
 			names = append(names, DefenceBoxName+"="+box.String())
 		}
-		cmd := []string{"gateway", "--team", team.Name, "--user", team.Short, "--token-env", EnvGatewayToken,
-			"--listen", listen, "--source", source.String()}
-		if len(allow) > 0 {
-			cmd = append(cmd, "--allow", strings.Join(allow, ","), "--resolve", strings.Join(names, ","))
-		}
-		b.p.Containers = append(b.p.Containers, Container{
-			Name:     fmt.Sprintf("cyrange-%s-defencegw-%s", b.sc.Name, team.Short),
-			Kind:     KindDefenceGateway,
-			Image:    b.o.Image,
-			Command:  cmd,
-			Env:      map[string]string{EnvGatewayToken: b.o.TeamTokens[t]},
-			Networks: []Attachment{{Network: rn.Name, Address: source}},
-			Ports:    []Port{{Name: PortSocks, Number: port, Publish: pub.String()}},
-			Labels:   b.labels(string(KindDefenceGateway), t),
-			Limits:   DefaultLimits(KindDefenceGateway),
-			ReadOnly: true,
-			Team:     t,
-			Service:  -1,
-		})
+		b.p.Containers = append(b.p.Containers, b.gateway(KindDefenceGateway, "defencegw", t, rn, published, allow, names))
 		if withBox {
-			boxes = append(boxes, Container{
-				Name:     fmt.Sprintf("cyrange-%s-defencebox-%s", b.sc.Name, team.Short),
-				Kind:     KindDefenceBox,
-				Image:    b.o.AttackBoxImage,
-				Env:      map[string]string{EnvBoxUser: team.Short, EnvBoxPassword: b.o.TeamTokens[t]},
-				Networks: []Attachment{{Network: rn.Name, Address: host(rn.Subnet, HostAttackBox)}},
-				Ports:    []Port{{Name: PortSSHName, Number: PortSSH}},
-				Labels:   b.labels(string(KindDefenceBox), t),
-				Limits:   DefaultLimits(KindDefenceBox),
-				Mounts:   mounts,
-				Team:     t,
-				Service:  -1,
-			})
+			boxes = append(boxes, b.box(KindDefenceBox, "defencebox", t, rn, mounts))
 		}
 	}
 	b.p.Containers = append(b.p.Containers, boxes...)

@@ -217,13 +217,7 @@ func (r *Rehearsal) checkGateways(ctx context.Context) {
 			if err != nil {
 				return err
 			}
-			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			c, err := d.DialContext(dctx, "tcp", dest)
-			if err != nil {
-				return err
-			}
-			return c.Close()
+			return dialThrough(ctx, d, dest)
 		}
 		err := dial(r.toks.TeamToken(team))
 		if err != nil {
