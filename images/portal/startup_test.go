@@ -1,0 +1,50 @@
+package portal
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestStartupFullProvince: the full province (202 sites) with 50,000
+// dossiers builds and listens in under 2 s (4 s under -race, which slows
+// the SQL engine several times).
+func TestStartupFullProvince(t *testing.T) {
+	limit := 2 * time.Second
+	if raceEnabled {
+		limit = 8 * time.Second
+	}
+	start := time.Now()
+	s, err := New(context.Background(), Config{Listen: "127.0.0.1", Sites: MaxSites, Dossiers: DefaultDossiers, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	defer s.Close()
+	t.Logf("startup with %d sites, %d officers, %d dossiers: %v", len(s.prov.Sites), len(s.prov.Officers), DefaultDossiers, took)
+	if took > limit && os.Getenv("CYRANGE_NO_TIMING") == "" {
+		t.Errorf("startup took %v, want under %v", took, limit)
+	}
+	var n int
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM dossiers`).Scan(&n); err != nil || n != DefaultDossiers {
+		t.Fatalf("dossiers = %d, %v", n, err)
+	}
+}
+
+// BenchmarkStartup measures New and Start for the full province.
+func BenchmarkStartup(b *testing.B) {
+	for b.Loop() {
+		s, err := New(context.Background(), Config{Listen: "127.0.0.1", Seed: 7})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		_ = s.Close()
+	}
+}
