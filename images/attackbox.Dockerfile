@@ -14,7 +14,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       nmap curl python3 hydra swaks netcat-openbsd openssh-server ca-certificates iproute2 \
-      openssl jq sqlite3 \
+      openssl jq sqlite3 sqlmap ffuf gobuster dirb \
  && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* \
  && mkdir -p /run/sshd \
  && printf 'PermitRootLogin no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nX11Forwarding no\n' \

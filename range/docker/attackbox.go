@@ -29,6 +29,9 @@ import (
 var AttackBoxPackages = []string{
 	"nmap", "curl", "python3", "hydra", "swaks", "netcat-openbsd", "openssh-server",
 	"ca-certificates", "iproute2", "openssl", "jq", "sqlite3",
+	// The web tools attackers reach for against the portal, and dirb for
+	// its stock wordlists (/usr/share/dirb/wordlists).
+	"sqlmap", "ffuf", "gobuster", "dirb",
 }
 
 // attackBoxStart is the attack box's start: it makes the team's login
