@@ -231,9 +231,10 @@ func (s *security) update(f func(*Settings)) (before, after Settings) {
 // rotate replaces the signing secret with a random one: every officer's
 // cookie signed with the old one stops verifying at once.
 func (s *security) rotate(st *Settings) {
+	// A key as the CMS writes it in its configuration: 64 hex digits.
 	var k [32]byte
 	_, _ = rand.Read(k[:])
-	s.signing = k[:]
+	s.signing = []byte(hex.EncodeToString(k[:]))
 	st.SecretDefault = false
 	st.SecretGen++
 }
