@@ -250,7 +250,6 @@ func parsePage(s string) int {
 	return min(n, 10000)
 }
 
-const pageSize = 20
 
 // clip bounds a free-text field a visitor typed.
 func clip(s string, n int) string {
