@@ -250,7 +250,6 @@ func parsePage(s string) int {
 	return min(n, 10000)
 }
 
-
 // clip bounds a free-text field a visitor typed.
 func clip(s string, n int) string {
 	s = strings.TrimSpace(s)
