@@ -18,7 +18,7 @@ func TestStartupFullProvince(t *testing.T) {
 	// The best of two tries: on the shared 2-core machine another test
 	// package may be running beside this one.
 	var s *Server
-	took := time.Duration(1<<62)
+	took := time.Duration(1 << 62)
 	for range 2 {
 		start := time.Now()
 		srv, err := New(context.Background(), Config{Listen: "127.0.0.1", Sites: MaxSites, Dossiers: DefaultDossiers, Seed: 7})
