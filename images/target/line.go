@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Line is one action of a target's log as the defence reads it: the
@@ -60,7 +61,11 @@ func (l Line) Source() string {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap().String()
 	}
-	if h, _, err := net.SplitHostPort(s); err == nil {
+	// A host name, but nothing that could forge a second line or column
+	// where the source is shown.
+	if h, _, err := net.SplitHostPort(s); err == nil && !strings.ContainsFunc(h, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.IsSpace(r)
+	}) {
 		return h
 	}
 	return ""

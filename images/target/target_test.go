@@ -81,6 +81,8 @@ func TestReadJSONLine(t *testing.T) {
 		{`{"msg":"m","action":"a","src":"127.0.0.1:5"}`, "127.0.0.1", true},
 		{`{"msg":"m","action":"a","src":"[::ffff:10.0.0.1]:5"}`, "10.0.0.1", true},
 		{`{"msg":"m","action":"a","src":"host:5"}`, "host", true},
+		{`{"msg":"m","action":"a","src":"a\nb:1"}`, "", true},
+		{`{"msg":"m","action":"a","src":"a b:1"}`, "", true},
 		{`{"msg":"m","action":"a"}`, "", true},
 		{`{"msg":"m"}`, "", false},
 		{`password: x`, "", false},
