@@ -929,6 +929,16 @@ func (p *Plan) TargetFor(team, owner, svc int) (addr netip.Addr, ports []Port, o
 	return addr, teamPorts(c), true
 }
 
+// KnownPorts maps the port names of owner's target of service svc to
+// their numbers, the admin console's included: what an attacker knows of
+// a replica's ports (the numbers are the target's documented ones, as
+// the range shifts them), though its gateway lets it reach only the
+// others. An exploit that makes the replica call itself (SSRF) needs the
+// console's.
+func (p *Plan) KnownPorts(owner, svc int) map[string]int {
+	return PortMap(p.ReplicaPorts(owner, svc))
+}
+
 // PortMap maps ports' names to their numbers, as clients of a target
 // (its exploits, its checker) name them.
 func PortMap(ports []Port) map[string]int {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver"
 	mschecker "github.com/cyrange/cyrange/images/mailserver/checker"
+	"github.com/cyrange/cyrange/images/portal/portaltarget"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
@@ -347,12 +348,14 @@ func TestGatewayCommandsParse(t *testing.T) {
 }
 
 // TestRoleCommandsParse hands the plan's target and checker command lines
-// to the mail server's own flag parsing, followed by -h: it stops there
+// to the targets' own flag parsing, followed by -h: it stops there
 // with flag.ErrHelp only if every flag before it is one the role knows.
 func TestRoleCommandsParse(t *testing.T) {
 	roles := map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 		"target mailserver":  mailserver.RunTarget,
 		"checker mailserver": mschecker.RunChecker,
+		"target portal":      portaltarget.New().RunTarget,
+		"checker portal":     portaltarget.New().RunChecker,
 	}
 	for _, name := range scenarios.Builtins() {
 		for _, driver := range []string{cyberrange.DriverDocker, cyberrange.DriverLocal} {

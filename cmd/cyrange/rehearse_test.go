@@ -147,3 +147,44 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 		t.Fatalf("with %s taken: %v", addr, err)
 	}
 }
+
+// TestRehearseProvinceIsReady rehearses the two-target province on the
+// local driver: every row passes, among them the portal's checker
+// methods, each of its exploits and remedies (through the defence
+// gateway).
+func TestRehearseProvinceIsReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a rehearsal brings a range up")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "rehearse", ownScenario(t, dir, "province-2024", "", nil), "--driver", "local", "--json")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rehearse: %v\n%s\n%s", err, out, tail(stderr.String(), 3000))
+	}
+	var rep struct {
+		Ready  bool              `json:"ready"`
+		Checks []rehearsal.Check `json:"checks"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	portal := map[string]int{}
+	for _, c := range rep.Checks {
+		if c.Result != rehearsal.Pass {
+			t.Errorf("%s %s: %s %s", c.Check, c.Target, c.Result, c.Reason)
+		}
+		if strings.HasSuffix(c.Target, "/portal") {
+			portal[strings.Fields(c.Check)[0]]++
+		}
+	}
+	const weaknesses = 7
+	if !rep.Ready || portal["exploit"] != weaknesses || portal["remedy"] != weaknesses || portal["getflag"] != 6 ||
+		portal["havoc"] == 0 || portal["getnoise"] == 0 {
+		t.Fatalf("ready %v, portal checks %v", rep.Ready, portal)
+	}
+	assertNoRehearsalLeft(t, "cyrange-province-2024-rehearsal")
+}

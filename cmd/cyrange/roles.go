@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cyrange/cyrange/images/mailserver/mailtarget"
+	"github.com/cyrange/cyrange/images/portal/portaltarget"
 	"github.com/cyrange/cyrange/images/target"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/ingest"
@@ -15,7 +16,7 @@ import (
 // targets are the targets this build runs: the one list a new target
 // joins.
 func targets() target.Set {
-	return append(target.Set{mailtarget.New()}, testTargets()...)
+	return append(target.Set{mailtarget.New(), portaltarget.New()}, testTargets()...)
 }
 
 // openScenario loads a scenario (a built-in name or a file) and checks its

@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -71,11 +72,20 @@ func (c *console) proto() string {
 }
 
 // localExport is the reporting job's way in: the province's statistics
-// cron job on the host reads the export from loopback without a
-// password, which is what the ssrf_import weakness reaches.
+// cron job on the host reads the export from the host itself without a
+// password — from loopback, or from one of the host's own addresses
+// (the connection's two ends are the same address), which is what the
+// ssrf_import weakness reaches through the server's own fetch.
 func (c *console) localExport(r *http.Request) bool {
+	if !c.adminPort || r.URL.Path != "/quantri/api/export" {
+		return false
+	}
 	src := ipOf(r.RemoteAddr)
-	return c.adminPort && src.IsLoopback() && r.URL.Path == "/quantri/api/export"
+	if src.IsLoopback() {
+		return true
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return ok && src.IsValid() && addrOf(local) == src
 }
 
 // auth requires a console session, or HTTP Basic credentials on the API.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/target"
-	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
 )
 
@@ -125,12 +124,12 @@ func (b *attacker) round(ctx context.Context) []string {
 		if r.Owner == b.team {
 			continue
 		}
-		host, ports, ok := b.o.Plan.TargetFor(b.team, r.Owner, r.Service)
+		host, _, ok := b.o.Plan.TargetFor(b.team, r.Owner, r.Service)
 		svc := b.o.Scenario.Services[r.Service]
 		if !ok {
 			continue
 		}
-		t := target.Replica{Host: host.String(), Ports: cyberrange.PortMap(ports), Options: svc.Options,
+		t := target.Replica{Host: host.String(), Ports: b.o.Plan.KnownPorts(r.Owner, r.Service), Options: svc.Options,
 			AttackInfo: infos[cfg.Teams[r.Owner].Name+"/"+cfg.Services[r.Service].Name]}
 		for _, ex := range b.known {
 			if ex.target != svc.Image {

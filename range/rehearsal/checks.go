@@ -266,11 +266,11 @@ func (r *Rehearsal) runExploit(ctx context.Context, w target.Weakness, team int,
 	if err != nil {
 		return nil, err
 	}
-	host, ports, ok := r.rg.Plan.TargetFor(team, rp.Owner, rp.Service)
+	host, _, ok := r.rg.Plan.TargetFor(team, rp.Owner, rp.Service)
 	if !ok {
 		return nil, errors.New("the attack team has no way to the replica")
 	}
-	t := target.Replica{Host: host.String(), Ports: cyberrange.PortMap(ports), AttackInfo: r.infos[replicaKey(rp)],
+	t := target.Replica{Host: host.String(), Ports: r.rg.Plan.KnownPorts(rp.Owner, rp.Service), AttackInfo: r.infos[replicaKey(rp)],
 		Options: r.o.Scenario.Services[rp.Service].Options}
 	ectx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
