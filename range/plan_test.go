@@ -21,6 +21,7 @@ import (
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
 	"github.com/cyrange/cyrange/scenarios"
+	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -395,7 +396,7 @@ func TestCheckerTargetsArePlacement(t *testing.T) {
 					if c.Kind != cyberrange.KindChecker {
 						continue
 					}
-					targets, err := mschecker.ParseTargets(flagValue(c.Command, "--targets"))
+					targets, err := checks.ParseTargets(flagValue(c.Command, "--targets"))
 					if err != nil {
 						t.Fatalf("%s: %v", c.Name, err)
 					}

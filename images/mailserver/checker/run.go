@@ -42,7 +42,7 @@ func RunChecker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *targets == "" {
 		return errors.New("checker: --targets is required: the replicas the checker may connect to")
 	}
-	replicas, err := ParseTargets(*targets)
+	replicas, err := checks.ParseTargets(*targets)
 	if err != nil {
 		return err
 	}

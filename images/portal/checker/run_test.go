@@ -83,21 +83,3 @@ func TestRunCheckerNeedsSecretAndTargets(t *testing.T) {
 		}
 	}
 }
-
-func TestParseTargets(t *testing.T) {
-	got, err := checker.ParseTargets(" 10.0.1.10=portal.d01, 10.0.1.11=portal.d02,127.0.0.1 ,portal.example.org.=portal.x,[::ffff:10.0.1.12]=portal.d03")
-	want := map[string]string{"10.0.1.10": "portal.d01", "10.0.1.11": "portal.d02", "127.0.0.1": "", "portal.example.org": "portal.x", "10.0.1.12": "portal.d03"}
-	if err != nil || len(got) != len(want) {
-		t.Fatalf("%v %v", got, err)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: %q, want %q", k, got[k], v)
-		}
-	}
-	for _, bad := range []string{"", ",", "=portal.d01", "10.0.1.10=a b", "10.0.1.10=x,10.0.1.10=y", "a/b=c", "x=y=z"} {
-		if _, err := checker.ParseTargets(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
