@@ -890,6 +890,16 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 			case 126, 127: // the runtime found no probe to run
 				return probeFailed(nil)
 			}
+			if st.ExitCode > 128 {
+				// Killed by a signal: its container is going down, and
+				// the engine may not say so yet. Its last line is the
+				// answer, once the engine catches up.
+				if err := d.awaitExit(ctx, c.Name); err != nil {
+					return err
+				}
+				return fmt.Errorf("docker: %s: its readiness probe was killed (exit code %d) while the container still runs",
+					c.Name, st.ExitCode)
+			}
 			return probeFailed(fmt.Errorf("docker: %s: nothing listens on some of its ports after %s (probe exit code %d)",
 				c.Name, timeout.Round(time.Millisecond), st.ExitCode))
 		}
@@ -910,6 +920,32 @@ func (d *Driver) WaitReady(ctx context.Context, c cyberrange.Container) error {
 		}
 	}
 }
+
+// awaitExit gives the engine up to exitSettle to report a dying
+// container as exited, and is that report (exited's error), or nil when
+// it still runs after all.
+func (d *Driver) awaitExit(ctx context.Context, name string) error {
+	t := time.NewTicker(probePoll)
+	defer t.Stop()
+	deadline := time.NewTimer(exitSettle)
+	defer deadline.Stop()
+	for {
+		if err := d.exited(ctx, name); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline.C:
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// exitSettle is how long a container whose probe was killed may take to
+// be reported as exited.
+const exitSettle = 10 * time.Second
 
 // WaitReady looks at its probe every probePoll, and at the container
 // every exitedEvery looks.
