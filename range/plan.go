@@ -1,6 +1,7 @@
 package cyberrange
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -78,6 +79,10 @@ const (
 const (
 	EnvCheckerSecret = "CYRANGE_CHECKER_SECRET"
 	EnvGatewayToken  = "CYRANGE_GATEWAY_TOKEN"
+	// EnvPeerSecret is shared by one defending team's built-in targets
+	// and by no one else's (PeerSecret): what one of its systems knows of
+	// another, a mailbox's password say, derives from it.
+	EnvPeerSecret = "CYRANGE_PEER_SECRET"
 	// The attack box makes a login of this name and password when it
 	// starts: the team's short name and token, as at its gateway.
 	EnvBoxUser     = "CYRANGE_BOX_USER"
@@ -450,11 +455,21 @@ func (b *planBuilder) targets() error {
 			// depend on: one learned on a replica opens nothing on
 			// another.
 			c.Command = append(c.Command, "--replica", TargetName(svc.Name, b.sc.Teams[owner].Short))
-			c.Env = map[string]string{EnvCheckerSecret: b.o.CheckerSecret}
+			c.Env = map[string]string{EnvCheckerSecret: b.o.CheckerSecret,
+				EnvPeerSecret: PeerSecret(b.o.CheckerSecret, b.sc.Teams[owner].Short)}
 			b.p.Containers = append(b.p.Containers, c)
 		}
 	}
 	return nil
+}
+
+// PeerSecret is the secret the replicas of the defending team short
+// share, from the exercise's checker secret: a credential one of them
+// leaks opens its neighbours, never another team's.
+func PeerSecret(checkerSecret, short string) string {
+	m := hmac.New(sha256.New, []byte(checkerSecret))
+	m.Write([]byte("peer\x00" + short))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // logVolume names the volume where owner's replica of service svc shares

@@ -511,7 +511,8 @@ func TestPlanTarget(t *testing.T) {
 		{"docker replica", docker, 3, 0, "cyrange-demo-mail-d01"},
 		{"local replica", local, 3, 0, "cyrange-demo-mail-d01"},
 		{"an attack team owns none", docker, 0, 0, ""},
-		{"no such service", docker, 3, 1, ""},
+		{"the second service", docker, 3, 1, "cyrange-demo-portal-d01"},
+		{"no such service", docker, 3, 2, ""},
 		{"no such team", local, 9, 0, ""},
 		{"a gateway is no target", docker, 0, -1, ""},
 	}
@@ -540,7 +541,8 @@ func TestPlanChecker(t *testing.T) {
 	}{
 		{"docker", docker, "mailserver", "cyrange-demo-checker-mailserver", "10.62.0.2"},
 		{"local", local, "mailserver", "cyrange-demo-checker-mailserver", "127.62.0.2"},
-		{"not in the plan", docker, "portal", "", ""},
+		{"the second target's", docker, "portal", "cyrange-demo-checker-portal", "10.62.0.3"},
+		{"not in the plan", docker, "linetarget", "", ""},
 		{"a service's name is not its checker's", docker, "mail", "", ""},
 		{"empty", local, "", "", ""},
 	}
@@ -644,5 +646,45 @@ func TestCommandWords(t *testing.T) {
 	}
 	if got := cyberrange.LastLine([]byte("one\ntwo\n\n  ")); got != "two" || !strings.Contains(cyberrange.LastLine(nil), "no output") {
 		t.Errorf("LastLine: %q", got)
+	}
+}
+
+// TestPeerSecretPerDefendingTeam: a defending team's built-in targets
+// share one peer secret, which no other team's targets have.
+func TestPeerSecretPerDefendingTeam(t *testing.T) {
+	sc := builtin(t, "province-2024")
+	sc.Teams = append(sc.Teams, scenarios.Team{Name: "Đội phòng thủ 2", Short: "d02", Role: scenarios.RoleDefence})
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := planFor(t, sc, cyberrange.DriverDocker)
+	byTeam := map[int]map[string]bool{}
+	for _, c := range p.Containers {
+		if c.Kind != cyberrange.KindTarget {
+			continue
+		}
+		s := c.Env[cyberrange.EnvPeerSecret]
+		if s == "" || s == c.Env[cyberrange.EnvCheckerSecret] {
+			t.Fatalf("%s: peer secret %q", c.Name, s)
+		}
+		if byTeam[c.Team] == nil {
+			byTeam[c.Team] = map[string]bool{}
+		}
+		byTeam[c.Team][s] = true
+	}
+	if len(byTeam) != 2 {
+		t.Fatalf("targets of %d defending teams, want 2", len(byTeam))
+	}
+	seen := map[string]bool{}
+	for team, secrets := range byTeam {
+		if len(secrets) != 1 {
+			t.Errorf("team %d's targets have %d peer secrets, want one", team, len(secrets))
+		}
+		for s := range secrets {
+			if seen[s] {
+				t.Errorf("two teams share the peer secret %s", s)
+			}
+			seen[s] = true
+		}
 	}
 }

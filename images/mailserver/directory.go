@@ -89,7 +89,9 @@ type Directory struct {
 	Accounts     []*Account
 	Agencies     []*Agency
 	Leaders      []*Account
-	byLocal      map[string]*Account
+	// Portal is the e-government portal's system mailbox.
+	Portal  *Account
+	byLocal map[string]*Account
 }
 
 // MinAccounts is the smallest directory that still has every kind of agency.
@@ -210,6 +212,13 @@ func newDirectory(r *rand.Rand, domain string, n int) (*Directory, error) {
 		sec := d.add(r, vpubnd, RoleSecretary, "Chuyên viên - Thư ký lãnh đạo")
 		l.Forward = sec.Addr
 	}
+	// The e-government portal's system mailbox, which sends the public
+	// services' notifications: no person behind it, never listed.
+	if stttt, ok := d.agency("stttt"); ok {
+		acct := d.newAccountOf(stttt, RoleStaff, "Hộp thư hệ thống Cổng thông tin điện tử", PortalMailbox,
+			corpus.Person{Family: "Cổng", Middle: "Thông tin", Given: "Điện tử"}, "")
+		d.Portal = acct
+	}
 	if len(d.Accounts) > n {
 		return nil, fmt.Errorf("mailserver: %d accounts is too few for %d agencies", n, len(d.Agencies))
 	}
@@ -266,6 +275,20 @@ func newDirectory(r *rand.Rand, domain string, n int) (*Directory, error) {
 	return d, nil
 }
 
+// agency finds an agency by its code.
+func (d *Directory) agency(code string) (*Agency, bool) {
+	for _, a := range d.Agencies {
+		if a.Code == code {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// PortalMailbox is the local part of the e-government portal's system
+// mailbox: the portal target's default mail account.
+const PortalMailbox = "congthongtin"
+
 func departmentHead(code string) string {
 	for _, dep := range corpus.Departments() {
 		if dep.Code == code {
@@ -305,13 +328,17 @@ func (d *Directory) add(r *rand.Rand, a *Agency, role Role, title string) *Accou
 }
 
 func (d *Directory) newAccount(r *rand.Rand, a *Agency, role Role, title, local string) *Account {
+	return d.newAccountOf(a, role, title, local, corpus.NewPerson(r), corpus.Phone(r))
+}
+
+func (d *Directory) newAccountOf(a *Agency, role Role, title, local string, p corpus.Person, phone string) *Account {
 	acct := &Account{
 		Index:  len(d.Accounts),
 		Local:  local,
 		Addr:   local + "@" + d.Domain,
-		Person: corpus.NewPerson(r),
+		Person: p,
 		Title:  title,
-		Phone:  corpus.Phone(r),
+		Phone:  phone,
 		Agency: a,
 		Role:   role,
 	}

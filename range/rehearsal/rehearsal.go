@@ -4,6 +4,9 @@
 // reference exploit through an attack team's gateway (one whose weakness
 // is on must get a flag, one whose weakness is off must not), applies each
 // remedy and proves the exploit then fails while the checker stays OK.
+// Chains that cross targets (a pivot from one of a defending team's
+// replicas into another) run end to end before the remedies and must
+// fail after them.
 //
 // It knows targets only through the target interface (images/target) and
 // the range only through its plan, its status and the operator
@@ -217,9 +220,11 @@ func (r *Rehearsal) Run(ctx context.Context) {
 			return
 		}
 	}
+	r.checkChains(ctx, false)
 	for _, rp := range r.cfg.Replicas {
 		r.checkExploits(ctx, rp)
 	}
+	r.checkChains(ctx, true)
 }
 
 func (r *Rehearsal) replicaName(rp scoreboard.Replica) string {

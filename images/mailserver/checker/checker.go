@@ -39,7 +39,7 @@ import (
 )
 
 // ServiceName is the service's name in the protocol.
-const ServiceName = "mailserver"
+const ServiceName = contract.ServiceName
 
 // Dialer opens connections to the target.
 type Dialer interface {

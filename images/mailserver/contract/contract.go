@@ -61,6 +61,9 @@ func ParseWeaknesses(list string) (map[string]bool, error) {
 	return set, nil
 }
 
+// ServiceName is the target's image and role name.
+const ServiceName = "mailserver"
+
 // The flag stores, in the order of the checker's variantId.
 const (
 	StoreInbox       = "inbox"

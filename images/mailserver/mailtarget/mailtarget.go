@@ -88,10 +88,15 @@ func (Target) Weaknesses() []target.Weakness {
 // it.
 func adapt(e exploits.Exploit) target.Exploit {
 	return func(ctx context.Context, d target.Dialer, r target.Replica) ([]string, error) {
-		t := exploits.Target{Host: r.Host, SMTPPort: r.Port("smtp", 0), IMAPPort: r.Port("imap", 0),
-			HTTPPort: r.Port("http", 0), AttackInfo: r.AttackInfo, Domain: r.Options.String("domain", "")}
-		return e.Run(ctx, d, t)
+		return e.Run(ctx, d, ExploitTarget(r))
 	}
+}
+
+// ExploitTarget is a replica as the mail's exploits take it, for the
+// chains of other targets that end on the mail server.
+func ExploitTarget(r target.Replica) exploits.Target {
+	return exploits.Target{Host: r.Host, SMTPPort: r.Port("smtp", 0), IMAPPort: r.Port("imap", 0),
+		HTTPPort: r.Port("http", 0), AttackInfo: r.AttackInfo, Domain: r.Options.String("domain", "")}
 }
 
 // WeaknessOn reads the options as the server reads its --weaknesses.

@@ -9,8 +9,11 @@ package portaltarget
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"strings"
 	"unicode"
 
@@ -74,8 +77,7 @@ func (Target) Weaknesses() []target.Weakness {
 // it.
 func adapt(e exploits.Exploit) target.Exploit {
 	return func(ctx context.Context, d target.Dialer, r target.Replica) ([]string, error) {
-		t := exploits.Target{Host: r.Host, HTTPPort: r.Port("http", 0), AdminPort: r.Port("admin", 0)}
-		return e.Run(ctx, d, t)
+		return e.Run(ctx, d, portalTarget(r))
 	}
 }
 
@@ -167,12 +169,35 @@ func remedyOf(l target.Line) string {
 	return ""
 }
 
+// internalFetch reports whether a fetch line's address is one no
+// visitor's link should name: the replica's own network, loopback, a
+// bare host name, or credentials in the address.
+func internalFetch(raw []byte) bool {
+	var v struct {
+		URL string `json:"url"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	u, err := url.Parse(v.URL)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	if u.User != nil || h == "localhost" || h != "" && !strings.Contains(h, ".") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified())
+}
+
 // techniqueOf says what a watching defender makes of an action: a
 // refused login (brute force), a failing search statement or a search
 // with SQL in it (an injection into the public-facing portal), the
 // installer's backup downloaded (credentials in files), a console login
 // on the public portal (a default account), a lookup that failed (a
-// receipt code guessed).
+// receipt code guessed), a fetch of an internal address (a proxy into
+// the replica's network).
 func techniqueOf(l target.Line, raw []byte) string {
 	switch {
 	case (l.Action == "login" || l.Action == "admin_login") && l.Level == "WARN":
@@ -183,7 +208,7 @@ func techniqueOf(l target.Line, raw []byte) string {
 		return "T1190"
 	case l.Action == "backup_download":
 		return "T1552.001"
-	case l.Action == "fetch" && (bytes.Contains(raw, []byte("127.0.0.1")) || bytes.Contains(raw, []byte("localhost"))):
+	case l.Action == "fetch" && internalFetch(raw):
 		return "T1090"
 	case l.Action == "lookup" && l.Level == "WARN":
 		return "T1087"

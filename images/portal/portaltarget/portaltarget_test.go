@@ -179,6 +179,9 @@ func TestReadLineTechnique(t *testing.T) {
 		{`{"level":"INFO","msg":"news searched","proto":"http","src":"127.60.1.2:4000","action":"search","q":"chuyển đổi số"}`, ""},
 		{`{"level":"WARN","msg":"configuration backup downloaded","proto":"http","src":"127.60.1.2:4000","action":"backup_download"}`, "T1552.001"},
 		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://127.0.0.1:8025/quantri/api/export"}`, "T1090"},
+		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://admin:xxxxx@10.61.1.4:8025/admin/api/users"}`, "T1090"},
+		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://mail:8025/admin/"}`, "T1090"},
+		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"https://baochinhphu.vn/tin-tuc"}`, ""},
 		{`{"level":"WARN","msg":"dossier lookup failed","proto":"http","src":"127.60.1.2:4000","action":"lookup"}`, "T1087"},
 	}
 	for _, c := range cases {
