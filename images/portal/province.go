@@ -216,7 +216,7 @@ var sentences = []string{
 	"Kế hoạch được triển khai đến toàn thể cán bộ, công chức, viên chức và người lao động.",
 	"Người dân có thể thực hiện thủ tục trực tuyến tại Cổng dịch vụ công của tỉnh.",
 	"Tỷ lệ hồ sơ trực tuyến toàn trình đạt %d%%, tăng so với cùng kỳ năm trước.",
-	"Các đơn vị báo cáo kết quả thực hiện về Văn phòng UBND tỉnh trước ngày %d hằng tháng.",
+	"Các đơn vị báo cáo kết quả thực hiện về Văn phòng UBND tỉnh trước ngày 20 hằng tháng.",
 	"Buổi làm việc diễn ra trong không khí cởi mở, thẳng thắn.",
 	"Địa phương đã huy động hơn %d lượt người tham gia.",
 	"Mọi ý kiến góp ý xin gửi qua chức năng Liên hệ trên Cổng thông tin điện tử.",

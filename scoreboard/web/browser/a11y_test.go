@@ -6,6 +6,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cyrange/cyrange/internal/browsertest"
 	"github.com/cyrange/cyrange/scoreboard"
 )
 
@@ -65,11 +66,11 @@ func TestAccessibility(t *testing.T) {
 	for i, p := range pages {
 		tb := newTab(t, 1280, 900)
 		if p.token == "" {
-			tb.open(srv.url + p.path)
+			tb.Open(srv.url + p.path)
 		} else {
 			tb.login(srv.url+p.path, p.token)
 		}
-		tb.waitJS(p.path, p.ready, 5*time.Second)
+		tb.WaitJS(p.path, p.ready, 5*time.Second)
 		if i == 0 {
 			// The audit must be able to fail.
 			got := eval[[]string](tb, `(() => { const b = document.createElement('button'); const s = document.createElement('span');
@@ -83,41 +84,41 @@ func TestAccessibility(t *testing.T) {
 			t.Errorf("%s: %s", p.path, b)
 		}
 		// The same in English.
-		tb.run("English", press("#lang"))
-		tb.waitJS("English", `document.documentElement.lang === 'en'`, 2*time.Second)
+		tb.Run("English", browsertest.Press("#lang"))
+		tb.WaitJS("English", `document.documentElement.lang === 'en'`, 2*time.Second)
 		for _, b := range eval[[]string](tb, auditJS) {
 			t.Errorf("%s in English: %s", p.path, b)
 		}
-		tb.close()
+		tb.Close()
 	}
 
 	// The keyboard reaches the content first through the skip link, and
 	// the language switch like any button.
 	tb := newTab(t, 1280, 900)
-	tb.open(srv.url + "/")
+	tb.Open(srv.url + "/")
 	tb.waitLive(10 * time.Second)
-	tb.run("tab", chromedp.KeyEvent("\t"))
+	tb.Run("tab", chromedp.KeyEvent("\t"))
 	if got := eval[string](tb, `document.activeElement.className + ':' + document.activeElement.getAttribute('href')`); got != "skip:#main" {
 		t.Errorf("first Tab lands on %q, want the skip link", got)
 	}
-	tb.run("focus the language switch", chromedp.Focus(chromedp.CSS("#lang")), chromedp.KeyEvent("\r"))
-	tb.waitJS("English after Enter", `document.documentElement.lang === 'en'`, 2*time.Second)
-	tb.run("and back with Space", chromedp.KeyEvent(" "))
-	tb.waitJS("Vietnamese after Space", `document.documentElement.lang === 'vi'`, 2*time.Second)
+	tb.Run("focus the language switch", chromedp.Focus(chromedp.CSS("#lang")), chromedp.KeyEvent("\r"))
+	tb.WaitJS("English after Enter", `document.documentElement.lang === 'en'`, 2*time.Second)
+	tb.Run("and back with Space", chromedp.KeyEvent(" "))
+	tb.WaitJS("Vietnamese after Space", `document.documentElement.lang === 'vi'`, 2*time.Second)
 
-	tb.close()
+	tb.Close()
 	// The organizer's confirmation opens with the safe choice focused and
 	// Escape cancels it.
 	org := newTab(t, 1280, 900)
 	fresh := newServer(t)
 	org.login(fresh.url+"/admin.html", fresh.toks.OrganizerToken())
-	org.waitJS("the start button", `!document.querySelector('button[data-action="start"]').disabled`, 5*time.Second)
-	org.run("start", press(`button[data-action="start"]`), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	org.WaitJS("the start button", `!document.querySelector('button[data-action="start"]').disabled`, 5*time.Second)
+	org.Run("start", browsertest.Press(`button[data-action="start"]`), chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	if got := eval[string](org, `document.activeElement.id`); got != "confirm-cancel" {
 		t.Errorf("the confirmation focuses %q, want the cancel button", got)
 	}
-	org.run("escape", chromedp.KeyEvent("\x1b"))
-	org.waitJS("the dialog closed", `!document.getElementById('confirm').open`, 2*time.Second)
+	org.Run("escape", chromedp.KeyEvent("\x1b"))
+	org.WaitJS("the dialog closed", `!document.getElementById('confirm').open`, 2*time.Second)
 	if p, _ := fresh.game.Phase(); p != scoreboard.PhaseSetup {
 		t.Errorf("phase %v after Escape", p)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cyrange/cyrange/internal/browsertest"
 	"github.com/cyrange/cyrange/scoreboard"
 )
 
@@ -41,8 +42,8 @@ func (s *server) submitHTTP(team int, flags ...string) []string {
 }
 
 func (tb *tab) waitLive(d time.Duration) {
-	tb.t.Helper()
-	tb.waitJS("the live stream", `document.getElementById('conn')?.dataset.state === 'live'`, d)
+	tb.T.Helper()
+	tb.WaitJS("the live stream", `document.getElementById('conn')?.dataset.state === 'live'`, d)
 }
 
 // rowsJS reads the standings tables as team → {rank, total}.
@@ -61,11 +62,11 @@ func TestBoardUpdatesLive(t *testing.T) {
 	srv := newServer(t)
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
-	tb.open(srv.url + "/")
+	tb.Open(srv.url + "/")
 	tb.waitLive(10 * time.Second)
 	team := 7 // Khánh Hòa, last on the board
 	sel := fmt.Sprintf(`#boards tr[data-team=%q]`, attackTeams[team])
-	tb.waitJS("the team's row", fmt.Sprintf(`!!document.querySelector(%q)`, sel), 3*time.Second)
+	tb.WaitJS("the team's row", fmt.Sprintf(`!!document.querySelector(%q)`, sel), 3*time.Second)
 	before := eval[string](tb, fmt.Sprintf(`document.querySelector(%q).dataset.total`, sel))
 	rankBefore := eval[int](tb, fmt.Sprintf(`+document.querySelector(%q).dataset.rank`, sel))
 	eval[int](tb, `window.__sameDocument = 42`)
@@ -77,7 +78,7 @@ func TestBoardUpdatesLive(t *testing.T) {
 	// How fast is for the live benchmark to say (cyrange bench live); here
 	// the wait is a hang guard only, so that a loaded machine cannot fail
 	// the test.
-	tb.waitJS("the new score", fmt.Sprintf(`document.querySelector(%q)?.dataset.total !== %q`, sel, before), 30*time.Second)
+	tb.WaitJS("the new score", fmt.Sprintf(`document.querySelector(%q)?.dataset.total !== %q`, sel, before), 30*time.Second)
 	t.Logf("board updated %v after the submission", time.Since(start).Round(time.Millisecond))
 	var want float64
 	for _, st := range srv.game.PublicView().Standings {
@@ -88,13 +89,13 @@ func TestBoardUpdatesLive(t *testing.T) {
 	if got := eval[string](tb, fmt.Sprintf(`document.querySelector(%q).dataset.total`, sel)); got != strconv.FormatFloat(want, 'f', -1, 64) {
 		t.Errorf("row total %s, game %v", got, want)
 	}
-	tb.waitJS("the capture in the ticker", fmt.Sprintf(`[...document.querySelectorAll('#ticker li[data-kind="capture"]')].some((li) => li.textContent.includes(%q))`, attackTeams[team]), time.Second)
+	tb.WaitJS("the capture in the ticker", fmt.Sprintf(`[...document.querySelectorAll('#ticker li[data-kind="capture"]')].some((li) => li.textContent.includes(%q))`, attackTeams[team]), time.Second)
 	// Khánh Hòa passed other teams: its row says so, in words too.
 	rankAfter := eval[int](tb, fmt.Sprintf(`+document.querySelector(%q).dataset.rank`, sel))
 	if rankAfter >= rankBefore {
 		t.Fatalf("rank %d → %d: the capture should have lifted the team", rankBefore, rankAfter)
 	}
-	tb.waitJS("the rank move", fmt.Sprintf(`document.querySelector('%s .move.up')?.textContent.includes('lên %d hạng')`, sel, rankBefore-rankAfter), time.Second)
+	tb.WaitJS("the rank move", fmt.Sprintf(`document.querySelector('%s .move.up')?.textContent.includes('lên %d hạng')`, sel, rankBefore-rankAfter), time.Second)
 	if eval[int](tb, `window.__sameDocument ?? 0`) != 42 {
 		t.Error("the page reloaded")
 	}
@@ -106,15 +107,15 @@ func TestBoardFreeze(t *testing.T) {
 	srv := newServer(t)
 	srv.play(2)
 	tb := newTab(t, 1280, 900)
-	tb.open(srv.url + "/")
+	tb.Open(srv.url + "/")
 	tb.waitLive(10 * time.Second)
-	tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
+	tb.WaitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
 	if eval[bool](tb, visible("banner")) {
-		t.Errorf("a banner while running: %q", tb.text("#banner"))
+		t.Errorf("a banner while running: %q", tb.Text("#banner"))
 	}
 	srv.act(scoreboard.ActFreeze)
-	tb.waitJS("the frozen banner", visible("banner")+` && document.getElementById('banner').classList.contains('frozen')`, 2*time.Second)
-	if got := tb.text("#banner"); !strings.Contains(got, "đóng băng") {
+	tb.WaitJS("the frozen banner", visible("banner")+` && document.getElementById('banner').classList.contains('frozen')`, 2*time.Second)
+	if got := tb.Text("#banner"); !strings.Contains(got, "đóng băng") {
 		t.Errorf("banner %q", got)
 	}
 	before := eval[map[string]row](tb, rowsJS)
@@ -125,8 +126,8 @@ func TestBoardFreeze(t *testing.T) {
 		t.Errorf("the frozen board moved:\n%v\n%v", before, got)
 	}
 	srv.act(scoreboard.ActEnd)
-	tb.waitJS("the final board", `document.getElementById('banner').classList.contains('ended')`, 2*time.Second)
-	tb.waitJS("the revealed scores", fmt.Sprintf(`document.querySelector('#boards tr[data-team=%q]').dataset.total !== %q`,
+	tb.WaitJS("the final board", `document.getElementById('banner').classList.contains('ended')`, 2*time.Second)
+	tb.WaitJS("the revealed scores", fmt.Sprintf(`document.querySelector('#boards tr[data-team=%q]').dataset.total !== %q`,
 		attackTeams[7], strconv.FormatFloat(before[attackTeams[7]].Total, 'f', -1, 64)), 2*time.Second)
 }
 
@@ -136,14 +137,14 @@ func TestWarRoomArc(t *testing.T) {
 	srv := newServer(t)
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
-	tb.open(srv.url + "/war.html")
+	tb.Open(srv.url + "/war.html")
 	tb.waitLive(10 * time.Second)
-	tb.waitJS("the map", fmt.Sprintf(`document.querySelectorAll('#war .node').length === %d && !!document.querySelector('#war .core')`, len(attackTeams)), 3*time.Second)
-	if got := tb.text(`#war .core .badge[data-service="portal"] .code`); got != "OK" {
+	tb.WaitJS("the map", fmt.Sprintf(`document.querySelectorAll('#war .node').length === %d && !!document.querySelector('#war .core')`, len(attackTeams)), 3*time.Second)
+	if got := tb.Text(`#war .core .badge[data-service="portal"] .code`); got != "OK" {
 		t.Errorf("portal badge %q", got)
 	}
 	srv.capture(4, portal, "news")
-	tb.waitJS("an arc", `document.querySelectorAll('#arcs path.arc').length > 0`, time.Second)
+	tb.WaitJS("an arc", `document.querySelectorAll('#arcs path.arc').length > 0`, time.Second)
 	// The arc starts at the attacker's node.
 	ok := eval[bool](tb, fmt.Sprintf(`(() => {
 		const c = document.querySelector('#war .node[data-team=%q] circle');
@@ -154,7 +155,7 @@ func TestWarRoomArc(t *testing.T) {
 	if !ok {
 		t.Error("the arc does not start at the attacker")
 	}
-	tb.waitJS("the arc gone", `document.querySelectorAll('#arcs path.arc').length === 0`, 8*time.Second)
+	tb.WaitJS("the arc gone", `document.querySelectorAll('#arcs path.arc').length === 0`, 8*time.Second)
 }
 
 // TestBoardReconnects cuts the websocket, changes the board meanwhile,
@@ -164,7 +165,7 @@ func TestBoardReconnects(t *testing.T) {
 	srv := newServer(t)
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
-	tb.open(srv.url + "/")
+	tb.Open(srv.url + "/")
 	tb.waitLive(10 * time.Second)
 	eval[int](tb, `window.__sameDocument = 7`)
 	// Watch the state from inside the page: the outage may be shorter
@@ -180,7 +181,7 @@ func TestBoardReconnects(t *testing.T) {
 	srv.capture(6, mail, "drafts")
 	srv.capture(7, mail, "inbox")
 	srv.capture(7, portal, "news")
-	tb.waitJS("the page noticing the cut", `window.__states.includes('retrying')`, 3*time.Second)
+	tb.WaitJS("the page noticing the cut", `window.__states.includes('retrying')`, 3*time.Second)
 	tb.waitLive(10 * time.Second)
 
 	want := map[string]row{}
@@ -211,44 +212,44 @@ func TestLanguageSwitch(t *testing.T) {
 	srv := newServer(t)
 	srv.play(2)
 	tb := newTab(t, 1920, 1080)
-	tb.open(srv.url + "/")
+	tb.Open(srv.url + "/")
 	tb.waitLive(10 * time.Second)
-	tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
+	tb.WaitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
 	check := func(lang, h1, conn, rankHead, decimal string) {
 		t.Helper()
-		tb.waitJS("lang="+lang, fmt.Sprintf(`document.documentElement.lang === %q`, lang), 3*time.Second)
-		tb.waitJS("the table in "+lang, fmt.Sprintf(`document.querySelector('#boards th')?.textContent === %q`, rankHead), 3*time.Second)
-		if got := tb.text("h1"); got != h1 {
+		tb.WaitJS("lang="+lang, fmt.Sprintf(`document.documentElement.lang === %q`, lang), 3*time.Second)
+		tb.WaitJS("the table in "+lang, fmt.Sprintf(`document.querySelector('#boards th')?.textContent === %q`, rankHead), 3*time.Second)
+		if got := tb.Text("h1"); got != h1 {
 			t.Errorf("%s: h1 %q, want %q", lang, got, h1)
 		}
-		if got := tb.text("#conn"); got != conn {
+		if got := tb.Text("#conn"); got != conn {
 			t.Errorf("%s: connection %q, want %q", lang, got, conn)
 		}
 		if got := eval[string](tb, `document.title`); got != h1 {
 			t.Errorf("%s: title %q", lang, got)
 		}
 		// 4,33 in Vietnamese, 4.33 in English.
-		if got := tb.text(fmt.Sprintf(`#boards tr[data-team=%q] td.total`, attackTeams[1])); !strings.Contains(got, decimal) {
+		if got := tb.Text(fmt.Sprintf(`#boards tr[data-team=%q] td.total`, attackTeams[1])); !strings.Contains(got, decimal) {
 			t.Errorf("%s: total %q has no %q", lang, got, decimal)
 		}
 	}
 	check("vi", "Bảng điểm trực tiếp", "Trực tiếp", "Hạng", ",")
-	if got := tb.text("#lang"); got != "English" {
+	if got := tb.Text("#lang"); got != "English" {
 		t.Errorf("switch reads %q", got)
 	}
-	tb.run("switching", press("#lang"))
+	tb.Run("switching", browsertest.Press("#lang"))
 	check("en", "Live scoreboard", "Live", "Rank", ".")
-	if !strings.Contains(tb.text("#ticker"), "captured") {
-		t.Errorf("ticker not in English: %.200s", tb.text("#ticker"))
+	if !strings.Contains(tb.Text("#ticker"), "captured") {
+		t.Errorf("ticker not in English: %.200s", tb.Text("#ticker"))
 	}
-	tb.open(srv.url + "/scoring.html")
-	tb.waitJS("the scoring page", `document.querySelector('#main section h2')?.textContent === 'Scenario constants'`, 3*time.Second)
-	tb.run("switching back", press("#lang"))
-	tb.waitJS("Vietnamese", `document.querySelector('#main section h2')?.textContent === 'Hằng số của kịch bản'`, 3*time.Second)
+	tb.Open(srv.url + "/scoring.html")
+	tb.WaitJS("the scoring page", `document.querySelector('#main section h2')?.textContent === 'Scenario constants'`, 3*time.Second)
+	tb.Run("switching back", browsertest.Press("#lang"))
+	tb.WaitJS("Vietnamese", `document.querySelector('#main section h2')?.textContent === 'Hằng số của kịch bản'`, 3*time.Second)
 
 	// A scenario in English opens in English for a new visitor.
 	en := newServer(t, withLocale("en"))
 	tb2 := newTab(t, 1280, 800)
-	tb2.open(en.url + "/")
-	tb2.waitJS("English by default", `document.documentElement.lang === 'en' && document.querySelector('h1').textContent === 'Live scoreboard'`, 3*time.Second)
+	tb2.Open(en.url + "/")
+	tb2.WaitJS("English by default", `document.documentElement.lang === 'en' && document.querySelector('h1').textContent === 'Live scoreboard'`, 3*time.Second)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cyrange/cyrange/internal/browsertest"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/scoreboard/web"
 )
@@ -106,7 +107,7 @@ func TestDefenceOpensItsConsole(t *testing.T) {
 	srv.play(1)
 	tb := newTab(t, 1280, 900)
 	tb.login(srv.url+"/team.html", srv.teamToken(defenceTeam()))
-	tb.waitJS("the consoles", `document.querySelectorAll('#consoles .console-card').length === 2`, 3*time.Second)
+	tb.WaitJS("the consoles", `document.querySelectorAll('#consoles .console-card').length === 2`, 3*time.Second)
 
 	link := `#consoles .console-card[data-service="mail"] a.open-console`
 	if got := eval[[]string](tb, fmt.Sprintf(`(() => { const a = document.querySelector(%q); return a ? [a.getAttribute('href'), a.target, a.rel] : []; })()`, link)); strings.Join(got, " ") != "/console/replicas/mail/ _blank noopener" {
@@ -116,17 +117,17 @@ func TestDefenceOpensItsConsole(t *testing.T) {
 		t.Error("a link to the portal, which has no console")
 	}
 	secret := `#consoles .console-card[data-service="mail"] .secret`
-	if got := tb.text(secret); got == operatorPassword || !strings.Contains(tb.text(`#consoles .console-card[data-service="mail"]`), "operator") {
+	if got := tb.Text(secret); got == operatorPassword || !strings.Contains(tb.Text(`#consoles .console-card[data-service="mail"]`), "operator") {
 		t.Errorf("the login before the toggle: %q", got)
 	}
-	tb.run("showing the password", press(secret+" + button"))
-	if got := tb.text(secret); got != operatorPassword {
+	tb.Run("showing the password", browsertest.Press(secret+" + button"))
+	if got := tb.Text(secret); got != operatorPassword {
 		t.Errorf("the password shown reads %q", got)
 	}
 	if eval[string](tb, fmt.Sprintf(`document.querySelector(%q).getAttribute('aria-pressed')`, secret+" + button")) != "true" {
 		t.Error("the toggle is not pressed")
 	}
-	tools := tb.text("#defence-tools")
+	tools := tb.Text("#defence-tools")
 	for _, want := range []string{"127.0.0.1:21080", "curl --socks5-hostname d01:$TOKEN@127.0.0.1:21080 http://mail.d01:8025/",
 		"socks5 127.0.0.1 21080 d01 $TOKEN", "proxychains4 ssh d01@defencebox", "/var/log/replica/"} {
 		if !strings.Contains(tools, want) {
@@ -139,9 +140,9 @@ func TestDefenceOpensItsConsole(t *testing.T) {
 	for _, b := range eval[[]string](tb, auditJS) {
 		t.Errorf("the defence console: %s", b)
 	}
-	tb.run("English", press("#lang"))
-	tb.waitJS("English", `document.querySelector('#consoles a.open-console')?.textContent === 'Open admin console'`, 2*time.Second)
-	if got := tb.text(secret); got != operatorPassword {
+	tb.Run("English", browsertest.Press("#lang"))
+	tb.WaitJS("English", `document.querySelector('#consoles a.open-console')?.textContent === 'Open admin console'`, 2*time.Second)
+	if got := tb.Text(secret); got != operatorPassword {
 		t.Errorf("the password hid again with the language: %q", got)
 	}
 	for _, b := range eval[[]string](tb, auditJS) {
@@ -151,15 +152,15 @@ func TestDefenceOpensItsConsole(t *testing.T) {
 	// The link opens a new tab; the same tab, with the same session, is
 	// where a test can follow it.
 	href := eval[string](tb, fmt.Sprintf(`document.querySelector(%q).href`, link))
-	tb.open(href)
-	tb.waitJS("the console's login", `document.querySelector('form #u') !== null`, 5*time.Second)
+	tb.Open(href)
+	tb.WaitJS("the console's login", `document.querySelector('form #u') !== null`, 5*time.Second)
 	if got := eval[string](tb, `location.pathname`); got != "/console/replicas/mail/admin/login" {
 		t.Errorf("the console opened at %s", got)
 	}
 	if got := eval[string](tb, `document.title`); got != "VNMail Admin" {
 		t.Errorf("the console's script ran: title %q", got)
 	}
-	tb.run("a hostile form", press("#away"))
+	tb.Run("a hostile form", browsertest.Press("#away"))
 	time.Sleep(300 * time.Millisecond)
 	if got := eval[string](tb, `location.pathname`); got != "/console/replicas/mail/admin/login" {
 		t.Errorf("the console's form left for %s", got)
@@ -167,9 +168,9 @@ func TestDefenceOpensItsConsole(t *testing.T) {
 	if got := tb.status("/api/v1/me"); got != http.StatusOK {
 		t.Errorf("the console's form ended the session: /api/v1/me answers %d", got)
 	}
-	tb.run("logging in to the console", chromedp.SetValue(chromedp.CSS("#u"), "operator"),
-		chromedp.SetValue(chromedp.CSS("#p"), operatorPassword), press("#go"))
-	tb.afterNavigation("the dashboard", `document.querySelector('h1')?.textContent === 'Bảng điều khiển'`, 5*time.Second)
+	tb.Run("logging in to the console", chromedp.SetValue(chromedp.CSS("#u"), "operator"),
+		chromedp.SetValue(chromedp.CSS("#p"), operatorPassword), browsertest.Press("#go"))
+	tb.AfterNavigation("the dashboard", `document.querySelector('h1')?.textContent === 'Bảng điều khiển'`, 5*time.Second)
 	u, _ := url.Parse(eval[string](tb, `document.querySelector('#users').href`))
 	if got := eval[string](tb, `location.pathname`); got != "/console/replicas/mail/admin/" || u.Path != "/console/replicas/mail/admin/users" {
 		t.Errorf("the dashboard at %s links %s", got, u.Path)
@@ -180,26 +181,5 @@ func TestDefenceOpensItsConsole(t *testing.T) {
 	// The defence's session here is still its own.
 	if got := tb.status("/api/v1/me"); got != http.StatusOK {
 		t.Errorf("after the console /api/v1/me answers %d", got)
-	}
-}
-
-// afterNavigation waits until expr is true in the page a navigation
-// (a form's post, its redirects) leads to: an evaluation the navigation
-// cuts short is tried again.
-func (tb *tab) afterNavigation(what, expr string, d time.Duration) {
-	tb.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ctx, cancel := context.WithTimeout(tb.ctx, time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.t.Logf("at %s: %s", eval[string](tb, `location.href`), eval[string](tb, `document.documentElement.outerHTML`))
-			tb.t.Fatalf("waiting for %s (%s): %v", what, expr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -9,20 +9,21 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cyrange/cyrange/internal/browsertest"
 	"github.com/cyrange/cyrange/scoreboard"
 )
 
 // login fills the page's login form with token and sends it.
 func (tb *tab) login(url, token string) {
-	tb.t.Helper()
-	tb.open(url)
-	tb.run("logging in", chromedp.WaitVisible(chromedp.CSS("#token")), chromedp.SetValue(chromedp.CSS("#token"), token),
-		press(`#login-form button[type="submit"]`))
+	tb.T.Helper()
+	tb.Open(url)
+	tb.Run("logging in", chromedp.WaitVisible(chromedp.CSS("#token")), chromedp.SetValue(chromedp.CSS("#token"), token),
+		browsertest.Press(`#login-form button[type="submit"]`))
 }
 
 // status fetches path from inside the page, with the page's session.
 func (tb *tab) status(path string) int {
-	tb.t.Helper()
+	tb.T.Helper()
 	return eval[int](tb, fmt.Sprintf(`fetch(%q, {credentials: 'same-origin'}).then((r) => r.status)`, path))
 }
 
@@ -36,8 +37,8 @@ func TestLoginWrongToken(t *testing.T) {
 		t.Run(page, func(t *testing.T) {
 			tb := newTab(t, 1280, 800)
 			tb.login(srv.url+page, "00000000000000000000000000000000")
-			tb.waitJS("the refusal", visible("login-error"), 3*time.Second)
-			msg := tb.text("#login-error")
+			tb.WaitJS("the refusal", visible("login-error"), 3*time.Second)
+			msg := tb.Text("#login-error")
 			if !strings.Contains(msg, "Mã đội không đúng") || !strings.Contains(msg, "invalid team token") {
 				t.Errorf("refusal reads %q", msg)
 			}
@@ -63,17 +64,17 @@ func TestTeamIsolation(t *testing.T) {
 	srv.play(2) // Hà Nội (0) captured twice; others too
 	tb := newTab(t, 1280, 800)
 	tb.login(srv.url+"/team.html", srv.teamToken(0))
-	tb.waitJS("the portal", visible("portal"), 3*time.Second)
-	if got := tb.text("#team-name"); got != attackTeams[0] {
+	tb.WaitJS("the portal", visible("portal"), 3*time.Second)
+	if got := tb.Text("#team-name"); got != attackTeams[0] {
 		t.Fatalf("portal of %q", got)
 	}
-	tb.waitJS("own captures", `document.querySelectorAll('#captures tbody tr').length === 2`, 3*time.Second)
+	tb.WaitJS("own captures", `document.querySelectorAll('#captures tbody tr').length === 2`, 3*time.Second)
 	// Each target with its ports, and examples on the ports the range chose.
-	tb.waitJS("the targets", `document.querySelectorAll('#targets tbody tr').length === 2`, 3*time.Second)
-	if got := tb.text("#targets tbody tr"); !strings.Contains(got, "smtp 10025 · imap 10143 · http 10080") {
+	tb.WaitJS("the targets", `document.querySelectorAll('#targets tbody tr').length === 2`, 3*time.Second)
+	if got := tb.Text("#targets tbody tr"); !strings.Contains(got, "smtp 10025 · imap 10143 · http 10080") {
 		t.Errorf("first target row %q lacks its ports", got)
 	}
-	if got := tb.text("#gateway"); !strings.Contains(got, "http://127.0.20.10:10080/") {
+	if got := tb.Text("#gateway"); !strings.Contains(got, "http://127.0.20.10:10080/") {
 		t.Errorf("gateway examples %q do not use the target's ports", got)
 	}
 
@@ -121,9 +122,9 @@ func TestTeamIsolation(t *testing.T) {
 	}
 
 	// The organizer console refuses the team and shows no token.
-	tb.open(srv.url + "/admin.html")
-	tb.waitJS("the refusal", visible("admin-denied"), 3*time.Second)
-	if msg := tb.text("#denied-text"); !strings.Contains(msg, attackTeams[0]) || !strings.Contains(msg, "ban tổ chức") {
+	tb.Open(srv.url + "/admin.html")
+	tb.WaitJS("the refusal", visible("admin-denied"), 3*time.Second)
+	if msg := tb.Text("#denied-text"); !strings.Contains(msg, attackTeams[0]) || !strings.Contains(msg, "ban tổ chức") {
 		t.Errorf("refusal reads %q", msg)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -145,15 +146,15 @@ func TestFlagFormVerdicts(t *testing.T) {
 	srv.play(2) // Hải Phòng (1) captured mail/inbox in tick 2
 	tb := newTab(t, 1280, 900)
 	tb.login(srv.url+"/team.html", srv.teamToken(1))
-	tb.waitJS("the flag form", visible("flag-form"), 3*time.Second)
-	tb.waitJS("the stats", `document.querySelectorAll('#stats .stat').length >= 4`, 3*time.Second)
-	capturesBefore := tb.text("#stats .stat:nth-child(4) .v")
+	tb.WaitJS("the flag form", visible("flag-form"), 3*time.Second)
+	tb.WaitJS("the stats", `document.querySelectorAll('#stats .stat').length >= 4`, 3*time.Second)
+	capturesBefore := tb.Text("#stats .stat:nth-child(4) .v")
 
 	fresh := srv.flag(mail, "attachments")
 	dup := srv.flag(mail, "inbox")
 	paste := strings.Join([]string{fresh, "  " + dup, "", "NOT-A-FLAG", fresh}, "\n")
-	tb.run("submitting", chromedp.SetValue(chromedp.CSS("#flags"), paste), press(`#flag-form button[type="submit"]`))
-	tb.waitJS("the verdicts", `document.querySelectorAll('#flag-results tbody tr').length === 3`, 3*time.Second)
+	tb.Run("submitting", chromedp.SetValue(chromedp.CSS("#flags"), paste), browsertest.Press(`#flag-form button[type="submit"]`))
+	tb.WaitJS("the verdicts", `document.querySelectorAll('#flag-results tbody tr').length === 3`, 3*time.Second)
 	rows := eval[[][]string](tb, `[...document.querySelectorAll('#flag-results tbody tr')].map((tr) => [tr.dataset.code, ...[...tr.cells].map((c) => c.textContent)])`)
 	want := []struct{ code, flag, words, msg string }{
 		{"OK", fresh, "được chấp nhận", "Accepted"},
@@ -166,22 +167,22 @@ func TestFlagFormVerdicts(t *testing.T) {
 			t.Errorf("row %d: %q, want %s %s %q %q", i, r, w.code, w.flag, w.words, w.msg)
 		}
 	}
-	if got := tb.text("#flag-summary"); !strings.Contains(got, "3") || !strings.Contains(got, "OK 1") {
+	if got := tb.Text("#flag-summary"); !strings.Contains(got, "3") || !strings.Contains(got, "OK 1") {
 		t.Errorf("summary %q", got)
 	}
 	if got := eval[string](tb, `document.getElementById('flags').value`); got != "" {
 		t.Errorf("the settled flags stay in the box: %q", got)
 	}
 	// The team's own numbers follow from its stream.
-	tb.waitJS("the new capture count", fmt.Sprintf(`document.querySelector('#stats .stat:nth-child(4) .v').textContent !== %q`, capturesBefore), 2*time.Second)
+	tb.WaitJS("the new capture count", fmt.Sprintf(`document.querySelector('#stats .stat:nth-child(4) .v').textContent !== %q`, capturesBefore), 2*time.Second)
 
 	// A refused request shows the server's status and reason, and keeps
 	// the flags for later.
 	srv.act(scoreboard.ActPause)
 	news := srv.flag(portal, "news")
-	tb.run("submitting while paused", chromedp.SetValue(chromedp.CSS("#flags"), news), press(`#flag-form button[type="submit"]`))
-	tb.waitJS("the refusal", visible("flag-error"), 3*time.Second)
-	if got := tb.text("#flag-error"); !strings.Contains(got, "409") || !strings.Contains(got, "paused") {
+	tb.Run("submitting while paused", chromedp.SetValue(chromedp.CSS("#flags"), news), browsertest.Press(`#flag-form button[type="submit"]`))
+	tb.WaitJS("the refusal", visible("flag-error"), 3*time.Second)
+	if got := tb.Text("#flag-error"); !strings.Contains(got, "409") || !strings.Contains(got, "paused") {
 		t.Errorf("refusal reads %q", got)
 	}
 	if got := eval[string](tb, `document.getElementById('flags').value`); got != news {
@@ -194,10 +195,10 @@ func TestDefenceConsole(t *testing.T) {
 	srv.play(5) // the portal was MUMBLE, OFFLINE, then RECOVERING
 	tb := newTab(t, 1920, 1080)
 	tb.login(srv.url+"/team.html", srv.teamToken(defenceTeam()))
-	tb.waitJS("the services", `document.querySelectorAll('#services .svc-card').length === 2`, 3*time.Second)
+	tb.WaitJS("the services", `document.querySelectorAll('#services .svc-card').length === 2`, 3*time.Second)
 
 	portalCard := `#services .svc-card[data-service="portal"]`
-	tb.waitJS("the portal's status", fmt.Sprintf(`document.querySelector('%s .st')?.textContent === 'RECOVERING'`, portalCard), 3*time.Second)
+	tb.WaitJS("the portal's status", fmt.Sprintf(`document.querySelector('%s .st')?.textContent === 'RECOVERING'`, portalCard), 3*time.Second)
 	strip := eval[[]string](tb, fmt.Sprintf(`[...document.querySelectorAll('%s .tk')].map((e) => e.className.replace('tk tk-', ''))`, portalCard))
 	if strings.Join(strip, " ") != "OK OK MUMBLE OFFLINE RECOVERING" {
 		t.Errorf("portal strip %v", strip)
@@ -212,20 +213,20 @@ func TestDefenceConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tb.text("#stats"); st.FlagsLost == 0 || !strings.Contains(got, fmt.Sprintf("Cờ bị mất%d ·", st.FlagsLost)) || !strings.Contains(got, fmt.Sprintf("Cờ giữ được%d ·", st.FlagsProtected)) {
+	if got := tb.Text("#stats"); st.FlagsLost == 0 || !strings.Contains(got, fmt.Sprintf("Cờ bị mất%d ·", st.FlagsLost)) || !strings.Contains(got, fmt.Sprintf("Cờ giữ được%d ·", st.FlagsProtected)) {
 		t.Errorf("lost %d / protected %d flags not in %q", st.FlagsLost, st.FlagsProtected, got)
 	}
-	tb.waitJS("the log panel's empty state", visible("logs-empty"), time.Second)
+	tb.WaitJS("the log panel's empty state", visible("logs-empty"), time.Second)
 
 	// This server takes no detection reports yet: the form says so.
-	tb.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
-		press(`#det-form button[type="submit"]`))
-	tb.waitJS("the refusal", visible("det-result"), 3*time.Second)
-	if got := tb.text("#det-result"); !strings.Contains(got, "501") || !strings.Contains(got, "detection reports are not available") {
+	tb.Run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
+		browsertest.Press(`#det-form button[type="submit"]`))
+	tb.WaitJS("the refusal", visible("det-result"), 3*time.Second)
+	if got := tb.Text("#det-result"); !strings.Contains(got, "501") || !strings.Contains(got, "detection reports are not available") {
 		t.Errorf("refusal reads %q", got)
 	}
-	if !strings.Contains(tb.text("#verdicts"), "501") {
-		t.Errorf("verdict list: %q", tb.text("#verdicts"))
+	if !strings.Contains(tb.Text("#verdicts"), "501") {
+		t.Errorf("verdict list: %q", tb.Text("#verdicts"))
 	}
 
 	// With detections wired, a report goes through, waits, and is judged
@@ -234,19 +235,19 @@ func TestDefenceConsole(t *testing.T) {
 	srv2.play(2)
 	tb2 := newTab(t, 1280, 900)
 	tb2.login(srv2.url+"/team.html", srv2.teamToken(defenceTeam()))
-	tb2.waitJS("the form", visible("det-form"), 3*time.Second)
-	tb2.waitJS("the services in the form", `document.querySelectorAll('#det-service option').length === 2`, 3*time.Second)
+	tb2.WaitJS("the form", visible("det-form"), 3*time.Second)
+	tb2.WaitJS("the services in the form", `document.querySelectorAll('#det-service option').length === 2`, 3*time.Second)
 	tb2.waitLive(10 * time.Second)
-	tb2.run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
+	tb2.Run("reporting", chromedp.SetValue(chromedp.CSS("#det-attacker"), attackTeams[2]),
 		chromedp.SetValue(chromedp.CSS("#det-technique"), "T1110"),
 		chromedp.SetValue(chromedp.CSS("#det-notes"), "dò mật khẩu IMAP"),
-		press(`#det-form button[type="submit"]`))
-	tb2.waitJS("the receipt", `document.getElementById('det-result').classList.contains('ok')`, 3*time.Second)
-	if got := tb2.text("#det-result"); !strings.Contains(got, "#1") || !strings.Contains(got, "đang chờ chấm") {
+		browsertest.Press(`#det-form button[type="submit"]`))
+	tb2.WaitJS("the receipt", `document.getElementById('det-result').classList.contains('ok')`, 3*time.Second)
+	if got := tb2.Text("#det-result"); !strings.Contains(got, "#1") || !strings.Contains(got, "đang chờ chấm") {
 		t.Errorf("receipt %q", got)
 	}
 	// The game may judge it at once when the evidence is already in.
-	tb2.waitJS("the listed report", `document.querySelector('#verdicts tr[data-verdict]') !== null`, 3*time.Second)
+	tb2.WaitJS("the listed report", `document.querySelector('#verdicts tr[data-verdict]') !== null`, 3*time.Second)
 	reports := srv2.game.DetectionReports(defenceTeam())
 	if len(reports) != 1 || reports[0].Attacker != attackTeams[2] || reports[0].Service != "mail" || reports[0].Technique != "T1110" ||
 		time.Since(reports[0].SeenAt) > time.Hour {
@@ -255,11 +256,11 @@ func TestDefenceConsole(t *testing.T) {
 	// The tick ends: the report is judged for good, and the verdict
 	// comes live.
 	srv2.tick()
-	tb2.waitJS("the verdict", `document.querySelector('#verdicts tr[data-verdict="true_positive"]') !== null`, 3*time.Second)
-	if got := tb2.text(`#verdicts tr[data-verdict="true_positive"]`); !strings.Contains(got, "chính xác") {
+	tb2.WaitJS("the verdict", `document.querySelector('#verdicts tr[data-verdict="true_positive"]') !== null`, 3*time.Second)
+	if got := tb2.Text(`#verdicts tr[data-verdict="true_positive"]`); !strings.Contains(got, "chính xác") {
 		t.Errorf("verdict row %q", got)
 	}
-	tb2.waitJS("the detection points", `document.querySelector('#stats').textContent.includes('Điểm phát hiện+')`, 3*time.Second)
+	tb2.WaitJS("the detection points", `document.querySelector('#stats').textContent.includes('Điểm phát hiện+')`, 3*time.Second)
 }
 
 // TestTargetLogs streams target log lines to the defence console and
@@ -269,7 +270,7 @@ func TestTargetLogs(t *testing.T) {
 	srv.play(1)
 	tb := newTab(t, 1280, 900)
 	tb.login(srv.url+"/team.html", srv.teamToken(defenceTeam()))
-	tb.waitJS("the empty log panel", visible("logs-empty"), 5*time.Second)
+	tb.WaitJS("the empty log panel", visible("logs-empty"), 5*time.Second)
 	tb.waitLive(10 * time.Second)
 	now := time.Now()
 	lines := []scoreboard.TickerItem{
@@ -283,7 +284,7 @@ func TestTargetLogs(t *testing.T) {
 	}
 	// Another team's line never reaches this console.
 	srv.hub.PublishLog(0, scoreboard.TickerItem{Time: now, Service: "mail", Source: "127.0.9.9", Text: "not yours"})
-	tb.waitJS("the lines", `document.querySelectorAll('#logs tbody tr').length === 4`, 2*time.Second)
+	tb.WaitJS("the lines", `document.querySelectorAll('#logs tbody tr').length === 4`, 2*time.Second)
 	if eval[bool](tb, visible("logs-empty")) {
 		t.Error("the empty state stays with lines shown")
 	}
@@ -309,11 +310,11 @@ func TestTargetLogs(t *testing.T) {
 		if got := rows(); got != tc.want {
 			t.Errorf("filter %q %q %q: %d rows, want %d", tc.service, tc.source, tc.text, got, tc.want)
 		}
-		if tc.want == 0 && !strings.Contains(tb.text("#logs-empty"), "Không dòng nào khớp") {
-			t.Errorf("no-match state: %q", tb.text("#logs-empty"))
+		if tc.want == 0 && !strings.Contains(tb.Text("#logs-empty"), "Không dòng nào khớp") {
+			t.Errorf("no-match state: %q", tb.Text("#logs-empty"))
 		}
 	}
-	if got := tb.text("#logs tbody"); strings.Contains(got, "not yours") || !strings.Contains(got, "Thư điện tử công vụ") {
+	if got := tb.Text("#logs tbody"); strings.Contains(got, "not yours") || !strings.Contains(got, "Thư điện tử công vụ") {
 		t.Errorf("log rows %q", got)
 	}
 }
@@ -332,73 +333,73 @@ func TestSuspectsPanel(t *testing.T) {
 	}
 	tb := newTab(t, 1920, 1080)
 	tb.login(srv.url+"/admin.html", srv.toks.OrganizerToken())
-	tb.waitJS("the suspects", `document.querySelectorAll('#suspects tr[data-kind]').length === 3`, 5*time.Second)
-	cluster := tb.text(`#suspects tr[data-kind="cluster"]`)
+	tb.WaitJS("the suspects", `document.querySelectorAll('#suspects tr[data-kind]').length === 3`, 5*time.Second)
+	cluster := tb.Text(`#suspects tr[data-kind="cluster"]`)
 	for _, want := range []string{attackTeams[3] + ", " + attackTeams[5], attackTeams[0], "inbox"} {
 		if !strings.Contains(cluster, want) {
 			t.Errorf("cluster row %q lacks %q", cluster, want)
 		}
 	}
-	if got := tb.text("#suspects"); !strings.Contains(got, "chưa từng") {
+	if got := tb.Text("#suspects"); !strings.Contains(got, "chưa từng") {
 		t.Errorf("no 'never' contact in %q", got)
 	}
 	// Without require_telemetry the panel says why it is empty.
 	plain := newServer(t)
 	tb2 := newTab(t, 1280, 800)
 	tb2.login(plain.url+"/admin.html", plain.toks.OrganizerToken())
-	tb2.waitJS("the explanation", `document.getElementById('suspects').textContent.includes('require_telemetry')`, 5*time.Second)
+	tb2.WaitJS("the explanation", `document.getElementById('suspects').textContent.includes('require_telemetry')`, 5*time.Second)
 }
 
 func TestOrganizerConsole(t *testing.T) {
 	srv := newServer(t)
 	tb := newTab(t, 1920, 1080)
 	tb.login(srv.url+"/admin.html", srv.toks.OrganizerToken())
-	tb.waitJS("the console", visible("console"), 3*time.Second)
+	tb.WaitJS("the console", visible("console"), 3*time.Second)
 	tb.waitLive(10 * time.Second)
 	button := func(action string) string { return fmt.Sprintf(`#phase-buttons button[data-action=%q]`, action) }
 	enabled := func(action string) bool {
 		return eval[bool](tb, fmt.Sprintf(`!document.querySelector(%q).disabled`, button(action)))
 	}
-	tb.waitJS("start enabled", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("start")), 2*time.Second)
+	tb.WaitJS("start enabled", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("start")), 2*time.Second)
 	if enabled("pause") || enabled("end") {
 		t.Error("pause or end enabled before the start")
 	}
 
 	// Cancelling the confirmation changes nothing.
-	tb.run("start, then cancel", press(button("start")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		press("#confirm-cancel"))
+	tb.Run("start, then cancel", browsertest.Press(button("start")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		browsertest.Press("#confirm-cancel"))
 	time.Sleep(200 * time.Millisecond)
 	if p, _ := srv.game.Phase(); p != scoreboard.PhaseSetup {
 		t.Fatalf("phase %v after a cancelled start", p)
 	}
-	tb.run("start, confirmed", press(button("start")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		press("#confirm-ok"))
-	tb.waitJS("running", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("pause")), 3*time.Second)
+	tb.Run("start, confirmed", browsertest.Press(button("start")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		browsertest.Press("#confirm-ok"))
+	tb.WaitJS("running", fmt.Sprintf(`!document.querySelector(%q).disabled`, button("pause")), 3*time.Second)
 	if p, _ := srv.game.Phase(); p != scoreboard.PhaseRunning {
 		t.Fatalf("phase %v after a confirmed start", p)
 	}
-	tb.run("freeze", press(button("freeze")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		press("#confirm-ok"))
-	tb.waitJS("frozen", fmt.Sprintf(`document.querySelector(%q).disabled && document.getElementById('phase-result').classList.contains('ok')`, button("freeze")), 3*time.Second)
+	tb.Run("freeze", browsertest.Press(button("freeze")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		browsertest.Press("#confirm-ok"))
+	tb.WaitJS("frozen", fmt.Sprintf(`document.querySelector(%q).disabled && document.getElementById('phase-result').classList.contains('ok')`, button("freeze")), 3*time.Second)
 	if _, frozen := srv.game.Phase(); !frozen {
 		t.Error("not frozen after a confirmed freeze")
 	}
 
 	// Tokens are masked until asked for, and the CSV holds them.
-	tb.waitJS("the tokens", `document.querySelectorAll('#tokens-table tbody tr').length === 10`, 3*time.Second)
+	tb.WaitJS("the tokens", `document.querySelectorAll('#tokens-table tbody tr').length === 10`, 3*time.Second)
 	tok := srv.teamToken(3)
-	if strings.Contains(tb.text("#tokens-table"), tok) {
+	if strings.Contains(tb.Text("#tokens-table"), tok) {
 		t.Error("tokens shown before asked for")
 	}
-	tb.run("show tokens", press("#tokens-toggle"))
-	if !strings.Contains(tb.text("#tokens-table"), tok) {
+	tb.Run("show tokens", browsertest.Press("#tokens-toggle"))
+	if !strings.Contains(tb.Text("#tokens-table"), tok) {
 		t.Error("tokens not shown when asked for")
 	}
 	csv := eval[string](tb, `fetch(document.querySelector('a[href*="teams?format=csv"]').href).then((r) => r.text())`)
 	if !strings.Contains(csv, attackTeams[3]+",attack,"+tok) {
 		t.Errorf("tokens CSV: %q", csv)
 	}
-	tb.waitJS("the range", `document.getElementById('range').textContent.includes('local')`, 3*time.Second)
+	tb.WaitJS("the range", `document.getElementById('range').textContent.includes('local')`, 3*time.Second)
 	for _, href := range []string{"/api/v1/export/ctftime", "/api/v1/admin/export?format=csv", "/api/v1/admin/export?format=json", "/api/v1/admin/events"} {
 		if got := tb.status(href); got != 200 {
 			t.Errorf("export %s: %d", href, got)
@@ -416,10 +417,10 @@ func TestClassicTeam(t *testing.T) {
 	srv.play(2)
 	tb := newTab(t, 1280, 900)
 	tb.login(srv.url+"/team.html", srv.teamToken(0))
-	tb.waitJS("both halves", visible("flag-form")+" && "+visible("det-form")+" && "+visible("logs-panel"), 5*time.Second)
-	tb.waitJS("its own service", `document.querySelectorAll('#services .svc-card').length === 1`, 5*time.Second)
-	tb.waitJS("its targets", `document.querySelectorAll('#targets tbody tr').length === 2`, 5*time.Second)
-	if got := tb.text("#team-role"); got != "Tấn công & phòng thủ" {
+	tb.WaitJS("both halves", visible("flag-form")+" && "+visible("det-form")+" && "+visible("logs-panel"), 5*time.Second)
+	tb.WaitJS("its own service", `document.querySelectorAll('#services .svc-card').length === 1`, 5*time.Second)
+	tb.WaitJS("its targets", `document.querySelectorAll('#targets tbody tr').length === 2`, 5*time.Second)
+	if got := tb.Text("#team-role"); got != "Tấn công & phòng thủ" {
 		t.Errorf("role %q", got)
 	}
 	if got := eval[int](tb, `document.querySelectorAll('#stats .stat').length`); got != 9 {

@@ -1,30 +1,14 @@
 package browser
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"image/png"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
-
+	"github.com/cyrange/cyrange/internal/browsertest"
 	"github.com/cyrange/cyrange/scoreboard"
 )
-
-var updateDocs = flag.Bool("update-docs", false, "also write the README's screenshots to docs/")
-
-// docsDir is the repository's docs folder, from this package's directory.
-const docsDir = "../../../docs"
-
-// docsMaxBytes keeps the committed screenshots small.
-const docsMaxBytes = 150 << 10
 
 type viewport struct {
 	name          string
@@ -32,40 +16,6 @@ type viewport struct {
 }
 
 var viewports = []viewport{{"desktop", 1920, 1080}, {"phone", 390, 844}}
-
-// capture takes a PNG of the viewport (or the whole page when full) at the
-// given scale.
-func capture(tb *tab, full bool, scale float64) []byte {
-	tb.t.Helper()
-	dims := eval[[]float64](tb, fmt.Sprintf(`[document.documentElement.clientWidth, %t ? document.documentElement.scrollHeight : innerHeight]`, full))
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
-	defer cancel()
-	yes := true
-	buf, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
-		r, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
-			Format: page.CaptureScreenshotFormatPng, FromSurface: &yes, CaptureBeyondViewport: &full,
-			Clip: &page.Viewport{Width: dims[0], Height: dims[1], Scale: scale},
-		})
-		if err != nil {
-			return nil, err
-		}
-		return r.Data, nil
-	})
-	if err != nil {
-		tb.t.Fatalf("screenshot: %v", err)
-	}
-	if _, err := png.Decode(bytes.NewReader(buf)); err != nil {
-		tb.t.Fatalf("screenshot is not a PNG: %v", err)
-	}
-	return buf
-}
-
-func save(t *testing.T, dir, name string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestScreenshots saves every page at desktop and phone sizes to the
 // test output folder, and with -update-docs the README's copies.
@@ -83,7 +33,7 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 	srv.tick()
-	out := outDir(t)
+	out := browsertest.OutDir(t)
 	type shot struct {
 		name  string
 		open  func(tb *tab)
@@ -93,15 +43,15 @@ func TestScreenshots(t *testing.T) {
 	}
 	live := func(path string) func(tb *tab) {
 		return func(tb *tab) {
-			tb.open(srv.url + path)
+			tb.Open(srv.url + path)
 			tb.waitLive(10 * time.Second)
-			tb.waitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
+			tb.WaitJS("the standings", `!!document.querySelector('#boards tr[data-team]')`, 3*time.Second)
 		}
 	}
 	login := func(path, token, ready string) func(tb *tab) {
 		return func(tb *tab) {
 			tb.login(srv.url+path, token)
-			tb.waitJS("the page", ready, 5*time.Second)
+			tb.WaitJS("the page", ready, 5*time.Second)
 			tb.waitLive(10 * time.Second)
 		}
 	}
@@ -120,13 +70,13 @@ func TestScreenshots(t *testing.T) {
 			arcs = arcs[1:]
 			v, err := srv.game.Submit(context.Background(), a.team, [][]byte{[]byte(srv.flag(mail, a.store))})
 			if err != nil || v[0].Code != scoreboard.CodeOK {
-				tb.t.Fatalf("capture for the picture: %v %+v", err, v)
+				tb.T.Fatalf("capture for the picture: %v %+v", err, v)
 			}
 			time.Sleep(700 * time.Millisecond)
 		}, docs: "war-room.png", scale: 2.0 / 3},
 		{name: "scoring", open: func(tb *tab) {
-			tb.open(srv.url + "/scoring.html")
-			tb.waitJS("the formulas", `document.querySelectorAll('.formula').length > 5`, 3*time.Second)
+			tb.Open(srv.url + "/scoring.html")
+			tb.WaitJS("the formulas", `document.querySelectorAll('.formula').length > 5`, 3*time.Second)
 		}, full: true, docs: "scoring.png", scale: 2.0 / 3},
 		{name: "team-attack", open: login("/team.html", srv.teamToken(2), `document.querySelectorAll('#targets tr').length > 1`),
 			full: true, docs: "team-attack.png", scale: 2.0 / 3},
@@ -142,7 +92,7 @@ func TestScreenshots(t *testing.T) {
 			} {
 				srv.hub.PublishLog(defenceTeam(), scoreboard.TickerItem{Time: now.Add(time.Duration(i-5) * time.Second), Service: l.svc, Source: l.src, Text: l.text})
 			}
-			tb.waitJS("the log lines", `document.querySelectorAll('#logs tbody tr').length === 5`, 3*time.Second)
+			tb.WaitJS("the log lines", `document.querySelectorAll('#logs tbody tr').length === 5`, 3*time.Second)
 		}, full: true, docs: "team-defence.png", scale: 2.0 / 3},
 		{name: "organizer", open: login("/admin.html", srv.toks.OrganizerToken(), `document.querySelectorAll('#tokens-table tr').length > 1 && document.getElementById('range').textContent !== ''`),
 			full: true, docs: "organizer.png", scale: 2.0 / 3},
@@ -155,28 +105,14 @@ func TestScreenshots(t *testing.T) {
 				// Let entrance animations settle.
 				time.Sleep(150 * time.Millisecond)
 				full := sh.full || vp.name == "phone"
-				save(t, out, fmt.Sprintf("%s-%s.png", sh.name, vp.name), capture(tb, full, 1))
-				if !*updateDocs {
-					return
-				}
-				var b []byte
-				var name string
+				browsertest.Save(t, out, fmt.Sprintf("%s-%s.png", sh.name, vp.name), tb.Screenshot(full, 1))
 				switch {
+				case !browsertest.UpdatingDocs():
 				case vp.name == "desktop" && sh.docs != "":
-					b, name = capture(tb, false, sh.scale), sh.docs
+					browsertest.SaveDoc(t, sh.docs, tb.Screenshot(false, sh.scale))
 				case vp.name == "phone" && sh.name == "scoreboard":
-					b, name = capture(tb, false, 1), "scoreboard-phone.png"
-				default:
-					return
+					browsertest.SaveDoc(t, "scoreboard-phone.png", tb.Screenshot(false, 1))
 				}
-				b, err := shrink(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(b) > docsMaxBytes {
-					t.Errorf("%s is %d KB, over %d KB", name, len(b)>>10, docsMaxBytes>>10)
-				}
-				save(t, docsDir, name, b)
 			})
 		}
 	}

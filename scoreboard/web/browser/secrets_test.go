@@ -156,18 +156,18 @@ func TestNoSecretInPublicSurfaces(t *testing.T) {
 // TestNoSecretInPublicPages opens every page as the audience does and
 // looks for tokens and flags in what the browser built.
 func TestNoSecretInPublicPages(t *testing.T) {
-	needBrowser(t)
+	browser.Need(t)
 	srv := newServer(t)
 	srv.play(4)
 	secrets := srv.secrets()
 	for _, page := range []string{"/", "/war.html", "/scoring.html", "/team.html", "/admin.html"} {
 		tb := newTab(t, 1920, 1080)
-		tb.open(srv.url + page)
-		tb.waitJS("the page's data", `document.getElementById('conn')?.dataset.state === 'live'
+		tb.Open(srv.url + page)
+		tb.WaitJS("the page's data", `document.getElementById('conn')?.dataset.state === 'live'
 			|| !!document.querySelector('#main section.panel h2')
 			|| !document.getElementById('login-box')?.hidden`, 5*time.Second)
 		time.Sleep(100 * time.Millisecond)
 		scan(t, page, eval[string](tb, `document.documentElement.outerHTML + JSON.stringify(localStorage) + JSON.stringify(sessionStorage)`), secrets)
-		tb.close()
+		tb.Close()
 	}
 }

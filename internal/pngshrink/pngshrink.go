@@ -1,21 +1,27 @@
-package browser
+// Package pngshrink makes screenshots small enough to commit: it
+// re-encodes a PNG with a palette of at most 256 colours chosen for the
+// picture. The tests that write the README's screenshots (the scoreboard's
+// UI, the targets' sites) use it.
+//
+// It imports only the standard library.
+package pngshrink
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"sort"
-	"testing"
 )
 
-// shrink re-encodes a screenshot with at most 256 colours picked for it
+// Shrink re-encodes a PNG screenshot with at most 256 colours picked for it
 // by median cut. A dark UI has few colours besides the edges of its text,
 // so the paletted PNG looks the same and weighs a third.
-func shrink(b []byte) ([]byte, error) {
+func Shrink(b []byte) ([]byte, error) {
 	src, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pngshrink: %w", err)
 	}
 	bounds := src.Bounds()
 	// Colours are bucketed at 5 bits a channel: 32768 buckets at most.
@@ -46,6 +52,10 @@ func shrink(b []byte) ([]byte, error) {
 	for _, bk := range buckets {
 		all = append(all, bk)
 	}
+	// In the order of their colours, not the map's: the same picture
+	// gives the same file, and -update-docs rewrites no screenshot that
+	// did not change.
+	sort.Slice(all, func(i, j int) bool { return all[i].key < all[j].key })
 	channel := func(bk *bucket, c int) uint8 { return [3]uint8{bk.cr, bk.cg, bk.cb}[c] }
 	// span returns a box's widest channel and its width.
 	span := func(box []*bucket) (int, int) {
@@ -84,7 +94,7 @@ func shrink(b []byte) ([]byte, error) {
 		}
 		box := boxes[pick]
 		c, _ := span(box)
-		sort.Slice(box, func(i, j int) bool { return channel(box[i], c) < channel(box[j], c) })
+		sort.SliceStable(box, func(i, j int) bool { return channel(box[i], c) < channel(box[j], c) })
 		total := 0
 		for _, bk := range box {
 			total += bk.n
@@ -123,56 +133,7 @@ func shrink(b []byte) ([]byte, error) {
 	var out bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
 	if err := enc.Encode(&out, dst); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pngshrink: %w", err)
 	}
 	return out.Bytes(), nil
-}
-
-func TestShrink(t *testing.T) {
-	// A gradient of many colours next to a few flat ones.
-	img := image.NewRGBA(image.Rect(0, 0, 300, 60))
-	for y := range 60 {
-		for x := range 300 {
-			c := color.RGBA{uint8(x * 255 / 299), uint8(y * 4), 40, 255}
-			if y >= 30 {
-				c = [...]color.RGBA{{10, 17, 30, 255}, {232, 238, 247, 255}, {76, 194, 255, 255}}[x%3]
-			}
-			img.Set(x, y, c)
-		}
-	}
-	var in bytes.Buffer
-	if err := png.Encode(&in, img); err != nil {
-		t.Fatal(err)
-	}
-	out, err := shrink(in.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := png.Decode(bytes.NewReader(out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ok := got.(*image.Paletted)
-	if !ok || len(p.Palette) > 256 || got.Bounds() != img.Bounds() {
-		t.Fatalf("got %T with bounds %v", got, got.Bounds())
-	}
-	for y := range 60 {
-		for x := range 300 {
-			r1, g1, b1, _ := img.At(x, y).RGBA()
-			r2, g2, b2, _ := got.At(x, y).RGBA()
-			d := max(absDiff(r1, r2), absDiff(g1, g2), absDiff(b1, b2)) >> 8
-			// The flat colours survive exactly; the gradient within a
-			// bucket's width or two.
-			if (y >= 30 && d > 4) || d > 24 {
-				t.Fatalf("pixel %d,%d off by %d", x, y, d)
-			}
-		}
-	}
-}
-
-func absDiff(a, b uint32) uint32 {
-	if a > b {
-		return a - b
-	}
-	return b - a
 }
