@@ -143,13 +143,18 @@ func TestDefenceBoxPlan(t *testing.T) {
 		if gi.Box != cyberrange.DefenceBoxName || gi.BoxAddress != c.Networks[0].Address.String() {
 			t.Errorf("gateway info %+v", gi)
 		}
-		target, _ := p.Target(c.Team, 0)
-		if len(target.Mounts) != 1 || len(c.Mounts) != 1 || c.Mounts[0].Volume != target.Mounts[0].Volume ||
-			!c.Mounts[0].ReadOnly || target.Mounts[0].ReadOnly {
-			t.Fatalf("target mounts %v, box mounts %v", target.Mounts, c.Mounts)
+		if len(c.Mounts) != len(sc.Services) {
+			t.Fatalf("box mounts %v, want one per service", c.Mounts)
 		}
-		if got := flagValue(target.Command, "--log-file"); got != target.Mounts[0].Path+"/"+sc.Services[0].Name+".log" {
-			t.Errorf("%s writes its log to %q", target.Name, got)
+		for svc := range sc.Services {
+			target, _ := p.Target(c.Team, svc)
+			if len(target.Mounts) != 1 || c.Mounts[svc].Volume != target.Mounts[0].Volume ||
+				!c.Mounts[svc].ReadOnly || target.Mounts[0].ReadOnly {
+				t.Fatalf("target mounts %v, box mounts %v", target.Mounts, c.Mounts)
+			}
+			if got := flagValue(target.Command, "--log-file"); got != target.Mounts[0].Path+"/"+sc.Services[svc].Name+".log" {
+				t.Errorf("%s writes its log to %q", target.Name, got)
+			}
 		}
 		for _, o := range p.Containers {
 			if o.Kind == cyberrange.KindTarget && o.Team != c.Team && slices.ContainsFunc(c.Mounts, func(m cyberrange.Mount) bool { return m.Volume == o.Mounts[0].Volume }) {

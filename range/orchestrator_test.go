@@ -209,7 +209,7 @@ func TestUpReconciles(t *testing.T) {
 			want:  map[string]cyberrange.Action{gateway: cyberrange.ActionRecreate}},
 		{desc: "moved network is recreated with what is on it", plan: replicaMoved,
 			want: map[string]cyberrange.Action{"demo-replica-d01": cyberrange.ActionRecreate, target: cyberrange.ActionRecreate,
-				"cyrange-demo-defencegw-d01": cyberrange.ActionRecreate}},
+				"cyrange-demo-portal-d01": cyberrange.ActionRecreate, "cyrange-demo-defencegw-d01": cyberrange.ActionRecreate}},
 		{desc: "leftovers of the exercise are removed, others' kept", plan: p,
 			setup: func(h *fakeHost) {
 				h.addForeign("demo", "cyrange-demo-old")

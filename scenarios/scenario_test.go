@@ -37,8 +37,9 @@ func TestBuiltins(t *testing.T) {
 		if s.Locale != "vi" {
 			t.Errorf("%s: locale %q", name, s.Locale)
 		}
-		// The province's mail system first; province-2024 adds its portal.
-		if want := map[string]int{"province-2024": 2}[name]; len(s.Services) != max(want, 1) {
+		// The province's mail system first; the demo and province-2024
+		// add its portal.
+		if want := map[string]int{"province-2024": 2, "demo": 2}[name]; len(s.Services) != max(want, 1) {
 			t.Fatalf("%s: %d services", name, len(s.Services))
 		}
 		mail := s.Services[0]

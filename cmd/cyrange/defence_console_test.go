@@ -110,7 +110,7 @@ func TestDefenceConsoleDocker(t *testing.T) {
 		Gateway cyberrange.GatewayInfo `json:"gateway"`
 	}
 	getJSON(t, base+"/api/v1/team/replicas", defence, &reps)
-	if len(reps) != 1 || reps[0].Proxy == "" || reps[0].Operator.Password == "" || !reps[0].Gateway.Defence {
+	if len(reps) != 2 || reps[0].Service != service || reps[0].Proxy == "" || reps[0].Operator.Password == "" || !reps[0].Gateway.Defence {
 		fail("replicas: %+v", reps)
 	}
 	rep := reps[0]

@@ -80,7 +80,8 @@ func TestDefenceEndToEnd(t *testing.T) {
 		Targets []scoreboard.AttackTarget `json:"targets"`
 	}
 	getJSON(t, base+"/api/v1/targets", attacker, &tg)
-	if tg.Gateway.Address == "" || len(tg.Targets) != 1 {
+	// The demo's two replicas, the mail server first.
+	if tg.Gateway.Address == "" || len(tg.Targets) != 2 || tg.Targets[0].Service != "mail" {
 		fail("targets: %+v", tg)
 	}
 	source := netip.MustParsePrefix(tg.Gateway.Source)
@@ -243,7 +244,7 @@ func applyRemedy(t *testing.T, base, token string) {
 		} `json:"operator"`
 	}
 	getJSON(t, base+"/api/v1/team/replicas", token, &reps)
-	if len(reps) != 1 || reps[0].Proxy == "" || reps[0].Operator.Password == "" {
+	if len(reps) != 2 || reps[0].Proxy == "" || reps[0].Operator.Password == "" {
 		t.Fatalf("replicas: %+v", reps)
 	}
 	jar, _ := cookiejar.New(nil)

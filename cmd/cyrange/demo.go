@@ -50,8 +50,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	logger := newLogger(e.stderr, *verbose)
-	if d := sc.Services[0].Options; d != nil && *seed != 1 {
-		d["seed"] = int(*seed)
+	for _, svc := range sc.Services {
+		if d := svc.Options; d != nil && *seed != 1 {
+			d["seed"] = int(*seed)
+		}
 	}
 	// The demo's range is throwaway: taken down however the demo ends.
 	h := hosting{o: serve.Options{Scenario: sc, DataDir: *data, HTTPAddr: *httpAddr, SubmitAddr: *submitAddr,

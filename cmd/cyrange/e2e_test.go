@@ -71,6 +71,9 @@ func attackRound(t *testing.T, s *server, team *attackTeam, ports map[string]int
 	var found []string
 	var lastErr error
 	for _, target := range tg.Targets {
+		if target.Service != "mail" {
+			continue // the mail's exploits, against the mail replicas
+		}
 		et := exploits.Target{Host: target.Address, Domain: domain, SMTPPort: ports["smtp"], IMAPPort: ports["imap"], HTTPPort: ports["http"]}
 		for _, ai := range target.AttackInfo {
 			et.AttackInfo = append(et.AttackInfo, ai.Info)

@@ -151,7 +151,7 @@ func TestRangeCommands(t *testing.T) {
 	if strings.Contains(out, " create ") || strings.Contains(out, " recreate ") || !strings.Contains(out, " adopt ") {
 		t.Errorf("up again did more than adopt:\n%s", out)
 	}
-	for _, want := range []string{"targets  [####################] 2/2 adopt", "127.0.0.1:1081", "a01", "127.60.1.0/24", "healthy: true"} {
+	for _, want := range []string{"targets  [####################] 4/4 adopt", "127.0.0.1:1081", "a01", "127.60.1.0/24", "healthy: true"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up output lacks %q:\n%s", want, out)
 		}

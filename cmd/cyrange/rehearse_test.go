@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cyrange/cyrange/images/mailserver/contract"
+	portalcontract "github.com/cyrange/cyrange/images/portal/contract"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/rehearsal"
 	"github.com/cyrange/cyrange/scenarios"
@@ -53,12 +54,14 @@ func TestRehearseDemoIsReady(t *testing.T) {
 		seen[strings.Fields(c.Check)[0]]++
 	}
 	// One exploit and one remedy (through the defence gateway) per
-	// weakness of the contract, three flag stores planted and got back,
-	// every team's gateway both ways, the defence gateway both ways and
-	// its boundary.
-	n := len(contract.Weaknesses())
-	if seen["exploit"] != n || seen["remedy"] != n || seen["putflag"] != 3 || seen["getflag"] != 6 ||
-		seen["gateway"] != 6 || seen["defence"] != 3 || seen["range"] != 3 || seen["havoc"] == 0 || seen["getnoise"] == 0 {
+	// weakness of both targets' contracts, their three flag stores each
+	// planted and got back, every team's gateway both ways, the defence
+	// gateway both ways and its boundary, both chains from the portal
+	// into the mail server before and after the remedies.
+	n := len(contract.Weaknesses()) + len(portalcontract.Weaknesses())
+	if seen["exploit"] != n || seen["remedy"] != n || seen["putflag"] != 6 || seen["getflag"] != 12 ||
+		seen["gateway"] != 6 || seen["defence"] != 3 || seen["range"] != 3 || seen["chain"] != 4 ||
+		seen["havoc"] == 0 || seen["getnoise"] == 0 {
 		t.Fatalf("checks made: %v", seen)
 	}
 	assertNoRehearsalLeft(t, "cyrange-demo-rehearsal")
@@ -88,13 +91,18 @@ func TestRehearseNamesWhatIsNotReady(t *testing.T) {
 		t.Fatalf("the rehearsal passed:\n%s", out.String())
 	}
 	const cause = "exploit webmail-message-idor got no flag"
-	if !strings.Contains(err.Error(), cause) || !strings.Contains(out.String(), cause) ||
+	if !strings.Contains(err.Error(), "is not ready") || !strings.Contains(out.String(), cause) ||
 		!strings.Contains(out.String(), "NOT READY") {
 		t.Fatalf("error %v; report:\n%s", err, out.String())
 	}
-	// Only that exploit failed: the others and every checker call passed.
+	// Only that exploit failed, and the chain whose route goes through
+	// the same weakness: the others and every checker call passed.
+	const chain = "chain portal-backup-mail-account "
+	if !regexp.MustCompile(`chain portal-backup-mail-account +Đội phòng thủ/portal → Đội phòng thủ/mail +FAIL`).MatchString(out.String()) {
+		t.Errorf("the chain through the remedied IDOR did not fail:\n%s", out.String())
+	}
 	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.Contains(line, " FAIL ") && !strings.Contains(line, "webmail-message-idor") {
+		if strings.Contains(line, " FAIL ") && !strings.Contains(line, "webmail-message-idor") && !strings.HasPrefix(line, chain) {
 			t.Errorf("unexpected failure: %s", line)
 		}
 	}
@@ -148,10 +156,52 @@ func TestRehearseRefusesABusyLocalRange(t *testing.T) {
 	}
 }
 
+// TestRehearseProvinceDocker rehearses the two-target province on the
+// Docker driver: every row passes, both chains from the portal into the
+// mail server among them. Three of its attack teams are enough for
+// every row (the 17 only repeat the gateway rows), and keep the test's
+// share of the shared engine small.
+func TestRehearseProvinceDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a rehearsal brings a range up")
+	}
+	needDockerImage(t)
+	dir := t.TempDir()
+	scen := ownScenario(t, dir, "province-2024", fmt.Sprintf("prov-%d", os.Getpid()), func(sc *scenarios.Scenario) {
+		*sc = *sc.WithAttackTeams(3)
+	})
+	cmd := exec.Command(binary, "rehearse", scen, "--driver", "docker", "--json")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rehearse: %v\n%s\n%s", err, out, tail(stderr.String(), 3000))
+	}
+	var rep struct {
+		Ready  bool              `json:"ready"`
+		Checks []rehearsal.Check `json:"checks"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	seen := map[string]int{}
+	for _, c := range rep.Checks {
+		if c.Result != rehearsal.Pass {
+			t.Errorf("%s %s: %s %s", c.Check, c.Target, c.Result, c.Reason)
+		}
+		seen[strings.Fields(c.Check)[0]]++
+	}
+	n := len(contract.Weaknesses()) + len(portalcontract.Weaknesses())
+	if !rep.Ready || seen["exploit"] != n || seen["remedy"] != n || seen["chain"] != 4 || seen["gateway"] != 6 {
+		t.Fatalf("ready %v, checks made: %v", rep.Ready, seen)
+	}
+}
+
 // TestRehearseProvinceIsReady rehearses the two-target province on the
 // local driver: every row passes, among them the portal's checker
 // methods, each of its exploits and remedies (through the defence
-// gateway).
+// gateway), and both chains from the portal into the mail server.
 func TestRehearseProvinceIsReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a rehearsal brings a range up")
@@ -173,6 +223,7 @@ func TestRehearseProvinceIsReady(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	portal := map[string]int{}
+	chains := map[string]bool{}
 	for _, c := range rep.Checks {
 		if c.Result != rehearsal.Pass {
 			t.Errorf("%s %s: %s %s", c.Check, c.Target, c.Result, c.Reason)
@@ -180,11 +231,20 @@ func TestRehearseProvinceIsReady(t *testing.T) {
 		if strings.HasSuffix(c.Target, "/portal") {
 			portal[strings.Fields(c.Check)[0]]++
 		}
+		if strings.HasPrefix(c.Check, "chain ") && strings.Contains(c.Target, "/portal → ") {
+			chains[c.Check] = true
+		}
 	}
 	const weaknesses = 7
 	if !rep.Ready || portal["exploit"] != weaknesses || portal["remedy"] != weaknesses || portal["getflag"] != 6 ||
 		portal["havoc"] == 0 || portal["getnoise"] == 0 {
 		t.Fatalf("ready %v, portal checks %v", rep.Ready, portal)
+	}
+	// Both chains into the mail server, end to end and then stopped.
+	for _, c := range []string{"portal-backup-mail-account", "portal-ssrf-mail-console"} {
+		if !chains["chain "+c] || !chains["chain "+c+" (remedied)"] {
+			t.Errorf("no rows for chain %s: %v", c, chains)
+		}
 	}
 	assertNoRehearsalLeft(t, "cyrange-province-2024-rehearsal")
 }

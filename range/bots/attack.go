@@ -22,11 +22,14 @@ type skill struct {
 	exploits int
 	from     int32
 	think    float64
+	// chains: it also pivots from one replica of a defending team into
+	// the next (the targets' cross-target chains).
+	chains bool
 }
 
 // skills go from a strong team to a weak one; team i gets skills[i%3].
 var skills = [...]skill{
-	{name: "strong", exploits: 6, from: 1, think: 0.2},
+	{name: "strong", exploits: 6, from: 1, think: 0.2, chains: true},
 	{name: "medium", exploits: 3, from: 2, think: 0.5},
 	{name: "weak", exploits: 1, from: 3, think: 0.8},
 }
@@ -61,7 +64,11 @@ func Attack(ctx context.Context, o Options) {
 		for _, i := range order[:min(sk.exploits, len(all))] {
 			known = append(known, all[i])
 		}
-		b := &attacker{o: o, team: team, skill: sk, known: known,
+		var chains []target.Chain
+		if sk.chains {
+			chains = o.Targets.Chains()
+		}
+		b := &attacker{o: o, team: team, skill: sk, known: known, chains: chains,
 			rng: rand.New(rand.NewPCG(uint64(o.Seed), uint64(team))),
 			log: o.Logger.With("bot", t.Name, "skill", sk.name), sent: map[string]bool{}}
 		go b.run(ctx)
@@ -69,13 +76,14 @@ func Attack(ctx context.Context, o Options) {
 }
 
 type attacker struct {
-	o     Options
-	team  int
-	skill skill
-	known []exploit
-	rng   *rand.Rand
-	log   *slog.Logger
-	sent  map[string]bool
+	o      Options
+	team   int
+	skill  skill
+	known  []exploit
+	chains []target.Chain
+	rng    *rand.Rand
+	log    *slog.Logger
+	sent   map[string]bool
 }
 
 func (b *attacker) run(ctx context.Context) {
@@ -101,7 +109,8 @@ func (b *attacker) run(ctx context.Context) {
 	}
 }
 
-// round runs every known exploit against every replica once.
+// round runs every known exploit against every replica once, and every
+// known chain against every defending team it can cross.
 func (b *attacker) round(ctx context.Context) []string {
 	rep, err := b.o.Status(ctx)
 	if err != nil {
@@ -120,6 +129,16 @@ func (b *attacker) round(ctx context.Context) []string {
 	cfg := b.o.Game.Config()
 	seen := map[string]bool{}
 	var found []string
+	keep := func(flags []string) {
+		for _, f := range flags {
+			if !seen[f] {
+				seen[f] = true
+				found = append(found, f)
+			}
+		}
+	}
+	// Each defending team's replicas by target, for the chains.
+	byOwner := map[int]map[string]target.Replica{}
 	for _, r := range cfg.Replicas {
 		if r.Owner == b.team {
 			continue
@@ -131,6 +150,10 @@ func (b *attacker) round(ctx context.Context) []string {
 		}
 		t := target.Replica{Host: host.String(), Ports: b.o.Plan.KnownPorts(r.Owner, r.Service), Options: svc.Options,
 			AttackInfo: infos[cfg.Teams[r.Owner].Name+"/"+cfg.Services[r.Service].Name]}
+		if byOwner[r.Owner] == nil {
+			byOwner[r.Owner] = map[string]target.Replica{}
+		}
+		byOwner[r.Owner][svc.Image] = t
 		for _, ex := range b.known {
 			if ex.target != svc.Image {
 				continue
@@ -141,15 +164,34 @@ func (b *attacker) round(ctx context.Context) []string {
 			if err != nil {
 				b.log.Debug("exploit failed", "exploit", ex.w.ExploitName, "err", err)
 			}
-			for _, f := range flags {
-				if !seen[f] {
-					seen[f] = true
-					found = append(found, f)
-				}
+			keep(flags)
+		}
+	}
+	for _, c := range b.chains {
+		for _, reps := range byOwner {
+			if !crosses(c, reps) {
+				continue
 			}
+			rctx, cancel := context.WithTimeout(ctx, b.o.Scenario.Tick/2)
+			flags, err := c.Run(rctx, d, reps)
+			cancel()
+			if err != nil {
+				b.log.Debug("chain failed", "chain", c.Name, "err", err)
+			}
+			keep(flags)
 		}
 	}
 	return found
+}
+
+// crosses says whether reps holds a replica of every target c crosses.
+func crosses(c target.Chain, reps map[string]target.Replica) bool {
+	for _, name := range c.Targets {
+		if _, ok := reps[name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // submit sends flags over the TCP protocol with the team's token.

@@ -117,6 +117,8 @@ func startLiveRange(t *testing.T, o rangeOptions) *liveRange {
 		t.Fatal(err)
 	}
 	sc := demo.Clone()
+	// One replica and its sensors are what these tests watch.
+	sc.Services = sc.Services[:1]
 	sc.RequireTelemetry = o.requireTelemetry
 	sc.Network.Local = scenarios.AddressPlan{
 		Teams:    netip.MustParsePrefix("127.93.0.0/16"),
