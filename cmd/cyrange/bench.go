@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cyrange/cyrange/images/portal"
+	"github.com/cyrange/cyrange/images/portal/portalbench"
 	"github.com/cyrange/cyrange/range/docker"
 	"github.com/cyrange/cyrange/range/rangebench"
 	"github.com/cyrange/cyrange/scenarios"
@@ -18,14 +20,14 @@ import (
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	benches := map[string]func(context.Context, *env, []string) error{"submit": benchSubmit, "live": benchLive,
-		"viewers": benchViewers, "replay": benchReplay, "range": benchRange}
+		"viewers": benchViewers, "replay": benchReplay, "range": benchRange, "portal": benchPortal}
 	if len(args) == 0 {
-		return usagef("usage: cyrange bench submit|live|replay [flags]")
+		return usagef("usage: cyrange bench submit|live|replay|range|portal [flags]")
 	}
 	if b, ok := benches[args[0]]; ok {
 		return b(ctx, e, args[1:])
 	}
-	return usagef("unknown benchmark %q: want submit, live or replay", args[0])
+	return usagef("unknown benchmark %q: want submit, live, replay, range or portal", args[0])
 }
 
 // benchServe serves a benchmark's exercise on loopback, its log
@@ -183,4 +185,51 @@ func benchRange(ctx context.Context, e *env, args []string) error {
 		StaticBinary: func(ctx context.Context) (string, func(), error) {
 			return docker.StaticBinary(ctx, "", ".", versionLDFlags(), e.stdout)
 		}})
+}
+
+// benchPortal is `cyrange bench portal`: the portal replica, run by this
+// binary as its role in a process of its own, scanned by attack teams
+// while the checker plays its rounds and citizens browse it
+// (portalbench.Run).
+func benchPortal(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "bench portal")
+	teams := fs.Int("teams", 17, fmt.Sprintf("attack teams scanning, each from its own address (1 to %d)", portalbench.MaxTeams))
+	rate := fs.Float64("rate", 100, "requests/s per team")
+	workers := fs.Int("workers", 40, "requests in flight per team at most (ffuf's -t)")
+	dur := fs.Duration("duration", time.Minute, "how long the teams scan")
+	baseline := fs.Duration("baseline", 15*time.Second, "how long the citizens' pages are measured first, with no scan")
+	tick := fs.Duration("tick", 5*time.Second, "the checker's tick")
+	sites := fs.Int("sites", portal.MaxSites, "sites of the province")
+	dossiers := fs.Int("dossiers", portal.DefaultDossiers, "generated dossiers")
+	citizens := fs.Int("citizens", 4, "citizens browsing at once")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *teams < 1 || *teams > portalbench.MaxTeams || *rate <= 0 || *workers < 1 || *dur <= 0 || *baseline <= 0 || *tick < time.Second ||
+		*sites < 1 || *sites > portal.MaxSites || *dossiers < 1 || *dossiers > portal.MaxDossiers || *citizens < 1 {
+		return usagef("--teams must be 1..%d, --sites 1..%d, --dossiers 1..%d, --tick at least 1s, the others positive",
+			portalbench.MaxTeams, portal.MaxSites, portal.MaxDossiers)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	res, err := portalbench.Run(ctx, portalbench.Options{
+		Target: func(ctx context.Context, args []string) *exec.Cmd {
+			return exec.CommandContext(ctx, self, append([]string{"target", "portal"}, args...)...)
+		},
+		Teams: *teams, Rate: *rate, Workers: *workers, Duration: *dur, Baseline: *baseline, Tick: *tick,
+		Sites: *sites, Dossiers: *dossiers, Citizens: *citizens, Logger: newLogger(e.stderr, *verbose),
+	})
+	if err != nil {
+		return err
+	}
+	if err := res.WriteText(e.stdout); err != nil {
+		return err
+	}
+	if !res.CheckerOK() {
+		return fmt.Errorf("the checker did not stay OK under the scan")
+	}
+	return nil
 }

@@ -20,6 +20,9 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "submit", "--teams", "0"},
 		{"bench", "submit", "--flags", "0"},
 		{"bench", "replay", "--nope"},
+		{"bench", "portal", "--teams", "0"},
+		{"bench", "portal", "--tick", "10ms"},
+		{"bench", "portal", "--sites", "1000"},
 	} {
 		if code, _, errs := runMain(t, args...); code != 2 || !strings.Contains(errs, "cyrange bench: ") {
 			t.Errorf("%v: code %d, %q", args, code, errs)
