@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // The admin console. It is served on the admin port, where the defence's
@@ -95,7 +95,7 @@ func (c *console) auth(h adminHandler) http.HandlerFunc {
 }
 
 func (c *console) check(r *http.Request, user, pass string) (grant, loginResult) {
-	g, res := c.srv.sec.loginAdmin(user, pass, ipOf(r.RemoteAddr), c.adminPort)
+	g, res := c.srv.sec.loginAdmin(user, pass, firewall.Source(r.RemoteAddr), c.adminPort)
 	if res != loginOK {
 		c.srv.warn(c.proto(), "admin_login", r.RemoteAddr, user, "admin console login failed", "result", res.String(), "agent", r.UserAgent())
 	} else {
@@ -392,7 +392,7 @@ func applySettings(u settingsJ, cur Settings) (Settings, error) {
 		cur.LockThreshold = *u.LockThreshold
 	}
 	if u.Blocked != nil {
-		blocked, err := parsePrefixes(strings.Join(u.Blocked, ","))
+		blocked, err := firewall.Parse(strings.Join(u.Blocked, ","))
 		if err != nil {
 			return cur, fmt.Errorf("blocked: %w", err)
 		}
@@ -459,33 +459,22 @@ func (c *console) apiSettings(w http.ResponseWriter, r *http.Request, sess *sess
 	writeJSON(w, http.StatusOK, toJSON(c.saveSettings(r, sess, next)))
 }
 
-// firewall adds and removes blocked source ranges.
-func firewall(cur []netip.Prefix, block, unblock []netip.Prefix) []netip.Prefix {
-	out := slices.Clone(cur)
-	for _, p := range block {
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	return slices.DeleteFunc(out, func(p netip.Prefix) bool { return slices.Contains(unblock, p) })
-}
-
 func (c *console) firewallForm(w http.ResponseWriter, r *http.Request, sess *session) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		c.srv.render(w, http.StatusBadRequest, "error", map[string]any{"Error": "Yêu cầu không hợp lệ."})
 		return
 	}
-	ranges, err := parsePrefixes(r.PostForm.Get("cidr"))
+	ranges, err := firewall.Parse(r.PostForm.Get("cidr"))
 	if err != nil || len(ranges) == 0 {
 		c.srv.render(w, http.StatusBadRequest, "error", map[string]any{"Error": "Dải địa chỉ không hợp lệ."})
 		return
 	}
 	next := c.srv.sec.get()
 	if r.PostForm.Get("action") == "unblock" {
-		next.Blocked = firewall(next.Blocked, nil, ranges)
+		next.Blocked = firewall.Update(next.Blocked, nil, ranges)
 	} else {
-		next.Blocked = firewall(next.Blocked, ranges, nil)
+		next.Blocked = firewall.Update(next.Blocked, ranges, nil)
 	}
 	c.saveSettings(r, sess, next)
 	http.Redirect(w, r, "/admin/?ok=firewall", http.StatusSeeOther)
@@ -500,18 +489,18 @@ func (c *console) apiFirewall(w http.ResponseWriter, r *http.Request, sess *sess
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	block, err := parsePrefixes(strings.Join(body.Block, ","))
+	block, err := firewall.Parse(strings.Join(body.Block, ","))
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, "block: "+err.Error())
 		return
 	}
-	unblock, err := parsePrefixes(strings.Join(body.Unblock, ","))
+	unblock, err := firewall.Parse(strings.Join(body.Unblock, ","))
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, "unblock: "+err.Error())
 		return
 	}
 	next := c.srv.sec.get()
-	next.Blocked = firewall(next.Blocked, block, unblock)
+	next.Blocked = firewall.Update(next.Blocked, block, unblock)
 	writeJSON(w, http.StatusOK, toJSON(c.saveSettings(r, sess, next)))
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cyrange/cyrange/internal/firewall"
 	"github.com/cyrange/cyrange/internal/persource"
 )
 
@@ -81,7 +82,7 @@ var (
 // connections to this port. The check and the registration are one step,
 // so that a block cannot miss a connection accepted while it was applied.
 func (t *liveConns) admit(proto string, c net.Conn) (*liveConn, error) {
-	src := addrOf(c.RemoteAddr())
+	src := firewall.SourceOf(c.RemoteAddr())
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.allowed(src) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodPut}
@@ -134,7 +136,7 @@ func FuzzParseSettingsForm(f *testing.F) {
 				t.Fatalf("threshold %d accepted", out.LockThreshold)
 			}
 		}
-		ps, err := parsePrefixes(ranges)
+		ps, err := firewall.Parse(ranges)
 		if err != nil {
 			return
 		}
@@ -142,8 +144,8 @@ func FuzzParseSettingsForm(f *testing.F) {
 			if p != p.Masked() {
 				t.Fatalf("%v is not masked", p)
 			}
-			again, err := parsePrefix(p.String())
-			if err != nil || again != p {
+			again, err := firewall.Parse(p.String())
+			if err != nil || len(again) != 1 || again[0] != p {
 				t.Fatalf("%v does not parse back: %v %v", p, again, err)
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // imapSession is one IMAP connection. The server runs a connection's
@@ -58,7 +60,7 @@ func (s *imapSession) writer() writer { return writer{system: s.master, src: s.i
 func (s *Server) newIMAPSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	src := c.NetConn().RemoteAddr()
 	s.event("imap", "connect", src.String(), "", "connection")
-	return &imapSession{srv: s, src: src.String(), ip: addrOf(src)}, nil, nil
+	return &imapSession{srv: s, src: src.String(), ip: firewall.SourceOf(src)}, nil, nil
 }
 
 func (s *imapSession) user() string {

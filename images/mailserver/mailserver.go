@@ -35,6 +35,7 @@ import (
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // DefaultDomain is the fictional province's mail domain.
@@ -269,21 +270,13 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		raw[i] = ln
 	}
-	firewall := func(proto string) func(net.Conn) {
+	blocked := func(proto string) func(net.Conn) {
 		return func(c net.Conn) {
 			s.warn(proto, "blocked", c.RemoteAddr().String(), "", "connection refused by firewall rule")
 		}
 	}
 	adminOpen := func(a netip.Addr) bool {
-		if len(s.cfg.AdminAllow) == 0 {
-			return true
-		}
-		for _, p := range s.cfg.AdminAllow {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
+		return len(s.cfg.AdminAllow) == 0 || firewall.Contains(s.cfg.AdminAllow, a)
 	}
 
 	s.smtpSrv = smtp.NewServer(smtpBackend{srv: s})
@@ -317,7 +310,7 @@ func (s *Server) Start(ctx context.Context) error {
 	serve(func() error { return s.imapSrv.Serve(s.track("imap", raw[1])) })
 	serve(func() error { return web.Serve(s.track("http", raw[2])) })
 	serve(func() error {
-		return admin.Serve(&guardedListener{Listener: raw[3], allow: adminOpen, denied: firewall("admin")})
+		return admin.Serve(firewall.Guard(raw[3], adminOpen, blocked("admin")))
 	})
 	s.wg.Add(1)
 	go func() {

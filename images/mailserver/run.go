@@ -13,6 +13,7 @@ import (
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/target"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // memoryLimit is the target process's soft memory limit, unless
@@ -59,7 +60,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("mailserver: --weaknesses: %w", err)
 	}
-	allow, err := parsePrefixes(*adminAllow)
+	allow, err := firewall.Parse(*adminAllow)
 	if err != nil {
 		return fmt.Errorf("mailserver: --admin-allow: %w", err)
 	}

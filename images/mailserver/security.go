@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/mailserver/contract"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // Admin console accounts. "admin" is the vendor's account, shipped with a
@@ -282,12 +282,7 @@ func (s *security) blocked(src netip.Addr) bool {
 }
 
 func (s *security) blockedLocked(src netip.Addr) bool {
-	for _, p := range s.settings.Blocked {
-		if p.Contains(src.Unmap()) {
-			return true
-		}
-	}
-	return false
+	return firewall.Contains(s.settings.Blocked, src)
 }
 
 // randomPassword makes a password nobody will guess.
@@ -295,72 +290,4 @@ func randomPassword() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// addrOf returns the IP of a net.Addr (the zero Addr if it has none).
-func addrOf(a net.Addr) netip.Addr {
-	if a == nil {
-		return netip.Addr{}
-	}
-	return ipOf(a.String())
-}
-
-// ipOf returns the IP of a "host:port" string.
-func ipOf(hostport string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(hostport); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
-// parsePrefixes reads a comma- or space-separated list of CIDR ranges or
-// single addresses.
-func parsePrefixes(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
-		p, err := parsePrefix(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// guardedListener drops connections from sources allow refuses, before any
-// protocol byte is written, as a firewall in front of the server would.
-type guardedListener struct {
-	net.Listener
-	allow  func(netip.Addr) bool
-	denied func(net.Conn)
-}
-
-func (l *guardedListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if l.allow(addrOf(c.RemoteAddr())) {
-			return c, nil
-		}
-		l.denied(c)
-		_ = c.Close()
-	}
 }

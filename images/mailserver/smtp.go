@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // dataChunk is how much of a message body is taken from the in-flight
@@ -28,7 +29,7 @@ type smtpBackend struct{ srv *Server }
 func (be smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	src := c.Conn().RemoteAddr()
 	be.srv.event("smtp", "connect", src.String(), "", "connection")
-	return &smtpSession{srv: be.srv, conn: c, src: src.String(), ip: addrOf(src)}, nil
+	return &smtpSession{srv: be.srv, conn: c, src: src.String(), ip: firewall.SourceOf(src)}, nil
 }
 
 type smtpSession struct {

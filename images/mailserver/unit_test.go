@@ -21,6 +21,7 @@ import (
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
+	"github.com/cyrange/cyrange/images/target/targettest"
 )
 
 func TestDirectoryShape(t *testing.T) {
@@ -191,26 +192,8 @@ func TestLockoutAndMasterPassword(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe writer for RunTarget's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunTarget(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr targettest.Output
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

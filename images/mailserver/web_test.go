@@ -16,6 +16,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/webclient"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -183,7 +184,7 @@ func TestAdminConsole(t *testing.T) {
 	if err != nil || len(pw) < 12 {
 		t.Fatalf("reset: %q %v", pw, err)
 	}
-	if ts.sec.checkUser(ts.dir.Leaders[0], leaders[0].Addr, pw, ipOf("127.0.0.1:1")) != loginOK {
+	if ts.sec.checkUser(ts.dir.Leaders[0], leaders[0].Addr, pw, firewall.Source("127.0.0.1:1")) != loginOK {
 		t.Errorf("new password does not work")
 	}
 	if _, err := op.ResetPassword(ctx, leaders[0].Addr, "short"); err == nil {

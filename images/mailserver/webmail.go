@@ -18,6 +18,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
+	"github.com/cyrange/cyrange/internal/firewall"
 	"github.com/cyrange/cyrange/internal/persource"
 )
 
@@ -108,7 +109,7 @@ func (s *Server) webLoginPage(w http.ResponseWriter, _ *http.Request) {
 // login checks a webmail login and opens a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, user, password string) (*Account, loginResult) {
 	acct, _ := s.dir.Lookup(user)
-	g, res := s.sec.login(acct, user, password, ipOf(r.RemoteAddr))
+	g, res := s.sec.login(acct, user, password, firewall.Source(r.RemoteAddr))
 	name := user
 	if acct != nil {
 		name = acct.Addr
@@ -395,7 +396,7 @@ var errNoRecipient = errors.New("no valid recipient")
 // kept in Sent or Drafts.
 func (s *Server) submit(r *http.Request, sess *session, c composed) (int64, string, error) {
 	acct := sess.acct
-	wr := writer{system: sess.grant.master, src: ipOf(r.RemoteAddr)}
+	wr := writer{system: sess.grant.master, src: firewall.Source(r.RemoteAddr)}
 	to, cc := cleanAddresses(c.To), cleanAddresses(c.Cc)
 	if !c.Draft && len(to)+len(cc) == 0 {
 		return 0, "", errNoRecipient

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // The admin console, under /quantri/: on the admin port, where the
@@ -80,12 +81,12 @@ func (c *console) localExport(r *http.Request) bool {
 	if !c.adminPort || r.URL.Path != "/quantri/api/export" {
 		return false
 	}
-	src := ipOf(r.RemoteAddr)
+	src := firewall.Source(r.RemoteAddr)
 	if src.IsLoopback() {
 		return true
 	}
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	return ok && src.IsValid() && addrOf(local) == src
+	return ok && src.IsValid() && firewall.SourceOf(local) == src
 }
 
 // auth requires a console session, or HTTP Basic credentials on the API.
@@ -124,7 +125,7 @@ func (c *console) auth(h consoleHandler) http.HandlerFunc {
 }
 
 func (c *console) check(r *http.Request, user, pass string) (grant, loginResult) {
-	g, res := c.srv.sec.loginAdmin(user, pass, ipOf(r.RemoteAddr), c.adminPort)
+	g, res := c.srv.sec.loginAdmin(user, pass, firewall.Source(r.RemoteAddr), c.adminPort)
 	if res != loginOK {
 		c.srv.warn(c.proto(), "admin_login", r.RemoteAddr, user, "admin console login failed", "result", res.String(), "agent", trim(r.UserAgent(), 200))
 	} else {
@@ -233,7 +234,7 @@ func applySettings(u settingsJ, cur Settings) (change, error) {
 		cur.ImportAllow = hosts
 	}
 	if u.Blocked != nil {
-		blocked, err := parsePrefixes(strings.Join(u.Blocked, ","))
+		blocked, err := firewall.Parse(strings.Join(u.Blocked, ","))
 		if err != nil {
 			return change{}, fmt.Errorf("blocked: %w", err)
 		}
@@ -403,21 +404,16 @@ func (c *console) apiPassword(w http.ResponseWriter, r *http.Request, g grant, t
 }
 
 func (c *console) firewall(r *http.Request, g grant, block, unblock string) (Settings, error) {
-	b, err := parsePrefixes(block)
+	b, err := firewall.Parse(block)
 	if err != nil {
 		return Settings{}, fmt.Errorf("block: %w", err)
 	}
-	u, err := parsePrefixes(unblock)
+	u, err := firewall.Parse(unblock)
 	if err != nil {
 		return Settings{}, fmt.Errorf("unblock: %w", err)
 	}
 	next := c.srv.sec.get()
-	for _, p := range b {
-		if !slices.Contains(next.Blocked, p) {
-			next.Blocked = append(next.Blocked, p)
-		}
-	}
-	next.Blocked = slices.DeleteFunc(next.Blocked, func(p netip.Prefix) bool { return slices.Contains(u, p) })
+	next.Blocked = firewall.Update(next.Blocked, b, u)
 	return c.save(r, g, change{next: next}), nil
 }
 

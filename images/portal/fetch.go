@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // The URL fetcher behind the link preview (/tien-ich/xem-truoc) and the
@@ -69,12 +71,7 @@ func (s *Server) forbidden(a netip.Addr) bool {
 			return true
 		}
 	}
-	for _, p := range s.cfg.AdminAllow {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return firewall.Contains(s.cfg.AdminAllow, a)
 }
 
 // fetch gets u and returns its content type and at most maxFetchBytes of

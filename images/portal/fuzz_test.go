@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // FuzzParseReceipt: a code parses only as HS and eight digits, and
@@ -101,7 +103,7 @@ func FuzzForms(f *testing.F) {
 				}
 				_ = parsePage(x)
 				_, _ = parseID(x)
-				_, _ = parsePrefixes(x)
+				_, _ = firewall.Parse(x)
 				_, _ = parseHosts(x)
 				_ = validPhone(x)
 			}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cyrange/cyrange/internal/firewall"
 	"github.com/cyrange/cyrange/internal/persource"
 )
 
@@ -103,13 +104,19 @@ func (s *Server) officeLogin(w http.ResponseWriter, r *http.Request) {
 		user, password = r.PostForm.Get("username"), r.PostForm.Get("password")
 	}
 	user = strings.ToLower(clip(user, 100))
-	src := ipOf(r.RemoteAddr)
+	src := firewall.Source(r.RemoteAddr)
 	setUser(r, user)
 	deny := func(status int, result loginResult, msg string) {
 		s.warn("http", "login", r.RemoteAddr, user, "officer login failed", "result", result.String(), "agent", trim(r.UserAgent(), 200))
 		if api {
 			jsonError(w, status, result.String())
 			return
+		}
+		// The form answers a wrong password with the login page and
+		// 200, as web logins do: a 401 without an HTTP authentication
+		// challenge is no HTTP status a browser or a client expects.
+		if status == http.StatusUnauthorized {
+			status = http.StatusOK
 		}
 		s.render(w, status, "officeLogin", view{"Error": msg})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/target"
+	"github.com/cyrange/cyrange/internal/firewall"
 )
 
 // memoryLimit is the target process's soft memory limit, unless
@@ -51,7 +52,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("portal: --weaknesses: %w", err)
 	}
-	allow, err := parsePrefixes(*adminAllow)
+	allow, err := firewall.Parse(*adminAllow)
 	if err != nil {
 		return fmt.Errorf("portal: --admin-allow: %w", err)
 	}

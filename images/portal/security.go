@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cyrange/cyrange/images/portal/contract"
+	"github.com/cyrange/cyrange/internal/firewall"
 	"github.com/cyrange/cyrange/internal/persource"
 )
 
@@ -253,12 +253,7 @@ func (s *security) blocked(src netip.Addr) bool {
 }
 
 func (s *security) blockedLocked(src netip.Addr) bool {
-	for _, p := range s.settings.Blocked {
-		if p.Contains(src.Unmap()) {
-			return true
-		}
-	}
-	return false
+	return firewall.Contains(s.settings.Blocked, src)
 }
 
 func (s *security) officerGen(user string) uint64 {
@@ -649,65 +644,4 @@ func (as *adminSessions) rows() []sessionRow {
 		out = append(out, sessionRow{Kind: "console", ID: s.token[:8], User: s.g.admin, Source: s.g.src.String(), Seen: s.seen})
 	}
 	return out
-}
-
-// ipOf returns the IP of a "host:port" string.
-func ipOf(hostport string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(hostport); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
-// addrOf returns the IP of a net.Addr (the zero Addr if it has none).
-func addrOf(a net.Addr) netip.Addr {
-	if a == nil {
-		return netip.Addr{}
-	}
-	return ipOf(a.String())
-}
-
-// parsePrefixes reads a comma- or space-separated list of CIDR ranges or
-// single addresses.
-func parsePrefixes(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
-		if strings.Contains(f, "/") {
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			return nil, err
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
-}
-
-// guardedListener drops connections from sources allow refuses, before
-// any byte is written, as a firewall in front of the server would.
-type guardedListener struct {
-	net.Listener
-	allow  func(netip.Addr) bool
-	denied func(net.Conn)
-}
-
-func (l *guardedListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if l.allow(addrOf(c.RemoteAddr())) {
-			return c, nil
-		}
-		l.denied(c)
-		_ = c.Close()
-	}
 }

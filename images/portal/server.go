@@ -36,6 +36,7 @@ import (
 	"github.com/cyrange/cyrange/images/flow"
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/portal/contract"
+	"github.com/cyrange/cyrange/internal/firewall"
 	"github.com/cyrange/cyrange/internal/persource"
 )
 
@@ -339,29 +340,17 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.lns = raw
 	adminOpen := func(a netip.Addr) bool {
-		if len(s.cfg.AdminAllow) == 0 {
-			return true
-		}
-		for _, p := range s.cfg.AdminAllow {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
+		return len(s.cfg.AdminAllow) == 0 || firewall.Contains(s.cfg.AdminAllow, a)
 	}
 	blocked := func(proto string) func(net.Conn) {
 		return func(c net.Conn) {
 			s.warn(proto, "blocked", c.RemoteAddr().String(), "", "connection refused by firewall rule")
 		}
 	}
-	public := &guardedListener{
-		Listener: persource.Listen(raw[0], s.lim.ConnsPerSource, func(src netip.Prefix) {
-			s.warn("http", "refused", src.String(), "", "too many connections from one source")
-		}),
-		allow:  func(a netip.Addr) bool { return !s.sec.blocked(a) },
-		denied: blocked("http"),
-	}
-	admin := &guardedListener{Listener: raw[1], allow: adminOpen, denied: blocked("admin")}
+	public := firewall.Guard(persource.Listen(raw[0], s.lim.ConnsPerSource, func(src netip.Prefix) {
+		s.warn("http", "refused", src.String(), "", "too many connections from one source")
+	}), func(a netip.Addr) bool { return !s.sec.blocked(a) }, blocked("http"))
+	admin := firewall.Guard(raw[1], adminOpen, blocked("admin"))
 	web := &http.Server{Handler: s.publicHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 32 << 10, ErrorLog: s.libLog("http")}
 	cons := &http.Server{Handler: s.adminHandler(true), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,

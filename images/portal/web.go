@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cyrange/cyrange/internal/firewall"
 	"github.com/cyrange/cyrange/internal/persource"
 )
 
@@ -47,8 +48,19 @@ func (w *statusRecorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ownNetwork reports whether addr is on the range's own networks (the
+// admin console's allow-list: the replica's network and the checkers'),
+// which no team's traffic comes from. The checker's ticks may run more
+// tasks at once against one replica than a visitor's share of requests
+// in flight, and a throttled checker would mark the defence down for the
+// platform's own doing.
+func (s *Server) ownNetwork(addr string) bool {
+	return firewall.Contains(s.cfg.AdminAllow, firewall.Source(addr))
+}
+
 // front is what every request goes through: the per-source budget of
-// requests in flight (on the public port), the body bound, the vendor's
+// requests in flight (on the public port, but for the range's own
+// networks), the body bound, the vendor's
 // headers, a recovered panic as a bare 500, and one log line with the
 // source, the user and the status.
 func (s *Server) front(proto string, h http.Handler) http.Handler {
@@ -57,7 +69,7 @@ func (s *Server) front(proto string, h http.Handler) http.Handler {
 		hdr.Set("Server", "VNPortal/3.2")
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("X-Frame-Options", "SAMEORIGIN")
-		if proto == "http" {
+		if proto == "http" && !s.ownNetwork(r.RemoteAddr) {
 			src := persource.Of(r.RemoteAddr)
 			if !s.inflight.Acquire(src) {
 				s.warn(proto, "throttled", r.RemoteAddr, "", "too many requests at once from one source", "method", r.Method, "path", r.URL.Path)

@@ -8,7 +8,9 @@
 //  1. A directory images/NAME with the server (its role: RunTarget), its
 //     enochecker v2 checker (RunChecker, NewChecker), one reference exploit
 //     per planted weakness taking a Dialer, and a README with the weakness
-//     table.
+//     table. The checker takes its role and task plumbing from taskrun,
+//     the server the firewall its console sets from internal/firewall, and
+//     the tests check the contract with targettest.
 //  2. A value implementing Target (by convention in the target's own
 //     package or a small adapter package beside it) that names its ports,
 //     flag stores and weaknesses, checks its scenario options, applies each

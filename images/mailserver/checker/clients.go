@@ -16,6 +16,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/mailserver/webclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 )
 
 // directoryTTL is how long the public directory of a replica is trusted:
@@ -44,7 +45,7 @@ func (c *Checker) province(ctx context.Context, tg target) (province, error) {
 		defer wc.Close()
 		contacts, err := wc.Directory(ctx)
 		if err != nil {
-			return province{}, failed("contact directory", err)
+			return province{}, taskrun.Failed("contact directory", err)
 		}
 		e = dirEntry{contacts: contacts, at: c.cfg.Now()}
 		c.mu.Lock()
@@ -64,7 +65,7 @@ func (c *Checker) province(ctx context.Context, tg target) (province, error) {
 		}
 	}
 	if len(p.leaders) == 0 || len(p.staff) < 2 {
-		return province{}, mumble("contact directory lists no leadership")
+		return province{}, taskrun.Mumble("contact directory lists no leadership")
 	}
 	return p, nil
 }
@@ -124,15 +125,15 @@ func (c *Checker) dial(ctx context.Context, addr string) (net.Conn, error) {
 func (c *Checker) sendSMTP(ctx context.Context, tg target, r *rand.Rand, from string, rcpts []string, raw []byte) error {
 	conn, err := c.dial(ctx, tg.smtp)
 	if err != nil {
-		return failed("SMTP connect", err)
+		return taskrun.Failed("SMTP connect", err)
 	}
 	sc := smtp.NewClient(conn)
 	defer sc.Close()
 	if err := sc.Hello(corpus.Workstation(r, agencyCode(from))); err != nil {
-		return failed("SMTP EHLO", err)
+		return taskrun.Failed("SMTP EHLO", err)
 	}
 	if !sc.SupportsAuth(sasl.Plain) || !sc.SupportsAuth(sasl.Login) {
-		return mumble("SMTP server does not offer AUTH PLAIN and LOGIN")
+		return taskrun.Mumble("SMTP server does not offer AUTH PLAIN and LOGIN")
 	}
 	var auth sasl.Client
 	if r.IntN(3) == 0 {
@@ -156,7 +157,7 @@ func (c *Checker) sendSMTP(ctx context.Context, tg target, r *rand.Rand, from st
 		return smtpFailed("SMTP DATA", err)
 	}
 	if _, err := w.Write(raw); err != nil {
-		return failed("SMTP DATA", err)
+		return taskrun.Failed("SMTP DATA", err)
 	}
 	if err := w.Close(); err != nil {
 		return smtpFailed("SMTP message", err)
@@ -169,9 +170,9 @@ func (c *Checker) sendSMTP(ctx context.Context, tg target, r *rand.Rand, from st
 func smtpFailed(step string, err error) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		return mumble("%s refused (%d)", step, se.Code)
+		return taskrun.Mumble("%s refused (%d)", step, se.Code)
 	}
-	return failed(step, err)
+	return taskrun.Failed(step, err)
 }
 
 // imapSession is an IMAP connection logged in as one user.
@@ -182,12 +183,12 @@ type imapSession struct {
 func (c *Checker) imapLogin(ctx context.Context, tg target, user string) (*imapSession, error) {
 	conn, err := c.dial(ctx, tg.imap)
 	if err != nil {
-		return nil, failed("IMAP connect", err)
+		return nil, taskrun.Failed("IMAP connect", err)
 	}
 	ic := imapclient.New(conn, nil)
 	if err := ic.WaitGreeting(); err != nil {
 		_ = ic.Close()
-		return nil, failed("IMAP greeting", err)
+		return nil, taskrun.Failed("IMAP greeting", err)
 	}
 	if err := ic.Login(user, c.master(tg, user)).Wait(); err != nil {
 		_ = ic.Close()
@@ -205,9 +206,9 @@ func (s *imapSession) close() {
 func imapFailed(step string, err error) error {
 	var ie *imap.Error
 	if errors.As(err, &ie) {
-		return mumble("%s refused (%s)", step, ie.Type)
+		return taskrun.Mumble("%s refused (%s)", step, ie.Type)
 	}
-	return failed(step, err)
+	return taskrun.Failed(step, err)
 }
 
 // findByTag returns the UIDs of folder's messages whose Message-ID holds tag.
@@ -231,7 +232,7 @@ func (s *imapSession) fetchRaw(uid imap.UID) ([]byte, error) {
 		return nil, imapFailed("IMAP FETCH", err)
 	}
 	if len(msgs) != 1 {
-		return nil, mumble("IMAP FETCH returned %d messages for one UID", len(msgs))
+		return nil, taskrun.Mumble("IMAP FETCH returned %d messages for one UID", len(msgs))
 	}
 	return msgs[0].FindBodySection(section), nil
 }
@@ -250,9 +251,9 @@ func (c *Checker) webLogin(ctx context.Context, tg target, r *rand.Rand, user st
 	if err != nil {
 		wc.Close()
 		if errors.Is(err, webclient.ErrUnauthorized) || errors.Is(err, webclient.ErrLocked) {
-			return nil, mumble("webmail login refused")
+			return nil, taskrun.Mumble("webmail login refused")
 		}
-		return nil, failed("webmail login", err)
+		return nil, taskrun.Failed("webmail login", err)
 	}
 	return wc, nil
 }
@@ -261,18 +262,18 @@ func (c *Checker) webLogin(ctx context.Context, tg target, r *rand.Rand, user st
 func webFind(ctx context.Context, wc *webclient.Client, folder, tag string) (webclient.Message, error) {
 	l, err := wc.Messages(ctx, folder, tag, 1)
 	if err != nil {
-		return webclient.Message{}, failed("webmail listing", err)
+		return webclient.Message{}, taskrun.Failed("webmail listing", err)
 	}
 	for _, s := range l.Messages {
 		if strings.Contains(s.MessageID, tag) {
 			m, err := wc.Message(ctx, s.ID)
 			if err != nil {
-				return webclient.Message{}, failed("webmail message", err)
+				return webclient.Message{}, taskrun.Failed("webmail message", err)
 			}
 			return m, nil
 		}
 	}
-	return webclient.Message{}, mumble("message not found in %s", folder)
+	return webclient.Message{}, taskrun.Mumble("message not found in %s", folder)
 }
 
 func messageID(tag, domain string, now time.Time) string {

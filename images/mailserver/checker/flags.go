@@ -12,6 +12,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 	"github.com/cyrange/cyrange/images/mailserver/webclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -32,7 +33,7 @@ func (c *Checker) plan(ctx context.Context, tg target, t checks.Task) (plan, err
 	if err != nil {
 		return plan{}, err
 	}
-	r := c.rng("flag", t.TaskChainID)
+	r := c.tasks.Rand("flag", t.TaskChainID)
 	pl := plan{r: r, tag: c.tag(t.TaskChainID), clerk: p.clerk}
 	pl.leader = pick(r, p.leaders)
 	pl.sender = other(r, p.staff, pl.leader.Email)
@@ -76,11 +77,11 @@ func attachmentFor(r *rand.Rand, flag, agency string) mailmsg.Attachment {
 }
 
 func (c *Checker) putFlag(ctx context.Context, tg target, t checks.Task) (string, error) {
-	store, err := storeOf(t)
+	store, err := taskrun.Store(t, contract.Stores())
 	if err != nil {
 		return "", err
 	}
-	flag, err := flagOf(t)
+	flag, err := taskrun.Flag(t)
 	if err != nil {
 		return "", err
 	}
@@ -136,13 +137,13 @@ func (c *Checker) appendDraft(ctx context.Context, tg target, pl plan, raw []byt
 		return err
 	}
 	defer s.close()
-	c.pause(ctx, pl.r)
+	c.tasks.Pause(ctx, pl.r)
 	cmd := s.Append("Drafts", int64(len(raw)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagDraft, imap.FlagSeen}})
 	if _, err := cmd.Write(raw); err != nil {
-		return failed("IMAP APPEND", err)
+		return taskrun.Failed("IMAP APPEND", err)
 	}
 	if err := cmd.Close(); err != nil {
-		return failed("IMAP APPEND", err)
+		return taskrun.Failed("IMAP APPEND", err)
 	}
 	if _, err := cmd.Wait(); err != nil {
 		return imapFailed("IMAP APPEND", err)
@@ -151,11 +152,11 @@ func (c *Checker) appendDraft(ctx context.Context, tg target, pl plan, raw []byt
 }
 
 func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
-	store, err := storeOf(t)
+	store, err := taskrun.Store(t, contract.Stores())
 	if err != nil {
 		return err
 	}
-	flag, err := flagOf(t)
+	flag, err := taskrun.Flag(t)
 	if err != nil {
 		return err
 	}
@@ -176,15 +177,15 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			return err
 		}
 		if len(uids) == 0 {
-			return mumble("flag message not found in INBOX")
+			return taskrun.Mumble("flag message not found in INBOX")
 		}
-		c.pause(ctx, pl.r)
+		c.tasks.Pause(ctx, pl.r)
 		raw, err := s.fetchRaw(uids[0])
 		if err != nil {
 			return err
 		}
 		if !containsFlag(mailmsg.Parse(raw).Text, flag) {
-			return mumble("flag message in INBOX does not hold the flag")
+			return taskrun.Mumble("flag message in INBOX does not hold the flag")
 		}
 		return nil
 	case contract.StoreDrafts:
@@ -194,13 +195,13 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			return err
 		}
 		defer wc.Close()
-		c.pause(ctx, pl.r)
+		c.tasks.Pause(ctx, pl.r)
 		m, err := webFind(ctx, wc, "Drafts", pl.tag)
 		if err != nil {
 			return err
 		}
 		if !containsFlag(m.Text, flag) {
-			return mumble("draft does not hold the flag")
+			return taskrun.Mumble("draft does not hold the flag")
 		}
 		return nil
 	default:
@@ -215,15 +216,15 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			return err
 		}
 		if len(m.Attachments) == 0 {
-			return mumble("flag message has no attachment")
+			return taskrun.Mumble("flag message has no attachment")
 		}
-		c.pause(ctx, pl.r)
+		c.tasks.Pause(ctx, pl.r)
 		data, err := wc.Download(ctx, m.ID, m.Attachments[0].Name)
 		if err != nil {
-			return failed("attachment download", err)
+			return taskrun.Failed("attachment download", err)
 		}
 		if !containsFlag(string(data), flag) {
-			return mumble("attachment does not hold the flag")
+			return taskrun.Mumble("attachment does not hold the flag")
 		}
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/mailserver/mailmsg"
 	"github.com/cyrange/cyrange/images/mailserver/webclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -30,7 +31,7 @@ func (c *Checker) note(ctx context.Context, tg target, parts ...string) (note, e
 	if err != nil {
 		return note{}, err
 	}
-	r := c.rng(parts...)
+	r := c.tasks.Rand(parts...)
 	n := note{r: r, tag: c.tag(strings.Join(parts, "/"))}
 	n.from = pick(r, p.staff)
 	n.to = other(r, append(append([]webclient.Contact(nil), p.staff...), p.leaders...), n.from.Email)
@@ -67,12 +68,12 @@ func (c *Checker) putNoise(ctx context.Context, tg target, t checks.Task) error 
 		}
 		defer wc.Close()
 		if _, err := wc.Page(ctx, "/webmail/compose"); err != nil {
-			return failed("webmail compose", err)
+			return taskrun.Failed("webmail compose", err)
 		}
-		c.pause(ctx, n.r)
+		c.tasks.Pause(ctx, n.r)
 		_, err = wc.Send(ctx, webclient.Compose{To: []string{n.to.Email}, Subject: n.subject, Text: n.text})
 		if err != nil {
-			return failed("webmail send", err)
+			return taskrun.Failed("webmail send", err)
 		}
 		return nil
 	}
@@ -95,7 +96,7 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 			return err
 		}
 		if len(uids) == 0 {
-			return mumble("noise message not found in INBOX")
+			return taskrun.Mumble("noise message not found in INBOX")
 		}
 		raw, err := s.fetchRaw(uids[0])
 		if err != nil {
@@ -103,7 +104,7 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 		}
 		p := mailmsg.Parse(raw)
 		if p.Subject != n.subject || !strings.Contains(p.Text, n.ref) {
-			return mumble("noise message was altered")
+			return taskrun.Mumble("noise message was altered")
 		}
 		return nil
 	default:
@@ -114,7 +115,7 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 		defer wc.Close()
 		l, err := wc.Messages(ctx, "INBOX", n.subject, 1)
 		if err != nil {
-			return failed("webmail listing", err)
+			return taskrun.Failed("webmail listing", err)
 		}
 		for _, s := range l.Messages {
 			if s.Subject != n.subject {
@@ -122,13 +123,13 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 			}
 			m, err := wc.Message(ctx, s.ID)
 			if err != nil {
-				return failed("webmail message", err)
+				return taskrun.Failed("webmail message", err)
 			}
 			if strings.Contains(m.Text, n.ref) {
 				return nil
 			}
 		}
-		return mumble("noise message not found in INBOX")
+		return taskrun.Mumble("noise message not found in INBOX")
 	}
 }
 
@@ -150,7 +151,7 @@ func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) err
 	if err != nil {
 		return err
 	}
-	r := c.rng("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
+	r := c.tasks.Rand("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
 	user := pick(r, append(append([]webclient.Contact(nil), p.staff...), p.leaders...))
 	wc, err := c.webLogin(ctx, tg, r, user.Email)
 	if err != nil {
@@ -159,26 +160,26 @@ func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) err
 	defer wc.Close()
 	page, err := wc.Page(ctx, "/webmail/inbox")
 	if err != nil {
-		return failed("webmail inbox page", err)
+		return taskrun.Failed("webmail inbox page", err)
 	}
 	if !strings.Contains(page, user.Email) {
-		return mumble("webmail inbox page does not show the user")
+		return taskrun.Mumble("webmail inbox page does not show the user")
 	}
 	folders, err := wc.Folders(ctx)
 	if err != nil {
-		return failed("webmail folders", err)
+		return taskrun.Failed("webmail folders", err)
 	}
 	if len(folders) < 4 || folders[0].Name != "INBOX" {
-		return mumble("webmail folders are wrong")
+		return taskrun.Mumble("webmail folders are wrong")
 	}
 	l, err := wc.Messages(ctx, "INBOX", "", 1)
 	if err != nil {
-		return failed("webmail listing", err)
+		return taskrun.Failed("webmail listing", err)
 	}
 	if l.Total == 0 {
-		return mumble("webmail inbox is empty")
+		return taskrun.Mumble("webmail inbox is empty")
 	}
-	c.pause(ctx, r)
+	c.tasks.Pause(ctx, r)
 	s := pick(r, l.Messages)
 	for _, m := range l.Messages {
 		if m.HasAttachments && r.IntN(2) == 0 {
@@ -188,23 +189,23 @@ func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) err
 	}
 	m, err := wc.Message(ctx, s.ID)
 	if err != nil {
-		return failed("webmail message", err)
+		return taskrun.Failed("webmail message", err)
 	}
 	if m.Subject != s.Subject {
-		return mumble("webmail message does not match its listing")
+		return taskrun.Mumble("webmail message does not match its listing")
 	}
 	if len(m.Attachments) > 0 {
-		c.pause(ctx, r)
+		c.tasks.Pause(ctx, r)
 		data, err := wc.Download(ctx, m.ID, m.Attachments[0].Name)
 		if err != nil {
-			return failed("attachment download", err)
+			return taskrun.Failed("attachment download", err)
 		}
 		if len(data) != m.Attachments[0].Size {
-			return mumble("attachment has the wrong size")
+			return taskrun.Mumble("attachment has the wrong size")
 		}
 	}
 	if err := wc.Logout(ctx); err != nil {
-		return failed("webmail logout", err)
+		return taskrun.Failed("webmail logout", err)
 	}
 	return nil
 }
@@ -219,7 +220,7 @@ func (c *Checker) havocRoundTrip(ctx context.Context, tg target, t checks.Task) 
 	if err := c.sendSMTP(ctx, tg, n.r, n.from.Email, []string{n.to.Email}, c.noteMessage(n)); err != nil {
 		return err
 	}
-	c.pause(ctx, n.r)
+	c.tasks.Pause(ctx, n.r)
 	s, err := c.imapLogin(ctx, tg, n.to.Email)
 	if err != nil {
 		return err
@@ -230,28 +231,28 @@ func (c *Checker) havocRoundTrip(ctx context.Context, tg target, t checks.Task) 
 		return imapFailed("IMAP LIST", err)
 	}
 	if len(boxes) < 4 {
-		return mumble("IMAP LIST shows %d mailboxes", len(boxes))
+		return taskrun.Mumble("IMAP LIST shows %d mailboxes", len(boxes))
 	}
 	st, err := s.Status("INBOX", &imap.StatusOptions{NumMessages: true, NumUnseen: true}).Wait()
 	if err != nil {
 		return imapFailed("IMAP STATUS", err)
 	}
 	if st.NumMessages == nil || *st.NumMessages == 0 {
-		return mumble("IMAP STATUS shows an empty INBOX")
+		return taskrun.Mumble("IMAP STATUS shows an empty INBOX")
 	}
 	uids, err := s.findByTag("INBOX", n.tag)
 	if err != nil {
 		return err
 	}
 	if len(uids) != 1 {
-		return mumble("message sent over SMTP not found over IMAP")
+		return taskrun.Mumble("message sent over SMTP not found over IMAP")
 	}
 	raw, err := s.fetchRaw(uids[0])
 	if err != nil {
 		return err
 	}
 	if p := mailmsg.Parse(raw); p.Subject != n.subject || !strings.Contains(p.Text, n.ref) {
-		return mumble("message read over IMAP differs from the one sent")
+		return taskrun.Mumble("message read over IMAP differs from the one sent")
 	}
 	return nil
 }
@@ -259,16 +260,16 @@ func (c *Checker) havocRoundTrip(ctx context.Context, tg target, t checks.Task) 
 // havocPublic is a visitor of the public pages and a mail client probing
 // the servers' banners and capabilities.
 func (c *Checker) havocPublic(ctx context.Context, tg target, t checks.Task) error {
-	r := c.rng("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
+	r := c.tasks.Rand("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
 	wc := webclient.New(tg.http, c.cfg.Dialer)
 	wc.UserAgent = corpus.UserAgent(r)
 	defer wc.Close()
 	loc, err := wc.Page(ctx, "/")
 	if err != nil {
-		return failed("home page", err)
+		return taskrun.Failed("home page", err)
 	}
 	if !strings.HasPrefix(loc, "/webmail/") {
-		return mumble("home page does not lead to the webmail")
+		return taskrun.Mumble("home page does not lead to the webmail")
 	}
 	for _, want := range []struct{ path, text string }{
 		{"/webmail/login", "password"},
@@ -277,12 +278,12 @@ func (c *Checker) havocPublic(ctx context.Context, tg target, t checks.Task) err
 	} {
 		page, err := wc.Page(ctx, want.path)
 		if err != nil {
-			return failed("page "+want.path, err)
+			return taskrun.Failed("page "+want.path, err)
 		}
 		if !strings.Contains(page, want.text) {
-			return mumble("page %s is broken", want.path)
+			return taskrun.Mumble("page %s is broken", want.path)
 		}
-		c.pause(ctx, r)
+		c.tasks.Pause(ctx, r)
 	}
 	p, err := c.province(ctx, tg)
 	if err != nil {
@@ -296,7 +297,7 @@ func (c *Checker) havocPublic(ctx context.Context, tg target, t checks.Task) err
 	defer s.close()
 	caps := s.Caps()
 	if !caps.Has(imap.CapIMAP4rev1) {
-		return mumble("IMAP server does not speak IMAP4rev1")
+		return taskrun.Mumble("IMAP server does not speak IMAP4rev1")
 	}
 	if _, err := s.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		return imapFailed("IMAP EXAMINE", err)

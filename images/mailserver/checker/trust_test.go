@@ -19,6 +19,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/checker"
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/mailserver/webclient"
+	"github.com/cyrange/cyrange/images/target/targettest"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -154,13 +155,13 @@ func leaked(t *testing.T, real *mailserver.Server, s string, replicas ...string)
 func TestCheckerTalksOnlyToItsReplicas(t *testing.T) {
 	e := start(t, nil)
 	rec := fakeReplica(t, "127.0.0.66", e.srv)
-	flag := newFlag(t)
+	flag := targettest.NewFlag()
 	for _, tk := range []checks.Task{
 		task(checks.PutFlag, 0, flag), task(checks.GetFlag, 0, flag), task(checks.GetFlag, 1, flag),
 		task(checks.GetFlag, 2, flag), task(checks.PutNoise, 0, ""), task(checks.Havoc, 2, ""),
 	} {
 		tk.Address = "127.0.0.66"
-		res := run(t, e.c, tk)
+		res := targettest.Run(t, e.c, tk)
 		if res.Result == checks.OK || res.Message == nil || !strings.Contains(*res.Message, "not a replica") {
 			t.Errorf("%s to an unknown address: %s %v", tk.Method, res.Result, res.Message)
 		}
@@ -170,8 +171,8 @@ func TestCheckerTalksOnlyToItsReplicas(t *testing.T) {
 		t.Errorf("the attacker's listener got %d connections; a master password leaked: %v", conns, leaked(t, e.srv, got, "", "mail.d01"))
 	}
 	// The real replica is still served.
-	want(t, run(t, e.c, task(checks.PutFlag, 0, flag)), checks.OK)
-	want(t, run(t, e.c, task(checks.GetFlag, 0, flag)), checks.OK)
+	targettest.Expect(t, e.c, task(checks.PutFlag, 0, flag), checks.OK)
+	targettest.Expect(t, e.c, task(checks.GetFlag, 0, flag), checks.OK)
 }
 
 // TestCheckerAuthenticatesItsCaller serves the checker as its role does
@@ -179,47 +180,15 @@ func TestCheckerTalksOnlyToItsReplicas(t *testing.T) {
 func TestCheckerAuthenticatesItsCaller(t *testing.T) {
 	e := start(t, nil)
 	rec := fakeReplica(t, "127.0.0.67", e.srv)
-	var stdout syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- checker.RunChecker(ctx, []string{"--listen", "127.0.0.1:0", "--checker-secret", secret,
-			"--smtp-port", strconv.Itoa(port(t, e.srv.AddrSMTP())), "--imap-port", strconv.Itoa(port(t, e.srv.AddrIMAP())),
-			"--http-port", strconv.Itoa(port(t, e.srv.AddrHTTP())), "--targets", "127.0.0.1=" + replicaName}, &stdout, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunChecker: %v", err)
-		}
-	})
-	addr := listeningAddr(t, &stdout)
-	base := "http://" + addr
+	base := targettest.ServeChecker(t, checker.RunChecker, "--listen", "127.0.0.1:0", "--checker-secret", secret,
+		"--smtp-port", strconv.Itoa(targettest.Port(t, e.srv.AddrSMTP())), "--imap-port", strconv.Itoa(targettest.Port(t, e.srv.AddrIMAP())),
+		"--http-port", strconv.Itoa(targettest.Port(t, e.srv.AddrHTTP())), "--targets", "127.0.0.1="+replicaName)
 	hc := &http.Client{Timeout: 30 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
 
-	stolen := task(checks.GetFlag, 0, newFlag(t))
+	stolen := task(checks.GetFlag, 0, targettest.NewFlag())
 	stolen.Address = "127.0.0.67"
-	body, _ := json.Marshal(stolen)
-	for name, auth := range map[string]string{"none": "", "wrong": "Bearer not-the-token", "basic": "Basic " + checks.CallerToken(secret)} {
-		for _, req := range []*http.Request{
-			mustRequest(t, http.MethodGet, base+"/service", ""),
-			mustRequest(t, http.MethodPost, base+"/", string(body)),
-		} {
-			if auth != "" {
-				req.Header.Set("Authorization", auth)
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("%s %s with %s credentials: %d, want 401", req.Method, req.URL.Path, name, resp.StatusCode)
-			}
-		}
-	}
+	targettest.RequiresToken(t, hc, base, secret, stolen)
 	if conns, _ := rec.seen(); conns > 0 {
 		t.Errorf("an unauthenticated task made the checker connect %d times", conns)
 	}
@@ -229,10 +198,10 @@ func TestCheckerAuthenticatesItsCaller(t *testing.T) {
 	if info, err := cl.Info(context.Background()); err != nil || info.ServiceName != "mailserver" {
 		t.Fatalf("info with the token: %+v %v", info, err)
 	}
-	flag := newFlag(t)
-	want(t, run(t, cl, task(checks.PutFlag, 0, flag)), checks.OK)
-	want(t, run(t, cl, task(checks.GetFlag, 0, flag)), checks.OK)
-	res := run(t, cl, stolen)
+	flag := targettest.NewFlag()
+	targettest.Expect(t, cl, task(checks.PutFlag, 0, flag), checks.OK)
+	targettest.Expect(t, cl, task(checks.GetFlag, 0, flag), checks.OK)
+	res := targettest.Run(t, cl, stolen)
 	if res.Result == checks.OK || res.Message == nil || !strings.Contains(*res.Message, "not a replica") {
 		t.Errorf("an authenticated task to an unknown address: %s %v", res.Result, res.Message)
 	}
@@ -255,8 +224,8 @@ func TestMasterPasswordsDifferPerReplica(t *testing.T) {
 	}
 	// A checker told the wrong replica for an address cannot log in.
 	wrong := checker.New(checker.Config{Secret: secret, Think: -1, Replicas: map[string]string{"127.0.0.1": "mail.d02"},
-		SMTPPort: port(t, a.srv.AddrSMTP()), IMAPPort: port(t, a.srv.AddrIMAP()), HTTPPort: port(t, a.srv.AddrHTTP())})
-	want(t, run(t, wrong, task(checks.PutFlag, 0, newFlag(t))), checks.Mumble)
+		SMTPPort: targettest.Port(t, a.srv.AddrSMTP()), IMAPPort: targettest.Port(t, a.srv.AddrIMAP()), HTTPPort: targettest.Port(t, a.srv.AddrHTTP())})
+	targettest.Expect(t, wrong, task(checks.PutFlag, 0, targettest.NewFlag()), checks.Mumble)
 }
 
 // leaderOf returns the address of a provincial leader of srv.
@@ -286,30 +255,4 @@ func loginIMAP(addr, user, password string) (*imapclient.Client, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-func mustRequest(t *testing.T, method, url, body string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
-// listeningAddr waits for RunChecker's "checker listening" line.
-func listeningAddr(t *testing.T, stdout *syncBuffer) string {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for line := range strings.Lines(stdout.String()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "checker listening" {
-				if addr, _ := m["addr"].(string); addr != "" {
-					return addr
-				}
-			}
-		}
-	}
-	t.Fatalf("checker did not start: %s", stdout.String())
-	return ""
 }

@@ -20,22 +20,16 @@ package checker
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -74,7 +68,8 @@ type Config struct {
 // Checker runs tasks against portal replicas. It is safe for concurrent
 // use and holds nothing between tasks.
 type Checker struct {
-	cfg Config
+	cfg   Config
+	tasks *taskrun.Runner[target]
 }
 
 var _ checks.Checker = (*Checker)(nil)
@@ -90,21 +85,18 @@ func New(cfg Config) *Checker {
 	if cfg.Dialer == nil {
 		cfg.Dialer = &net.Dialer{Timeout: 10 * time.Second}
 	}
-	if cfg.Think == 0 {
-		cfg.Think = 1500 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	replicas := make(map[string]string, len(cfg.Replicas))
-	for host, name := range cfg.Replicas {
-		replicas[checks.CanonicalHost(host)] = name
-	}
-	cfg.Replicas = replicas
-	return &Checker{cfg: cfg}
+	c := &Checker{cfg: cfg}
+	c.tasks = taskrun.New(taskrun.Config[target]{
+		Secret: cfg.Secret, Replicas: cfg.Replicas, Target: c.target,
+		Methods: taskrun.Methods[target]{PutFlag: c.putFlag, GetFlag: c.getFlag, PutNoise: c.putNoise,
+			GetNoise: c.getNoise, Havoc: c.havoc, Exploit: c.exploit},
+		Failed: failed,
+		Think:  cfg.Think, Logger: cfg.Logger, Now: cfg.Now,
+	})
+	return c
 }
 
 // The protocol's variant counts.
@@ -119,121 +111,29 @@ func (c *Checker) Info(context.Context) (checks.ServiceInfo, error) {
 	return checks.ServiceInfo{ServiceName: ServiceName, FlagVariants: n, NoiseVariants: noiseVariants, HavocVariants: havocVariants, ExploitVariants: n}, nil
 }
 
-// verdict is a task's outcome other than OK, with a message for the
-// scoreboard. Messages never contain a flag.
-type verdict struct {
-	result checks.Result
-	msg    string
+// Run runs one task.
+func (c *Checker) Run(ctx context.Context, t checks.Task) (checks.TaskResult, error) {
+	return c.tasks.Run(ctx, t)
 }
 
-func (v *verdict) Error() string { return string(v.result) + ": " + v.msg }
-
-func mumble(format string, args ...any) error {
-	return &verdict{result: checks.Mumble, msg: fmt.Sprintf(format, args...)}
-}
-
-// failed turns an error of step into a verdict: the service is OFFLINE when
-// it cannot be reached or does not answer in time, MUMBLE when it answers
-// wrongly (a refused login, an unexpected status, a body that is not what
-// the page gives).
+// failed turns an error of step into a verdict as taskrun.Failed does,
+// naming the portal's wrong answers (a refused login, a missing page, an
+// unexpected status) in its message.
 func failed(step string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var v *verdict
-	if errors.As(err, &v) {
-		return err
-	}
-	if unreachable(err) {
-		return &verdict{result: checks.Offline, msg: step + ": service unreachable"}
-	}
+	return taskrun.FailedAs(step, err, wrongAnswer)
+}
+
+func wrongAnswer(err error) string {
 	var se *portalclient.StatusError
 	switch {
 	case errors.Is(err, portalclient.ErrUnauthorized), errors.Is(err, portalclient.ErrLocked):
-		return &verdict{result: checks.Mumble, msg: step + ": refused"}
+		return "refused"
 	case errors.Is(err, portalclient.ErrNotFound):
-		return &verdict{result: checks.Mumble, msg: step + ": not found"}
+		return "not found"
 	case errors.As(err, &se):
-		return &verdict{result: checks.Mumble, msg: fmt.Sprintf("%s: HTTP %d", step, se.Code)}
+		return fmt.Sprintf("HTTP %d", se.Code)
 	}
-	return &verdict{result: checks.Mumble, msg: step + ": unexpected answer"}
-}
-
-func unreachable(err error) bool {
-	var opErr *net.OpError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return true
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return true
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// errInternal marks a failure of the checker itself (a task it cannot run):
-// the runner records it as INTERNAL_ERROR and blames nobody.
-var errInternal = errors.New("checker")
-
-// Run runs one task.
-func (c *Checker) Run(ctx context.Context, t checks.Task) (checks.TaskResult, error) {
-	if c.cfg.Secret == "" {
-		return checks.TaskResult{}, fmt.Errorf("%w: no checker secret configured", errInternal)
-	}
-	tg, ok := c.target(t.Address)
-	if !ok {
-		// Refused before any connection: a task pointed elsewhere would
-		// have the checker present a replica's master password there.
-		c.cfg.Logger.Warn("task refused: not a replica", "method", t.Method, "chain", t.TaskChainID, "address", t.Address)
-		return checks.TaskResult{Result: checks.InternalError,
-			Message: checks.Str(fmt.Sprintf("refused: %q is not a replica this checker serves", t.Address))}, nil
-	}
-	start := c.cfg.Now()
-	var (
-		out checks.TaskResult
-		err error
-	)
-	switch t.Method {
-	case checks.PutFlag:
-		var info string
-		info, err = c.putFlag(ctx, tg, t)
-		out.AttackInfo = checks.Str(info)
-	case checks.GetFlag:
-		err = c.getFlag(ctx, tg, t)
-	case checks.PutNoise:
-		err = c.putNoise(ctx, tg, t)
-	case checks.GetNoise:
-		err = c.getNoise(ctx, tg, t)
-	case checks.Havoc:
-		err = c.havoc(ctx, tg, t)
-	case checks.Exploit:
-		var flag string
-		flag, err = c.exploit(ctx, tg, t)
-		out.Flag = checks.Str(flag)
-	default:
-		err = fmt.Errorf("%w: unknown method %q", errInternal, t.Method)
-	}
-	if errors.Is(err, errInternal) {
-		return checks.TaskResult{}, err
-	}
-	out.Result = checks.OK
-	if err != nil {
-		var v *verdict
-		if !errors.As(err, &v) {
-			v = failed(string(t.Method), err).(*verdict)
-		}
-		if ctx.Err() != nil && v.result == checks.Mumble {
-			v = &verdict{result: checks.Offline, msg: v.msg + " (timed out)"}
-		}
-		out = checks.TaskResult{Result: v.result, Message: checks.Str(v.msg)}
-	}
-	c.cfg.Logger.Info("task done", "method", t.Method, "variant", t.VariantID, "chain", t.TaskChainID,
-		"address", t.Address, "result", out.Result, "took", c.cfg.Now().Sub(start).Round(time.Millisecond).String())
-	return out, nil
+	return ""
 }
 
 // target is where one replica's portal listens, and its name.
@@ -243,62 +143,7 @@ type target struct {
 	base    string // the public portal's URL
 }
 
-// target returns the replica at address, or false when it is none of the
-// checker's.
-func (c *Checker) target(address string) (target, bool) {
-	host := checks.CanonicalHost(address)
-	name, ok := c.cfg.Replicas[host]
-	if !ok || host == "" {
-		return target{}, false
-	}
-	return target{host: host, replica: name, base: "http://" + net.JoinHostPort(host, strconv.Itoa(c.cfg.HTTPPort))}, true
-}
-
-// derive is an HMAC of parts under the secret: the same chain always gives
-// the same choices, and nobody without the secret can predict them.
-func (c *Checker) derive(parts ...string) []byte {
-	m := hmac.New(sha256.New, []byte(c.cfg.Secret))
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{0})
-	}
-	return m.Sum(nil)
-}
-
-func (c *Checker) rng(parts ...string) *rand.Rand {
-	sum := c.derive(parts...)
-	return rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
-}
-
-// pause waits as a person between two steps, unless the task is short of
-// time.
-func (c *Checker) pause(ctx context.Context, r *rand.Rand) {
-	if c.cfg.Think <= 0 {
-		return
-	}
-	d := time.Duration(r.Int64N(int64(c.cfg.Think)))
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 4*d {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-func storeOf(t checks.Task) (string, error) {
-	stores := contract.Stores()
-	if t.VariantID < 0 || t.VariantID >= len(stores) {
-		return "", fmt.Errorf("%w: no flag store %d", errInternal, t.VariantID)
-	}
-	return stores[t.VariantID], nil
-}
-
-func flagOf(t checks.Task) (string, error) {
-	if t.Flag == nil || *t.Flag == "" {
-		return "", fmt.Errorf("%w: %s without a flag", errInternal, t.Method)
-	}
-	return *t.Flag, nil
+// target returns where replica r's portal listens.
+func (c *Checker) target(r taskrun.Replica) target {
+	return target{host: r.Host, replica: r.Name, base: "http://" + net.JoinHostPort(r.Host, strconv.Itoa(c.cfg.HTTPPort))}
 }

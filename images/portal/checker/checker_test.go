@@ -2,16 +2,12 @@ package checker_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -19,6 +15,7 @@ import (
 	"github.com/cyrange/cyrange/images/portal/checker"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/targettest"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -33,32 +30,10 @@ const (
 	operatorPW  = "operator-secret-1"
 )
 
-// newFlag makes a random string in the game's flag format.
-func newFlag(t *testing.T) string {
-	t.Helper()
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	b := make([]byte, 31)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b) + "="
-}
-
 type env struct {
 	srv *portal.Server
 	c   *checker.Checker
 	adm *portalclient.Admin
-}
-
-func port(t *testing.T, addr string) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 func start(t *testing.T, weaknesses ...string) *env {
@@ -91,7 +66,7 @@ func startWith(t *testing.T, name string, lim portal.Limits, weaknesses ...strin
 		_ = srv.Close()
 	})
 	c := checker.New(checker.Config{Secret: secret, Think: -1, Replicas: map[string]string{"127.0.0.1": name},
-		HTTPPort: port(t, srv.AddrHTTP()), AdminPort: port(t, srv.AddrAdmin())})
+		HTTPPort: targettest.Port(t, srv.AddrHTTP()), AdminPort: targettest.Port(t, srv.AddrAdmin())})
 	adm := portalclient.NewAdmin("http://"+srv.AddrAdmin(), nil, portal.OperatorUser, operatorPW)
 	t.Cleanup(adm.Close)
 	return &env{srv: srv, c: c, adm: adm}
@@ -131,31 +106,6 @@ func again(tk checks.Task, method checks.Method) checks.Task {
 	return tk
 }
 
-func run(t *testing.T, c checks.Checker, tk checks.Task) checks.TaskResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(tk.Timeout)*time.Millisecond)
-	defer cancel()
-	res, err := c.Run(ctx, tk)
-	if err != nil {
-		t.Fatalf("%s v%d: %v", tk.Method, tk.VariantID, err)
-	}
-	if res.Message != nil && tk.Flag != nil && strings.Contains(*res.Message, *tk.Flag) {
-		t.Fatalf("message contains the flag")
-	}
-	return res
-}
-
-func want(t *testing.T, res checks.TaskResult, r checks.Result) {
-	t.Helper()
-	if res.Result != r {
-		msg := ""
-		if res.Message != nil {
-			msg = *res.Message
-		}
-		t.Fatalf("got %s (%s), want %s", res.Result, msg, r)
-	}
-}
-
 func TestInfo(t *testing.T) {
 	info, err := checker.New(checker.Config{Secret: "x"}).Info(context.Background())
 	if err != nil || info.ServiceName != "portal" || info.FlagVariants != 3 || info.ExploitVariants != 3 || info.NoiseVariants != 2 || info.HavocVariants != 3 {
@@ -167,21 +117,19 @@ func TestEveryMethod(t *testing.T) {
 	e := start(t, contract.NewsSQLi)
 	for v, store := range contract.Stores() {
 		t.Run(store, func(t *testing.T) {
-			flag := newFlag(t)
+			flag := targettest.NewFlag()
 			put := task(checks.PutFlag, v, flag)
-			res := run(t, e.c, put)
-			want(t, res, checks.OK)
+			res := targettest.Expect(t, e.c, put, checks.OK)
 			if res.AttackInfo == nil || *res.AttackInfo == "" || strings.Contains(*res.AttackInfo, flag) {
 				t.Fatalf("attackInfo %v", res.AttackInfo)
 			}
-			want(t, run(t, e.c, again(put, checks.GetFlag)), checks.OK)
+			targettest.Expect(t, e.c, again(put, checks.GetFlag), checks.OK)
 			// A getflag for a flag that was never planted there fails.
 			other := again(put, checks.GetFlag)
-			other.Flag = checks.Str(newFlag(t))
-			want(t, run(t, e.c, other), checks.Mumble)
+			other.Flag = checks.Str(targettest.NewFlag())
+			targettest.Expect(t, e.c, other, checks.Mumble)
 			// The search's SQL injection reaches every store.
-			res = run(t, e.c, again(put, checks.Exploit))
-			want(t, res, checks.OK)
+			res = targettest.Expect(t, e.c, again(put, checks.Exploit), checks.OK)
 			if res.Flag == nil || *res.Flag != flag {
 				t.Fatalf("exploit returned %v", res.Flag)
 			}
@@ -190,14 +138,14 @@ func TestEveryMethod(t *testing.T) {
 	for v := range 2 {
 		t.Run(fmt.Sprintf("noise%d", v), func(t *testing.T) {
 			put := task(checks.PutNoise, v, "")
-			want(t, run(t, e.c, put), checks.OK)
-			want(t, run(t, e.c, again(put, checks.GetNoise)), checks.OK)
+			targettest.Expect(t, e.c, put, checks.OK)
+			targettest.Expect(t, e.c, again(put, checks.GetNoise), checks.OK)
 		})
 	}
 	for v := range 3 {
 		t.Run(fmt.Sprintf("havoc%d", v), func(t *testing.T) {
 			for range 3 {
-				want(t, run(t, e.c, task(checks.Havoc, v, "")), checks.OK)
+				targettest.Expect(t, e.c, task(checks.Havoc, v, ""), checks.OK)
 			}
 		})
 	}
@@ -205,10 +153,10 @@ func TestEveryMethod(t *testing.T) {
 
 func TestExploitFailsWithoutWeakness(t *testing.T) {
 	e := start(t)
-	flag := newFlag(t)
+	flag := targettest.NewFlag()
 	put := task(checks.PutFlag, 1, flag)
-	want(t, run(t, e.c, put), checks.OK)
-	want(t, run(t, e.c, again(put, checks.Exploit)), checks.Mumble)
+	targettest.Expect(t, e.c, put, checks.OK)
+	targettest.Expect(t, e.c, again(put, checks.Exploit), checks.Mumble)
 }
 
 // TestMumbleWhenFlagRemoved pushes each planted flag out as the portal
@@ -222,10 +170,10 @@ func TestMumbleWhenFlagRemoved(t *testing.T) {
 	defer pc.Close()
 	for v, store := range contract.Stores() {
 		t.Run(store, func(t *testing.T) {
-			flag := newFlag(t)
+			flag := targettest.NewFlag()
 			put := task(checks.PutFlag, v, flag)
-			want(t, run(t, e.c, put), checks.OK)
-			want(t, run(t, e.c, again(put, checks.GetFlag)), checks.OK)
+			targettest.Expect(t, e.c, put, checks.OK)
+			targettest.Expect(t, e.c, again(put, checks.GetFlag), checks.OK)
 			if store == contract.StoreDraft {
 				if err := pc.MasterLogin(ctx, secret, replicaName, "vanthu.tinh"); err != nil {
 					t.Fatal(err)
@@ -243,8 +191,7 @@ func TestMumbleWhenFlagRemoved(t *testing.T) {
 					}
 				}
 			}
-			res := run(t, e.c, again(put, checks.GetFlag))
-			want(t, res, checks.Mumble)
+			res := targettest.Expect(t, e.c, again(put, checks.GetFlag), checks.Mumble)
 			if !strings.Contains(*res.Message, "not found") {
 				t.Errorf("message %q", *res.Message)
 			}
@@ -254,17 +201,17 @@ func TestMumbleWhenFlagRemoved(t *testing.T) {
 
 func TestOfflineWhenTargetDown(t *testing.T) {
 	e := start(t)
-	flag := newFlag(t)
+	flag := targettest.NewFlag()
 	put := task(checks.PutFlag, 0, flag)
-	want(t, run(t, e.c, put), checks.OK)
+	targettest.Expect(t, e.c, put, checks.OK)
 	if err := e.srv.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tk := range []checks.Task{
-		again(put, checks.GetFlag), task(checks.PutFlag, 1, newFlag(t)), task(checks.PutFlag, 2, newFlag(t)),
+		again(put, checks.GetFlag), task(checks.PutFlag, 1, targettest.NewFlag()), task(checks.PutFlag, 2, targettest.NewFlag()),
 		task(checks.PutNoise, 0, ""), task(checks.GetNoise, 1, ""), task(checks.Havoc, 0, ""), task(checks.Havoc, 1, ""), task(checks.Havoc, 2, ""),
 	} {
-		want(t, run(t, e.c, tk), checks.Offline)
+		targettest.Expect(t, e.c, tk, checks.Offline)
 	}
 }
 
@@ -273,9 +220,9 @@ func TestOfflineWhenTargetDown(t *testing.T) {
 func TestCheckerSurvivesPasswordReset(t *testing.T) {
 	e := start(t, contract.NoLockout)
 	ctx := context.Background()
-	flag := newFlag(t)
+	flag := targettest.NewFlag()
 	put := task(checks.PutFlag, 1, flag)
-	want(t, run(t, e.c, put), checks.OK)
+	targettest.Expect(t, e.c, put, checks.OK)
 	users, err := e.adm.Table(ctx, "users", ".tinh")
 	if err != nil {
 		t.Fatal(err)
@@ -295,8 +242,8 @@ func TestCheckerSurvivesPasswordReset(t *testing.T) {
 	if reset == 0 {
 		t.Fatalf("no officer of the main portal in %v", users.Rows)
 	}
-	want(t, run(t, e.c, again(put, checks.GetFlag)), checks.OK)
-	want(t, run(t, e.c, task(checks.PutFlag, 2, newFlag(t))), checks.OK)
+	targettest.Expect(t, e.c, again(put, checks.GetFlag), checks.OK)
+	targettest.Expect(t, e.c, task(checks.PutFlag, 2, targettest.NewFlag()), checks.OK)
 }
 
 func TestNoSecretIsInternalError(t *testing.T) {
@@ -315,7 +262,7 @@ func TestOverTheProtocol(t *testing.T) {
 	if err != nil || info.FlagVariants != 3 {
 		t.Fatalf("info: %+v %v", info, err)
 	}
-	put := task(checks.PutFlag, 2, newFlag(t))
-	want(t, run(t, cl, put), checks.OK)
-	want(t, run(t, cl, again(put, checks.GetFlag)), checks.OK)
+	put := task(checks.PutFlag, 2, targettest.NewFlag())
+	targettest.Expect(t, cl, put, checks.OK)
+	targettest.Expect(t, cl, again(put, checks.GetFlag), checks.OK)
 }

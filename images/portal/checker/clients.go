@@ -13,6 +13,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 )
 
 // mainSite is the main portal's code: the provincial People's
@@ -107,7 +108,7 @@ func (c *Checker) officers(ctx context.Context, pc *portalclient.Client, site st
 	}
 	list := ParseDirectory(page)
 	if len(list) == 0 {
-		return nil, mumble("officer directory of %s lists nobody", site)
+		return nil, taskrun.Mumble("officer directory of %s lists nobody", site)
 	}
 	return list, nil
 }
@@ -173,7 +174,7 @@ func findDossier(ctx context.Context, pc *portalclient.Client, who citizen) (por
 		}
 		var list []portalclient.DossierStatus
 		if err := json.Unmarshal(body, &list); err != nil {
-			return portalclient.DossierStatus{}, mumble("dossier queue is not a list")
+			return portalclient.DossierStatus{}, taskrun.Mumble("dossier queue is not a list")
 		}
 		for _, d := range list {
 			if d.CitizenID == who.id && d.Applicant == who.name {
@@ -184,5 +185,5 @@ func findDossier(ctx context.Context, pc *portalclient.Client, who citizen) (por
 			break
 		}
 	}
-	return portalclient.DossierStatus{}, mumble("dossier not found in the agency's queue")
+	return portalclient.DossierStatus{}, taskrun.Mumble("dossier not found in the agency's queue")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -30,7 +31,7 @@ type plan struct {
 }
 
 func (c *Checker) plan(chain string) plan {
-	r := c.rng("flag", chain)
+	r := c.tasks.Rand("flag", chain)
 	p := plan{r: r, who: newCitizen(r), topic: corpus.Topic(r)}
 	p.title = pick(r, draftTitles) + " " + p.topic
 	p.line = pick(r, flagLines)
@@ -64,11 +65,11 @@ var dossierNotes = []string{
 }
 
 func (c *Checker) putFlag(ctx context.Context, tg target, t checks.Task) (string, error) {
-	store, err := storeOf(t)
+	store, err := taskrun.Store(t, contract.Stores())
 	if err != nil {
 		return "", err
 	}
-	flag, err := flagOf(t)
+	flag, err := taskrun.Flag(t)
 	if err != nil {
 		return "", err
 	}
@@ -84,7 +85,7 @@ func (c *Checker) putFlag(ctx context.Context, tg target, t checks.Task) (string
 		if err != nil {
 			return "", err
 		}
-		c.pause(ctx, p.r)
+		c.tasks.Pause(ctx, p.r)
 		code, err := pc.Submit(ctx, portalclient.Dossier{Procedure: proc.ID, Applicant: p.who.name, CitizenID: p.who.id,
 			Phone: p.who.phone, Address: p.who.address, Notes: pick(p.r, dossierNotes) + "\n" + line,
 			Files: map[string][]byte{"CCCD_" + p.who.id[len(p.who.id)-4:] + ".txt": []byte("Bản sao CCCD số " + p.who.id + "\n")}})
@@ -108,7 +109,7 @@ func (c *Checker) putFlag(ctx context.Context, tg target, t checks.Task) (string
 		if _, err := oc.Get(ctx, "/mot-cua/du-thao"); err != nil {
 			return "", failed("drafts page", err)
 		}
-		c.pause(ctx, p.r)
+		c.tasks.Pause(ctx, p.r)
 		body := fmt.Sprintf("Căn cứ chỉ đạo của UBND tỉnh về %s,\n\n%s\n\nNơi nhận:\n- Như trên;\n- Lưu: VT.\n\nNgười soạn: %s", p.topic, line, writer.Name)
 		if _, err := oc.SaveDraft(ctx, p.title, body); err != nil {
 			return "", failed("draft save", err)
@@ -120,7 +121,7 @@ func (c *Checker) putFlag(ctx context.Context, tg target, t checks.Task) (string
 		if _, err := pc.Get(ctx, "/lien-he?site="+mainSite); err != nil {
 			return "", failed("contact page", err)
 		}
-		c.pause(ctx, p.r)
+		c.tasks.Pause(ctx, p.r)
 		body := fmt.Sprintf("Kính gửi Văn phòng UBND tỉnh,\n\nTôi là %s, địa chỉ %s. Tôi xin %s về %s.\n%s\n\nXin trân trọng cảm ơn.",
 			p.who.name, p.who.address, strings.ToLower(strings.TrimSuffix(pick(p.r, contactSubjects), " về")), p.topic, line)
 		if _, err := pc.Contact(ctx, mainSite, p.who.name, p.who.email, p.subject, body); err != nil {
@@ -138,7 +139,7 @@ func (c *Checker) procedure(ctx context.Context, pc *portalclient.Client, site s
 		return portalclient.Procedure{}, failed("procedures catalogue", err)
 	}
 	if len(list) == 0 {
-		return portalclient.Procedure{}, mumble("procedures catalogue of %s is empty", site)
+		return portalclient.Procedure{}, taskrun.Mumble("procedures catalogue of %s is empty", site)
 	}
 	proc := list[n%uint64(len(list))]
 	if _, err := pc.Get(ctx, "/dich-vu-cong/thu-tuc/"+strconv.FormatInt(proc.ID, 10)); err != nil {
@@ -148,11 +149,11 @@ func (c *Checker) procedure(ctx context.Context, pc *portalclient.Client, site s
 }
 
 func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
-	store, err := storeOf(t)
+	store, err := taskrun.Store(t, contract.Stores())
 	if err != nil {
 		return err
 	}
-	flag, err := flagOf(t)
+	flag, err := taskrun.Flag(t)
 	if err != nil {
 		return err
 	}
@@ -178,9 +179,9 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			return err
 		}
 		if !strings.Contains(d.Notes, flag) {
-			return mumble("dossier in the queue does not hold the flag")
+			return taskrun.Mumble("dossier in the queue does not hold the flag")
 		}
-		c.pause(ctx, p.r)
+		c.tasks.Pause(ctx, p.r)
 		cc := c.citizenBrowser(tg, p.r)
 		defer cc.Close()
 		st, err := cc.Lookup(ctx, d.Code, p.who.id)
@@ -188,7 +189,7 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			return failed("dossier lookup", err)
 		}
 		if st.Code != d.Code || !strings.Contains(st.Notes, flag) {
-			return mumble("dossier lookup does not show the flag")
+			return taskrun.Mumble("dossier lookup does not show the flag")
 		}
 		return nil
 	case contract.StoreDraft:
@@ -205,7 +206,7 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			if d.Title != p.title {
 				continue
 			}
-			c.pause(ctx, p.r)
+			c.tasks.Pause(ctx, p.r)
 			if _, err := oc.Get(ctx, "/mot-cua/du-thao/"+strconv.FormatInt(d.ID, 10)); err != nil {
 				return failed("draft page", err)
 			}
@@ -213,7 +214,7 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 				return nil
 			}
 		}
-		return mumble("draft not found")
+		return taskrun.Mumble("draft not found")
 	default:
 		// The provincial office's clerk reads the contact inbox.
 		oc, err := c.officerLogin(ctx, tg, p.r, pickClerk(p.r, list).User)
@@ -229,7 +230,7 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 			if m.Subject != p.subject || m.Sender != p.who.name {
 				continue
 			}
-			c.pause(ctx, p.r)
+			c.tasks.Pause(ctx, p.r)
 			if _, err := oc.Get(ctx, "/mot-cua/hop-thu/"+strconv.FormatInt(m.ID, 10)); err != nil {
 				return failed("contact message page", err)
 			}
@@ -237,7 +238,7 @@ func (c *Checker) getFlag(ctx context.Context, tg target, t checks.Task) error {
 				return nil
 			}
 		}
-		return mumble("contact message not found")
+		return taskrun.Mumble("contact message not found")
 	}
 }
 

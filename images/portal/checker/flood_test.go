@@ -12,6 +12,7 @@ import (
 	"github.com/cyrange/cyrange/images/portal"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/targettest"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -28,12 +29,12 @@ func TestFloodFromOtherSourcesKeepsTheFlags(t *testing.T) {
 	e := startWith(t, replicaName, lim)
 	var gets []checks.Task
 	for v := range contract.Stores() {
-		put := task(checks.PutFlag, v, newFlag(t))
-		want(t, run(t, e.c, put), checks.OK)
+		put := task(checks.PutFlag, v, targettest.NewFlag())
+		targettest.Expect(t, e.c, put, checks.OK)
 		gets = append(gets, again(put, checks.GetFlag))
 	}
 	noise := task(checks.PutNoise, 0, "")
-	want(t, run(t, e.c, noise), checks.OK)
+	targettest.Expect(t, e.c, noise, checks.OK)
 	gets = append(gets, again(noise, checks.GetNoise))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -79,11 +80,11 @@ func TestFloodFromOtherSourcesKeepsTheFlags(t *testing.T) {
 		t.Fatalf("the flood wrote only %d dossiers", total)
 	}
 	for _, tk := range gets {
-		want(t, run(t, e.c, again(tk, tk.Method)), checks.OK)
+		targettest.Expect(t, e.c, again(tk, tk.Method), checks.OK)
 	}
 	for v := range contract.Stores() {
-		put := task(checks.PutFlag, v, newFlag(t))
-		want(t, run(t, e.c, put), checks.OK)
-		want(t, run(t, e.c, again(put, checks.GetFlag)), checks.OK)
+		put := task(checks.PutFlag, v, targettest.NewFlag())
+		targettest.Expect(t, e.c, put, checks.OK)
+		targettest.Expect(t, e.c, again(put, checks.GetFlag), checks.OK)
 	}
 }

@@ -2,75 +2,21 @@ package checker
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"time"
 
+	"github.com/cyrange/cyrange/images/target/taskrun"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
 // RunChecker is the role `cyrange checker portal`: the checker served
-// over the enochecker v2 protocol until ctx is done.
+// over the enochecker v2 protocol until ctx is done, with the ports of the
+// targets' portal as its own flags.
 func RunChecker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("checker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "0.0.0.0:8000", "address to serve the checker protocol on")
-	secret := fs.String("checker-secret", "", "secret shared with the targets (default $CYRANGE_CHECKER_SECRET)")
 	httpPort := fs.Int("http-port", 80, "targets' public portal port")
 	adminPort := fs.Int("admin-port", 8025, "targets' admin console port, as a replica sees itself (the exploit method's SSRF)")
-	targets := fs.String("targets", "", "the replicas, the only hosts the checker connects to: HOST=NAME,... (NAME: the replica's --replica)")
-	token := fs.String("caller-token", "", "bearer token every request must carry (default $CYRANGE_CHECKER_TOKEN, else the one cyrange derives from the secret)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("checker: unexpected argument %q", fs.Arg(0))
-	}
-	if *secret == "" {
-		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
-	}
-	if *secret == "" {
-		return errors.New("checker: --checker-secret (or $CYRANGE_CHECKER_SECRET) is required")
-	}
-	if *targets == "" {
-		return errors.New("checker: --targets is required: the replicas the checker may connect to")
-	}
-	replicas, err := checks.ParseTargets(*targets)
-	if err != nil {
-		return err
-	}
-	if *token == "" {
-		*token = os.Getenv("CYRANGE_CHECKER_TOKEN")
-	}
-	if *token == "" {
-		*token = checks.CallerToken(*secret)
-	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
-	c := New(Config{Secret: *secret, Replicas: replicas, HTTPPort: *httpPort, AdminPort: *adminPort, Logger: log})
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("checker: %w", err)
-	}
-	srv := &http.Server{Handler: checks.RequireToken(*token, checks.NewHandler(c, log)), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("checker listening", "addr", ln.Addr().String(), "service", ServiceName)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("checker: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("checker: shutdown: %w", err)
-	}
-	<-errc
-	return nil
+	return taskrun.Role{Service: ServiceName, Flags: fs, New: func(s taskrun.Settings) checks.Checker {
+		return New(Config{Secret: s.Secret, Replicas: s.Replicas, HTTPPort: *httpPort, AdminPort: *adminPort, Logger: s.Logger})
+	}}.Run(ctx, args, stdout, stderr)
 }

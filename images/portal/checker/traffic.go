@@ -13,6 +13,7 @@ import (
 
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/taskrun"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -41,7 +42,7 @@ func (c *Checker) sites(ctx context.Context, pc *portalclient.Client) ([]string,
 	}
 	list := ParseSiteLinks(home)
 	if len(list) == 0 {
-		return nil, mumble("home page links no component portal")
+		return nil, taskrun.Mumble("home page links no component portal")
 	}
 	return list, nil
 }
@@ -59,7 +60,7 @@ type errand struct {
 }
 
 func (c *Checker) errand(parts ...string) errand {
-	r := c.rng(parts...)
+	r := c.tasks.Rand(parts...)
 	e := errand{r: r, who: newCitizen(r), site: r.Uint64(), proc: r.Uint64(), reader: r.Uint64(), topic: corpus.Topic(r)}
 	e.ref = fmt.Sprintf("Số biên nhận giấy tờ: %d/%d", 1000+r.IntN(9000), 2024)
 	return e
@@ -79,14 +80,14 @@ func (c *Checker) putNoise(ctx context.Context, tg target, t checks.Task) error 
 	if _, err := pc.Get(ctx, "/p/"+site+"/"); err != nil {
 		return failed("component portal", err)
 	}
-	c.pause(ctx, e.r)
+	c.tasks.Pause(ctx, e.r)
 	switch t.VariantID % noiseVariants {
 	case 0:
 		proc, err := c.procedure(ctx, pc, site, e.proc)
 		if err != nil {
 			return err
 		}
-		c.pause(ctx, e.r)
+		c.tasks.Pause(ctx, e.r)
 		_, err = pc.Submit(ctx, portalclient.Dossier{Procedure: proc.ID, Applicant: e.who.name, CitizenID: e.who.id,
 			Phone: e.who.phone, Address: e.who.address, Notes: pick(e.r, dossierNotes) + "\n" + e.ref})
 		return failed("dossier submission", err)
@@ -94,7 +95,7 @@ func (c *Checker) putNoise(ctx context.Context, tg target, t checks.Task) error 
 		if _, err := pc.Get(ctx, "/lien-he?site="+site); err != nil {
 			return failed("contact page", err)
 		}
-		c.pause(ctx, e.r)
+		c.tasks.Pause(ctx, e.r)
 		body := fmt.Sprintf("Kính gửi quý cơ quan,\n\nTôi là %s, xin hỏi về %s.\n%s\n\nXin cảm ơn.", e.who.name, e.topic, e.ref)
 		_, err := pc.Contact(ctx, site, e.who.name, e.who.email, e.subject(), body)
 		return failed("contact form", err)
@@ -127,9 +128,9 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 			return err
 		}
 		if !strings.Contains(d.Notes, e.ref) {
-			return mumble("noise dossier was altered")
+			return taskrun.Mumble("noise dossier was altered")
 		}
-		c.pause(ctx, e.r)
+		c.tasks.Pause(ctx, e.r)
 		cc := c.citizenBrowser(tg, e.r)
 		defer cc.Close()
 		st, err := cc.Lookup(ctx, d.Code, e.who.id)
@@ -137,7 +138,7 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 			return failed("dossier lookup", err)
 		}
 		if st.Applicant != e.who.name {
-			return mumble("dossier lookup shows another applicant")
+			return taskrun.Mumble("dossier lookup shows another applicant")
 		}
 		return nil
 	default:
@@ -155,7 +156,7 @@ func (c *Checker) getNoise(ctx context.Context, tg target, t checks.Task) error 
 				return nil
 			}
 		}
-		return mumble("noise message not found in the contact inbox")
+		return taskrun.Mumble("noise message not found in the contact inbox")
 	}
 }
 
@@ -180,7 +181,7 @@ var newsLink = regexp.MustCompile(`href="/tin-tuc/([0-9]{1,12})"`)
 // portal, a news item, the news search, the documents and the procedures
 // catalogue.
 func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) error {
-	r := c.rng("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
+	r := c.tasks.Rand("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
 	pc := c.citizenBrowser(tg, r)
 	defer pc.Close()
 	sites, err := c.sites(ctx, pc)
@@ -192,23 +193,23 @@ func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) err
 	if err != nil {
 		return failed("component portal", err)
 	}
-	c.pause(ctx, r)
+	c.tasks.Pause(ctx, r)
 	if m := newsLink.FindAllSubmatch(page, 20); len(m) > 0 {
 		if _, err := pc.Get(ctx, "/tin-tuc/"+string(pick(r, m)[1])); err != nil {
 			return failed("news item", err)
 		}
-		c.pause(ctx, r)
+		c.tasks.Pause(ctx, r)
 	} else {
-		return mumble("component portal %s shows no news", site)
+		return taskrun.Mumble("component portal %s shows no news", site)
 	}
 	page, err = pc.Get(ctx, "/tim-kiem?"+url.Values{"q": {pick(r, searchWords)}}.Encode())
 	if err != nil {
 		return failed("news search", err)
 	}
 	if !strings.Contains(string(page), "Kết quả cho") {
-		return mumble("news search shows no results page")
+		return taskrun.Mumble("news search shows no results page")
 	}
-	c.pause(ctx, r)
+	c.tasks.Pause(ctx, r)
 	if _, err := pc.Get(ctx, "/van-ban?site="+site); err != nil {
 		return failed("documents", err)
 	}
@@ -217,7 +218,7 @@ func (c *Checker) havocBrowse(ctx context.Context, tg target, t checks.Task) err
 		return failed("procedures catalogue", err)
 	}
 	if len(procs) == 0 {
-		return mumble("procedures catalogue of %s is empty", site)
+		return taskrun.Mumble("procedures catalogue of %s is empty", site)
 	}
 	if _, err := pc.Get(ctx, "/dich-vu-cong/thu-tuc/"+strconv.FormatInt(pick(r, procs).ID, 10)); err != nil {
 		return failed("procedure page", err)
@@ -243,13 +244,13 @@ func (c *Checker) havocDossier(ctx context.Context, tg target, t checks.Task) er
 	if err != nil {
 		return err
 	}
-	c.pause(ctx, e.r)
+	c.tasks.Pause(ctx, e.r)
 	code, err := pc.Submit(ctx, portalclient.Dossier{Procedure: proc.ID, Applicant: e.who.name, CitizenID: e.who.id,
 		Phone: e.who.phone, Address: e.who.address, Notes: pick(e.r, dossierNotes)})
 	if err != nil {
 		return failed("dossier submission", err)
 	}
-	c.pause(ctx, e.r)
+	c.tasks.Pause(ctx, e.r)
 	if _, err := pc.Get(ctx, "/dich-vu-cong/tra-cuu"); err != nil {
 		return failed("lookup page", err)
 	}
@@ -258,7 +259,7 @@ func (c *Checker) havocDossier(ctx context.Context, tg target, t checks.Task) er
 		return failed("dossier lookup", err)
 	}
 	if st.Code != code || st.Applicant != e.who.name || st.CitizenID != e.who.id {
-		return mumble("dossier lookup shows another dossier")
+		return taskrun.Mumble("dossier lookup shows another dossier")
 	}
 	return nil
 }
@@ -267,7 +268,7 @@ func (c *Checker) havocDossier(ctx context.Context, tg target, t checks.Task) er
 // queue, a dossier, the drafts, the contact inbox, and a new draft now
 // and then.
 func (c *Checker) havocOffice(ctx context.Context, tg target, t checks.Task) error {
-	r := c.rng("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
+	r := c.tasks.Rand("havoc", t.TaskChainID, fmt.Sprint(c.cfg.Now().UnixNano()))
 	pc := c.browser(tg, r)
 	sites, err := c.sites(ctx, pc)
 	if err != nil {
@@ -291,9 +292,9 @@ func (c *Checker) havocOffice(ctx context.Context, tg target, t checks.Task) err
 		return failed("dossier queue", err)
 	}
 	if !strings.Contains(string(queue), o.User) {
-		return mumble("back office does not show the officer")
+		return taskrun.Mumble("back office does not show the officer")
 	}
-	c.pause(ctx, r)
+	c.tasks.Pause(ctx, r)
 	dossiers, err := oc.Dossiers(ctx)
 	if err != nil {
 		return failed("dossier queue", err)
@@ -303,7 +304,7 @@ func (c *Checker) havocOffice(ctx context.Context, tg target, t checks.Task) err
 			if _, err := oc.Get(ctx, "/mot-cua/ho-so/"+string(pick(r, m)[1])); err != nil {
 				return failed("dossier page", err)
 			}
-			c.pause(ctx, r)
+			c.tasks.Pause(ctx, r)
 		}
 	}
 	if _, err := oc.Get(ctx, "/mot-cua/du-thao"); err != nil {
@@ -320,10 +321,10 @@ func (c *Checker) havocOffice(ctx context.Context, tg target, t checks.Task) err
 			return failed("drafts", err)
 		}
 		if !slices.ContainsFunc(drafts, func(d portalclient.Draft) bool { return d.ID == id && d.Title == title }) {
-			return mumble("a saved draft is not among the agency's drafts")
+			return taskrun.Mumble("a saved draft is not among the agency's drafts")
 		}
 	}
-	c.pause(ctx, r)
+	c.tasks.Pause(ctx, r)
 	if _, err := oc.Get(ctx, "/mot-cua/hop-thu"); err != nil {
 		return failed("contact inbox page", err)
 	}

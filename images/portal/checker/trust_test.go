@@ -2,7 +2,6 @@ package checker_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/cyrange/cyrange/images/portal/checker"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/targettest"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -99,14 +99,14 @@ func leaked(t *testing.T, e *env, s string, replicas ...string) bool {
 func TestCheckerTalksOnlyToItsReplicas(t *testing.T) {
 	e := start(t)
 	rec := fakeReplica(t, "127.0.0.66", e.srv)
-	flag := newFlag(t)
+	flag := targettest.NewFlag()
 	for _, tk := range []checks.Task{
 		task(checks.PutFlag, 0, flag), task(checks.GetFlag, 0, flag), task(checks.PutFlag, 1, flag),
 		task(checks.GetFlag, 1, flag), task(checks.GetFlag, 2, flag), task(checks.PutNoise, 0, ""),
 		task(checks.GetNoise, 1, ""), task(checks.Havoc, 2, ""), task(checks.Exploit, 1, flag),
 	} {
 		tk.Address = "127.0.0.66"
-		res := run(t, e.c, tk)
+		res := targettest.Run(t, e.c, tk)
 		if res.Result == checks.OK || res.Message == nil || !strings.Contains(*res.Message, "not a replica") {
 			t.Errorf("%s to an unknown address: %s %v", tk.Method, res.Result, res.Message)
 		}
@@ -117,8 +117,8 @@ func TestCheckerTalksOnlyToItsReplicas(t *testing.T) {
 	}
 	// The real replica is still served.
 	put := task(checks.PutFlag, 1, flag)
-	want(t, run(t, e.c, put), checks.OK)
-	want(t, run(t, e.c, again(put, checks.GetFlag)), checks.OK)
+	targettest.Expect(t, e.c, put, checks.OK)
+	targettest.Expect(t, e.c, again(put, checks.GetFlag), checks.OK)
 }
 
 // TestCheckerAuthenticatesItsCaller serves the checker as its role does
@@ -126,47 +126,15 @@ func TestCheckerTalksOnlyToItsReplicas(t *testing.T) {
 func TestCheckerAuthenticatesItsCaller(t *testing.T) {
 	e := start(t)
 	rec := fakeReplica(t, "127.0.0.67", e.srv)
-	var stdout syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- checker.RunChecker(ctx, []string{"--listen", "127.0.0.1:0", "--checker-secret", secret,
-			"--http-port", strconv.Itoa(port(t, e.srv.AddrHTTP())), "--admin-port", strconv.Itoa(port(t, e.srv.AddrAdmin())),
-			"--targets", "127.0.0.1=" + replicaName}, &stdout, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunChecker: %v", err)
-		}
-	})
-	addr := listeningAddr(t, &stdout)
-	base := "http://" + addr
+	base := targettest.ServeChecker(t, checker.RunChecker, "--listen", "127.0.0.1:0", "--checker-secret", secret,
+		"--http-port", strconv.Itoa(targettest.Port(t, e.srv.AddrHTTP())), "--admin-port", strconv.Itoa(targettest.Port(t, e.srv.AddrAdmin())),
+		"--targets", "127.0.0.1="+replicaName)
 	hc := &http.Client{Timeout: 30 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
 
-	stolen := task(checks.GetFlag, 1, newFlag(t))
+	stolen := task(checks.GetFlag, 1, targettest.NewFlag())
 	stolen.Address = "127.0.0.67"
-	body, _ := json.Marshal(stolen)
-	for name, auth := range map[string]string{"none": "", "wrong": "Bearer not-the-token", "basic": "Basic " + checks.CallerToken(secret)} {
-		for _, req := range []*http.Request{
-			mustRequest(t, http.MethodGet, base+"/service", ""),
-			mustRequest(t, http.MethodPost, base+"/", string(body)),
-		} {
-			if auth != "" {
-				req.Header.Set("Authorization", auth)
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("%s %s with %s credentials: %d, want 401", req.Method, req.URL.Path, name, resp.StatusCode)
-			}
-		}
-	}
+	targettest.RequiresToken(t, hc, base, secret, stolen)
 	if conns, _ := rec.seen(); conns > 0 {
 		t.Errorf("an unauthenticated task made the checker connect %d times", conns)
 	}
@@ -176,10 +144,10 @@ func TestCheckerAuthenticatesItsCaller(t *testing.T) {
 	if info, err := cl.Info(context.Background()); err != nil || info.ServiceName != "portal" {
 		t.Fatalf("info with the token: %+v %v", info, err)
 	}
-	put := task(checks.PutFlag, 1, newFlag(t))
-	want(t, run(t, cl, put), checks.OK)
-	want(t, run(t, cl, again(put, checks.GetFlag)), checks.OK)
-	res := run(t, cl, stolen)
+	put := task(checks.PutFlag, 1, targettest.NewFlag())
+	targettest.Expect(t, cl, put, checks.OK)
+	targettest.Expect(t, cl, again(put, checks.GetFlag), checks.OK)
+	res := targettest.Run(t, cl, stolen)
 	if res.Result == checks.OK || res.Message == nil || !strings.Contains(*res.Message, "not a replica") {
 		t.Errorf("an authenticated task to an unknown address: %s %v", res.Result, res.Message)
 	}
@@ -200,32 +168,6 @@ func TestMasterPasswordsDifferPerReplica(t *testing.T) {
 		t.Error("replica B's master password opened replica A")
 	}
 	wrong := checker.New(checker.Config{Secret: secret, Think: -1, Replicas: map[string]string{"127.0.0.1": "portal.d02"},
-		HTTPPort: port(t, a.srv.AddrHTTP())})
-	want(t, run(t, wrong, task(checks.PutFlag, 1, newFlag(t))), checks.Mumble)
-}
-
-func mustRequest(t *testing.T, method, url, body string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
-// listeningAddr waits for RunChecker's "checker listening" line.
-func listeningAddr(t *testing.T, stdout *syncBuffer) string {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for line := range strings.Lines(stdout.String()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "checker listening" {
-				if addr, _ := m["addr"].(string); addr != "" {
-					return addr
-				}
-			}
-		}
-	}
-	t.Fatalf("checker did not start: %s", stdout.String())
-	return ""
+		HTTPPort: targettest.Port(t, a.srv.AddrHTTP())})
+	targettest.Expect(t, wrong, task(checks.PutFlag, 1, targettest.NewFlag()), checks.Mumble)
 }

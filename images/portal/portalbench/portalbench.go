@@ -204,7 +204,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	secret, operator := randomHex(16), randomHex(12)
 	args := []string{"--listen", "127.0.0.1", "--http-port", "0", "--admin-port", "0",
 		"--sites", strconv.Itoa(o.Sites), "--dossiers", strconv.Itoa(o.Dossiers), "--seed", strconv.FormatUint(o.Seed, 10),
-		"--replica", replicaName, "--admin-password", operator}
+		"--replica", replicaName, "--admin-password", operator,
+		// As in a range: the checkers' network (and the organizer's host)
+		// on the console's allow-list, the teams' and citizens' not.
+		"--admin-allow", "127.0.0.1/32," + netip.PrefixFrom(checkerSource(), 24).Masked().String()}
 	o.Logger.Info("starting the portal", "sites", o.Sites, "dossiers", o.Dossiers)
 	began := o.Now()
 	dir := o.Dir

@@ -1,21 +1,17 @@
 package portaltarget
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cyrange/cyrange/images/portal"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/target"
+	"github.com/cyrange/cyrange/images/target/targettest"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
@@ -26,42 +22,11 @@ const (
 	operator = "operator-secret-2"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// newFlag and portOf are targettest's, under the names the chain tests
+// (chains_test.go) call them by.
+func newFlag() string { return targettest.NewFlag() }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newFlag() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	b := make([]byte, 31)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b) + "="
-}
-
-func portOf(t *testing.T, addr string) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := strconv.Atoi(p)
-	return n
-}
+func portOf(t *testing.T, addr string) int { return targettest.Port(t, addr) }
 
 // plantAll puts a fresh flag in every store through the checker, checks
 // it can be got back, and returns the flags by store.
@@ -102,7 +67,7 @@ func TestEveryWeaknessAndItsRemedy(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			var log syncBuffer
+			var log targettest.Output
 			srv, err := portal.New(ctx, portal.Config{Listen: "127.0.0.1", Sites: 40, Dossiers: 2000, Seed: 5,
 				Weaknesses: map[string]bool{w.Name: true}, CheckerSecret: secret, Replica: replica, OperatorPassword: operator,
 				Logger: slog.New(slog.NewJSONHandler(&log, nil))})
@@ -166,78 +131,49 @@ func TestRemedyUnknownWeakness(t *testing.T) {
 // TestReadLineTechnique: what a watching defender makes of the server's
 // actions.
 func TestReadLineTechnique(t *testing.T) {
-	cases := []struct {
-		line      string
-		technique string
-	}{
-		{`{"level":"WARN","msg":"officer login failed","proto":"http","src":"127.60.1.2:4000","action":"login"}`, "T1110"},
-		{`{"level":"INFO","msg":"officer logged in","proto":"http","src":"127.60.1.2:4000","action":"login"}`, ""},
-		{`{"level":"INFO","msg":"admin console login","proto":"http","src":"127.60.1.2:4000","action":"admin_login"}`, "T1078.001"},
-		{`{"level":"INFO","msg":"admin console login","proto":"admin","src":"127.61.1.2:4000","action":"admin_login"}`, ""},
-		{`{"level":"WARN","msg":"search failed","proto":"http","src":"127.60.1.2:4000","action":"sql_error"}`, "T1190"},
-		{`{"level":"INFO","msg":"news searched","proto":"http","src":"127.60.1.2:4000","action":"search","q":"x' union all select 1,2,3,4-- "}`, "T1190"},
-		{`{"level":"INFO","msg":"news searched","proto":"http","src":"127.60.1.2:4000","action":"search","q":"chuyển đổi số"}`, ""},
-		{`{"level":"WARN","msg":"configuration backup downloaded","proto":"http","src":"127.60.1.2:4000","action":"backup_download"}`, "T1552.001"},
-		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://127.0.0.1:8025/quantri/api/export"}`, "T1090"},
-		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://admin:xxxxx@10.61.1.4:8025/admin/api/users"}`, "T1090"},
-		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://mail:8025/admin/"}`, "T1090"},
-		{`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"https://baochinhphu.vn/tin-tuc"}`, ""},
-		{`{"level":"WARN","msg":"dossier lookup failed","proto":"http","src":"127.60.1.2:4000","action":"lookup"}`, "T1087"},
-	}
-	for _, c := range cases {
-		l, ok := New().ReadLine([]byte(c.line))
-		if !ok {
-			t.Fatalf("not an action: %s", c.line)
-		}
-		if l.Technique != c.technique {
-			t.Errorf("%s: %q, want %q", c.line, l.Technique, c.technique)
-		}
-	}
+	targettest.Techniques(t, New(), map[string]string{
+		`{"level":"WARN","msg":"officer login failed","proto":"http","src":"127.60.1.2:4000","action":"login"}`:                                                     "T1110",
+		`{"level":"INFO","msg":"officer logged in","proto":"http","src":"127.60.1.2:4000","action":"login"}`:                                                        "",
+		`{"level":"INFO","msg":"admin console login","proto":"http","src":"127.60.1.2:4000","action":"admin_login"}`:                                                "T1078.001",
+		`{"level":"INFO","msg":"admin console login","proto":"admin","src":"127.61.1.2:4000","action":"admin_login"}`:                                               "",
+		`{"level":"WARN","msg":"search failed","proto":"http","src":"127.60.1.2:4000","action":"sql_error"}`:                                                        "T1190",
+		`{"level":"INFO","msg":"news searched","proto":"http","src":"127.60.1.2:4000","action":"search","q":"x' union all select 1,2,3,4-- "}`:                      "T1190",
+		`{"level":"INFO","msg":"news searched","proto":"http","src":"127.60.1.2:4000","action":"search","q":"chuyển đổi số"}`:                                       "",
+		`{"level":"WARN","msg":"configuration backup downloaded","proto":"http","src":"127.60.1.2:4000","action":"backup_download"}`:                                "T1552.001",
+		`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://127.0.0.1:8025/quantri/api/export"}`:          "T1090",
+		`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://admin:xxxxx@10.61.1.4:8025/admin/api/users"}`: "T1090",
+		`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"http://mail:8025/admin/"}`:                           "T1090",
+		`{"level":"INFO","msg":"link previewed","proto":"http","src":"127.60.1.2:4000","action":"fetch","url":"https://baochinhphu.vn/tin-tuc"}`:                    "",
+		`{"level":"WARN","msg":"dossier lookup failed","proto":"http","src":"127.60.1.2:4000","action":"lookup"}`:                                                   "T1087",
+	})
 }
 
 // TestReadLineRemedy: only the admin port's changes are remedies.
 func TestReadLineRemedy(t *testing.T) {
-	cases := []struct{ line, remedy string }{
-		{`{"msg":"settings changed","proto":"admin","action":"settings","changes":"lockout: false -> true"}`, "settings: lockout: false -> true"},
-		{`{"msg":"settings changed","proto":"admin","action":"settings","changes":" "}`, ""},
-		{`{"msg":"settings changed","proto":"http","action":"settings","changes":"searchPatched: true -> false"}`, ""},
-		{`{"msg":"officer password reset","proto":"admin","action":"reset_password","target":"vanthu.tinh"}`, "reset_password: vanthu.tinh"},
-		{`{"msg":"console password changed","proto":"admin","action":"admin_password","target":"admin"}`, "admin_password: admin"},
-		{`{"msg":"admin console login","proto":"admin","action":"admin_login"}`, ""},
-	}
-	for _, c := range cases {
-		l, ok := New().ReadLine([]byte(c.line))
-		if !ok || l.Remedy != c.remedy {
-			t.Errorf("%s: %q %v, want %q", c.line, l.Remedy, ok, c.remedy)
-		}
-	}
+	targettest.Remedies(t, New(), map[string]string{
+		`{"msg":"settings changed","proto":"admin","action":"settings","changes":"lockout: false -> true"}`:      "settings: lockout: false -> true",
+		`{"msg":"settings changed","proto":"admin","action":"settings","changes":" "}`:                           "",
+		`{"msg":"settings changed","proto":"http","action":"settings","changes":"searchPatched: true -> false"}`: "",
+		`{"msg":"officer password reset","proto":"admin","action":"reset_password","target":"vanthu.tinh"}`:      "reset_password: vanthu.tinh",
+		`{"msg":"console password changed","proto":"admin","action":"admin_password","target":"admin"}`:          "admin_password: admin",
+		`{"msg":"admin console login","proto":"admin","action":"admin_login"}`:                                   "",
+	})
 	if _, ok := New().ReadLine([]byte(contract.OperatorLine + "s3cret")); ok {
 		t.Error("the operator's password line read as an action")
 	}
 }
 
 func TestWeaknessOn(t *testing.T) {
-	cases := []struct {
-		desc    string
-		options scenarios.Options
-		on      map[string]bool
-	}{
-		{"no weaknesses key: the target takes them all", scenarios.Options{"domain": "x.gov.vn"},
-			map[string]bool{contract.NewsSQLi: true, contract.NoLockout: true}},
-		{"those set true", scenarios.Options{"weaknesses": scenarios.Options{contract.NewsSQLi: true, contract.NoLockout: false}},
-			map[string]bool{contract.NewsSQLi: true, contract.NoLockout: false, contract.SSRFImport: false}},
-		{"a list", scenarios.Options{"weaknesses": []any{contract.DossierIDOR}},
-			map[string]bool{contract.DossierIDOR: true, contract.NewsSQLi: false}},
-		{"none", scenarios.Options{"weaknesses": "none"}, map[string]bool{contract.NewsSQLi: false}},
-		{"all", scenarios.Options{"weaknesses": "all"}, map[string]bool{contract.BackupExposed: true}},
-	}
-	for _, c := range cases {
-		for w, want := range c.on {
-			if got := New().WeaknessOn(c.options, w); got != want {
-				t.Errorf("%s: %s on = %v, want %v", c.desc, w, got, want)
-			}
-		}
-	}
+	targettest.WeaknessOn(t, New(), []targettest.Switch{
+		{Desc: "no weaknesses key: the target takes them all", Options: scenarios.Options{"domain": "x.gov.vn"},
+			On: map[string]bool{contract.NewsSQLi: true, contract.NoLockout: true}},
+		{Desc: "those set true", Options: scenarios.Options{"weaknesses": scenarios.Options{contract.NewsSQLi: true, contract.NoLockout: false}},
+			On: map[string]bool{contract.NewsSQLi: true, contract.NoLockout: false, contract.SSRFImport: false}},
+		{Desc: "a list", Options: scenarios.Options{"weaknesses": []any{contract.DossierIDOR}},
+			On: map[string]bool{contract.DossierIDOR: true, contract.NewsSQLi: false}},
+		{Desc: "none", Options: scenarios.Options{"weaknesses": "none"}, On: map[string]bool{contract.NewsSQLi: false}},
+		{Desc: "all", Options: scenarios.Options{"weaknesses": "all"}, On: map[string]bool{contract.BackupExposed: true}},
+	})
 }
 
 // TestWeaknesses: every weakness of the contract, each with its exploit,
@@ -245,29 +181,7 @@ func TestWeaknessOn(t *testing.T) {
 // options and the operator's password line as the server has them.
 func TestWeaknesses(t *testing.T) {
 	tg := New()
-	ws := tg.Weaknesses()
-	if len(ws) != len(contract.Weaknesses()) {
-		t.Fatalf("%d weaknesses, the contract has %d", len(ws), len(contract.Weaknesses()))
-	}
-	for i, w := range ws {
-		if w.Name != contract.Weaknesses()[i] || w.Exploit == nil || w.ExploitName == "" || len(w.Stores) == 0 ||
-			w.Description == "" || w.Remedy == "" || len(w.Techniques) == 0 {
-			t.Errorf("weakness %d: %+v", i, w)
-		}
-		for _, id := range w.Techniques {
-			if !strings.HasPrefix(id, "T1") {
-				t.Errorf("%s: technique %q", w.Name, id)
-			}
-		}
-		for _, s := range w.Stores {
-			if !slices.Contains(tg.FlagStores(), s) {
-				t.Errorf("%s: store %q", w.Name, s)
-			}
-		}
-	}
-	if name, ok := target.AdminPort(tg); !ok || name != "admin" {
-		t.Errorf("admin port %q %v", name, ok)
-	}
+	targettest.Weaknesses(t, tg, contract.Weaknesses())
 	if tg.Name() != "portal" || tg.OperatorUser() != portal.OperatorUser {
 		t.Errorf("name %q operator %q", tg.Name(), tg.OperatorUser())
 	}
@@ -290,21 +204,6 @@ func FuzzReadLine(f *testing.F) {
 	f.Add([]byte(`{"msg":"settings changed","proto":"admin","action":"settings","changes":"lockout: false -> true"}`))
 	f.Add([]byte("portal: admin console operator password: x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, ok := New().ReadLine(b)
-		if !ok {
-			return
-		}
-		if l.Msg == "" || l.Action == "" {
-			t.Fatalf("accepted %q as %+v", b, l)
-		}
-		if l.Remedy != "" && l.Proto != "admin" {
-			t.Fatalf("a remedy from %q", l.Proto)
-		}
-		if l.Technique != "" && !strings.HasPrefix(l.Technique, "T1") {
-			t.Fatalf("%q: technique %q", b, l.Technique)
-		}
-		if s := l.Source(); strings.ContainsAny(s, "\n\r") {
-			t.Fatalf("source %q", s)
-		}
+		targettest.ReadLine(t, New(), b)
 	})
 }
