@@ -198,7 +198,7 @@ func benchPortal(ctx context.Context, e *env, args []string) error {
 	workers := fs.Int("workers", 40, "requests in flight per team at most (ffuf's -t)")
 	dur := fs.Duration("duration", time.Minute, "how long the teams scan")
 	baseline := fs.Duration("baseline", 15*time.Second, "how long the citizens' pages are measured first, with no scan")
-	tick := fs.Duration("tick", 5*time.Second, "the checker's tick")
+	tick := fs.Duration("tick", 15*time.Second, "the checker's tick (the demo's, the shortest of the built-in scenarios)")
 	sites := fs.Int("sites", portal.MaxSites, "sites of the province")
 	dossiers := fs.Int("dossiers", portal.DefaultDossiers, "generated dossiers")
 	citizens := fs.Int("citizens", 4, "citizens browsing at once")

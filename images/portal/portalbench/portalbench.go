@@ -59,7 +59,7 @@ type Options struct {
 	// Duration is how long the teams scan [60 s]; Baseline how long the
 	// citizens are measured before, with no scan [15 s].
 	Duration, Baseline time.Duration
-	// Tick is the game's tick the checker plays [5 s].
+	// Tick is the game's tick the checker plays [15 s, the demo's].
 	Tick time.Duration
 	// Sites and Dossiers size the province [portal.MaxSites,
 	// portal.DefaultDossiers]; Seed generates it [1].
@@ -98,7 +98,7 @@ func (o *Options) defaults() error {
 	def(&o.Citizens, 4)
 	defd(&o.Duration, time.Minute)
 	defd(&o.Baseline, 15*time.Second)
-	defd(&o.Tick, 5*time.Second)
+	defd(&o.Tick, 15*time.Second)
 	defd(&o.CitizenPause, 100*time.Millisecond)
 	if o.Rate == 0 {
 		o.Rate = 100
