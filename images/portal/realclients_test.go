@@ -3,7 +3,6 @@ package portal
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/corpus"
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/portal/portalclient"
+	"github.com/cyrange/cyrange/images/target/targettest"
 )
 
 // missing skips a test whose real client (or its data) is not installed,
@@ -86,18 +86,6 @@ func remedy(t *testing.T, s *Server, w string) {
 	}
 }
 
-// newFlag makes a flag of the game's default shape ([A-Z0-9]{31}=), the
-// one exploit farms grep for.
-func newFlag() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	b := make([]byte, 31)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b) + "="
-}
-
 // plantDossierFlag puts a flag in the dossier store the way the checker
 // does: a citizen submits a dossier of the main portal through the public
 // form, the flag in its notes.
@@ -111,7 +99,7 @@ func plantDossierFlag(t *testing.T, s *Server) string {
 	if err != nil || len(procs) == 0 {
 		t.Fatalf("procedures of %s: %v (%d)", MainSite, err, len(procs))
 	}
-	flag := newFlag()
+	flag := targettest.NewFlag()
 	if _, err := c.Submit(ctx, portalclient.Dossier{Procedure: procs[0].ID, Applicant: "Nguyễn Văn Tâm", CitizenID: "082090123456",
 		Phone: "0912345678", Address: "Ấp Bình Thạnh", Notes: "Xin cấp bản sao\nMã hồ sơ gốc: " + flag}); err != nil {
 		t.Fatalf("submit the flagged dossier: %v", err)
