@@ -202,7 +202,7 @@ func TestOptions(t *testing.T) {
 		}
 	}
 	o := Options{Target: role}
-	if err := o.defaults(); err != nil || o.Teams != 17 || o.Rate != 100 || o.Duration != time.Minute || o.Tick != 5*time.Second ||
+	if err := o.defaults(); err != nil || o.Teams != 17 || o.Rate != 100 || o.Duration != time.Minute || o.Tick != 15*time.Second ||
 		o.Sites != portal.MaxSites || o.Dossiers != portal.DefaultDossiers {
 		t.Errorf("defaults %+v: %v", o, err)
 	}
