@@ -4,9 +4,11 @@
 // attack box image made with debootstrap, the teams' workstation (attack
 // and defence boxes).
 //
-// It is the only package of the project that imports the Docker SDK
-// (github.com/moby/moby/client and .../api). It speaks cyberrange's types
-// to its callers; nothing of the SDK appears in its exported API.
+// It is one of the range's driver packages, the only ones of the project
+// that import the Docker SDK (github.com/moby/moby/client and .../api),
+// with range/swarm and what both share, range/internal/dockerapi. It
+// speaks cyberrange's types to its callers; nothing of the SDK appears in
+// its exported API.
 //
 // How the networks keep teams apart and targets away from the host:
 //

@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // Name is the driver's name, as cyberrange.Plan.Driver spells it.
@@ -102,22 +103,12 @@ var (
 // cyberrange.ErrUnavailable when no engine is reachable or when it speaks
 // an API older than the client supports.
 func New(ctx context.Context, o Options) (*Driver, error) {
-	opts := []client.Opt{client.FromEnv}
-	if o.Host != "" {
-		opts = append(opts, client.WithHost(o.Host))
-	}
-	c, err := client.New(opts...)
+	d := newDriver(nil, o)
+	c, ping, err := dockerapi.Connect(ctx, o.Host, d.timeout)
 	if err != nil {
-		return nil, fmt.Errorf("docker: %w: %w", cyberrange.ErrUnavailable, err)
+		return nil, fmt.Errorf("docker: %w", err)
 	}
-	d := newDriver(c, o)
-	pctx, cancel := d.call(ctx)
-	defer cancel()
-	ping, err := c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("docker: engine at %s: %w: %w", c.DaemonHost(), cyberrange.ErrUnavailable, err)
-	}
+	d.e = c
 	d.apiVersion = c.ClientVersion()
 	d.log.Debug("docker engine", "host", c.DaemonHost(), "engine_api", ping.APIVersion, "api", d.apiVersion)
 	return d, nil
@@ -173,17 +164,7 @@ func (d *Driver) call(ctx context.Context) (context.Context, context.CancelFunc)
 
 // fail wraps an engine error with what was being done and the range's
 // sentinel for it, if any.
-func fail(op, name string, err error) error {
-	switch {
-	case cerrdefs.IsNotFound(err):
-		return fmt.Errorf("docker: %s %s: %w: %w", op, name, cyberrange.ErrNotFound, err)
-	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err):
-		return fmt.Errorf("docker: %s %s: %w: %w", op, name, cyberrange.ErrUnavailable, err)
-	case cerrdefs.IsInvalidArgument(err):
-		return fmt.Errorf("docker: %s %s: %w: %w", op, name, cyberrange.ErrInvalid, err)
-	}
-	return fmt.Errorf("docker: %s %s: %w", op, name, err)
-}
+func fail(op, name string, err error) error { return dockerapi.Fail("docker", op, name, err) }
 
 // List returns the exercise's networks and containers (not its ingress
 // network, which is the driver's own).
@@ -264,19 +245,9 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 	if ingress != nil && !slices.ContainsFunc(statuses, func(in *inspected) bool { return in != nil && in.onIngress }) {
 		a.Networks = append(a.Networks, *ingress)
 	}
-	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return compare(x.Name, y.Name) })
-	slices.SortFunc(a.Containers, func(x, y cyberrange.ContainerStatus) int { return compare(x.Name, y.Name) })
+	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(a.Containers, func(x, y cyberrange.ContainerStatus) int { return strings.Compare(x.Name, y.Name) })
 	return a, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // containerStatus turns an inspection into the range's view of it.
@@ -311,7 +282,7 @@ func containerStatus(info container.InspectResponse) cyberrange.ContainerStatus 
 // reaches them: the published address, or, for a checker's ports, its
 // address on the ingress network.
 func reachable(labels map[string]string, ns *container.NetworkSettings) map[string]string {
-	names := parsePorts(labels[labelPorts])
+	names := dockerapi.ParsePorts(labels[labelPorts])
 	if len(names) == 0 {
 		return nil
 	}
@@ -417,16 +388,8 @@ func (d *Driver) hasNetwork(ctx context.Context, n cyberrange.Network) (bool, er
 	if err != nil || !found {
 		return false, err
 	}
-	ex := n.Labels[cyberrange.LabelExercise]
-	if got.Labels[cyberrange.LabelExercise] != ex {
-		return false, fmt.Errorf("docker: network %s: %w: it exists and is not exercise %q's", n.Name, cyberrange.ErrInvalid, ex)
-	}
-	var sub netip.Prefix
-	if len(got.IPAM.Config) > 0 {
-		sub = got.IPAM.Config[0].Subnet
-	}
-	if sub != n.Subnet.Masked() {
-		return false, fmt.Errorf("docker: network %s: %w: it exists with subnet %s, the plan has %s", n.Name, cyberrange.ErrInvalid, sub, n.Subnet)
+	if err := dockerapi.CheckNetwork(got, n); err != nil {
+		return false, fmt.Errorf("docker: network %s: %w", n.Name, err)
 	}
 	if !got.Internal || got.Options[optInhibitIPv4] != "true" {
 		return false, fmt.Errorf("docker: network %s: %w: it exists without the range's isolation (internal, no host address)", n.Name, cyberrange.ErrInvalid)

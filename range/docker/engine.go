@@ -5,20 +5,15 @@ import (
 	"io"
 
 	"github.com/moby/moby/client"
+
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // engine is the part of the Docker SDK's client the driver uses, and
 // nothing more, so that tests can fake it by embedding it and overriding
 // what they need.
 type engine interface {
-	Ping(ctx context.Context, o client.PingOptions) (client.PingResult, error)
-	ClientVersion() string
-	Close() error
-
-	NetworkCreate(ctx context.Context, name string, o client.NetworkCreateOptions) (client.NetworkCreateResult, error)
-	NetworkInspect(ctx context.Context, id string, o client.NetworkInspectOptions) (client.NetworkInspectResult, error)
-	NetworkList(ctx context.Context, o client.NetworkListOptions) (client.NetworkListResult, error)
-	NetworkRemove(ctx context.Context, id string, o client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+	dockerapi.Networks
 	NetworkConnect(ctx context.Context, id string, o client.NetworkConnectOptions) (client.NetworkConnectResult, error)
 
 	ContainerCreate(ctx context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error)

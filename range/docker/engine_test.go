@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 	"github.com/cyrange/cyrange/range/rangetest"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
@@ -392,8 +393,8 @@ func checkRestrictions(t *testing.T, d *Driver, p *cyberrange.Plan) {
 		// more; every other container keeps nothing.
 		var caps []string
 		user := "65534:65534"
-		if isBox(c.Kind) {
-			caps, user = attackBoxCaps, ""
+		if dockerapi.IsBox(c.Kind) {
+			caps, user = dockerapi.BoxCaps, ""
 		}
 		// The engine may sort them and add a CAP_ prefix.
 		added := make([]string, len(hc.CapAdd))

@@ -6,14 +6,13 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // Reconnection backoff of the event stream.
@@ -69,17 +68,12 @@ func (d *Driver) subscribe(ctx context.Context, exercise string, since time.Time
 		Add("label", cyberrange.LabelExercise+"="+exercise).
 		Add("event", eventActions...)
 	timer := time.AfterFunc(d.timeout, cancel)
-	res := d.e.Events(sctx, client.EventsListOptions{Filters: f, Since: unixNano(since)})
+	res := d.e.Events(sctx, client.EventsListOptions{Filters: f, Since: dockerapi.UnixNano(since)})
 	if !timer.Stop() {
 		cancel()
 		return nil, fmt.Errorf("docker: events of %s: %w: no answer within %v", exercise, cyberrange.ErrUnavailable, d.timeout)
 	}
 	return &subscription{msgs: res.Messages, errs: res.Err, cancel: cancel}, nil
-}
-
-// unixNano formats t as the API's since/until parameters take it.
-func unixNano(t time.Time) string {
-	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
 
 // pump turns the engine's messages into range events, in one select over
@@ -210,60 +204,15 @@ func rangeEvent(m events.Message, now func() time.Time) (cyberrange.RangeEvent, 
 // done or the reader is closed. The call timeout bounds the opening of
 // the stream only.
 func (d *Driver) Logs(ctx context.Context, name string, since time.Time) (io.ReadCloser, error) {
-	lctx, cancel := context.WithCancel(ctx)
 	o := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true}
 	if !since.IsZero() {
-		o.Since = unixNano(since)
+		o.Since = dockerapi.UnixNano(since)
 	}
-	timer := time.AfterFunc(d.timeout, cancel)
-	rc, err := d.e.ContainerLogs(lctx, name, o)
-	fired := !timer.Stop()
-	if err != nil || fired {
-		if rc != nil {
-			rc.Close()
-		}
-		cancel()
-		if err == nil {
-			err = fmt.Errorf("%w: no answer within %v", cyberrange.ErrUnavailable, d.timeout)
-		}
+	rc, err := dockerapi.OpenLogs(ctx, d.timeout, func(ctx context.Context) (io.ReadCloser, error) {
+		return d.e.ContainerLogs(ctx, name, o)
+	})
+	if err != nil {
 		return nil, fail("logs of", name, err)
 	}
-	return demux(rc, cancel), nil
-}
-
-// demux splits the engine's multiplexed log stream (the containers have
-// no TTY) into plain bytes.
-func demux(rc io.ReadCloser, cancel context.CancelFunc) io.ReadCloser {
-	pr, pw := io.Pipe()
-	l := &logReader{pr: pr, rc: rc, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		_, err := stdcopy.StdCopy(pw, pw, rc)
-		if err == nil {
-			err = io.EOF
-		}
-		pw.CloseWithError(err)
-	}()
-	return l
-}
-
-type logReader struct {
-	pr     *io.PipeReader
-	rc     io.ReadCloser
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-}
-
-func (l *logReader) Read(p []byte) (int, error) { return l.pr.Read(p) }
-
-// Close ends the stream and waits for its copier to stop.
-func (l *logReader) Close() error {
-	l.once.Do(func() {
-		l.cancel()
-		l.rc.Close()
-		l.pr.Close()
-		<-l.done
-	})
-	return nil
+	return rc, nil
 }

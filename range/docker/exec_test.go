@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi/dockerapitest"
 )
 
 // execEngine runs one exec: it records what was asked, serves stream as
@@ -79,9 +80,9 @@ func (e *execEngine) ExecInspect(_ context.Context, id string, _ client.ExecInsp
 func TestExecFake(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var out bytes.Buffer
-	frame(&out, stdcopy.Stdout, "applying w1\n")
-	frame(&out, stdcopy.Stderr, "warning: slow\n")
-	frame(&out, stdcopy.Stdout, "remedy of w1 applied\n")
+	dockerapitest.Frame(&out, stdcopy.Stdout, "applying w1\n")
+	dockerapitest.Frame(&out, stdcopy.Stderr, "warning: slow\n")
+	dockerapitest.Frame(&out, stdcopy.Stdout, "remedy of w1 applied\n")
 	tests := []struct {
 		desc    string
 		e       *execEngine

@@ -3,7 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi/dockerapitest"
 )
 
 // fakeEngine keeps containers and networks in memory, enough for the
@@ -32,41 +32,19 @@ import (
 // interface), so a call nobody expected shows.
 type fakeEngine struct {
 	engine
-	mu       sync.Mutex
-	calls    []string
-	cons     map[string]*container.InspectResponse
-	nets     map[string]*network.Inspect
-	vols     map[string]*volume.Volume
-	nextID   int
-	failNext map[string]error
+	dockerapitest.Calls
+	mu     sync.Mutex
+	cons   map[string]*container.InspectResponse
+	nets   map[string]*network.Inspect
+	vols   map[string]*volume.Volume
+	nextID int
 	// beforeCreate runs inside ContainerCreate, with the lock held.
 	beforeCreate func(client.ContainerCreateOptions)
 }
 
 func newFake() *fakeEngine {
 	return &fakeEngine{cons: map[string]*container.InspectResponse{}, nets: map[string]*network.Inspect{},
-		vols: map[string]*volume.Volume{}, failNext: map[string]error{}}
-}
-
-func (f *fakeEngine) record(op string) error {
-	f.calls = append(f.calls, op)
-	if err, ok := f.failNext[op]; ok {
-		delete(f.failNext, op)
-		return err
-	}
-	return nil
-}
-
-func (f *fakeEngine) took(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		if c == op {
-			n++
-		}
-	}
-	return n
+		vols: map[string]*volume.Volume{}}
 }
 
 func (f *fakeEngine) Close() error { return nil }
@@ -74,7 +52,7 @@ func (f *fakeEngine) Close() error { return nil }
 func (f *fakeEngine) NetworkCreate(_ context.Context, name string, o client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkCreate"); err != nil {
+	if err := f.Record("NetworkCreate"); err != nil {
 		return client.NetworkCreateResult{}, err
 	}
 	f.nextID++
@@ -96,7 +74,7 @@ func (f *fakeEngine) netByName(id string) *network.Inspect {
 func (f *fakeEngine) NetworkInspect(_ context.Context, id string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkInspect"); err != nil {
+	if err := f.Record("NetworkInspect"); err != nil {
 		return client.NetworkInspectResult{}, err
 	}
 	n := f.netByName(id)
@@ -113,27 +91,17 @@ func (f *fakeEngine) NetworkList(_ context.Context, o client.NetworkListOptions)
 	defer f.mu.Unlock()
 	var out client.NetworkListResult
 	for _, n := range f.nets {
-		if matches(n.Labels, o.Filters) {
+		if dockerapitest.MatchLabels(o.Filters, n.Labels) {
 			out.Items = append(out.Items, network.Summary{Network: n.Network})
 		}
 	}
 	return out, nil
 }
 
-func matches(labels map[string]string, f client.Filters) bool {
-	for want := range f["label"] {
-		k, v, _ := strings.Cut(want, "=")
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 func (f *fakeEngine) NetworkRemove(_ context.Context, id string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkRemove"); err != nil {
+	if err := f.Record("NetworkRemove"); err != nil {
 		return client.NetworkRemoveResult{}, err
 	}
 	n := f.netByName(id)
@@ -150,7 +118,7 @@ func (f *fakeEngine) NetworkRemove(_ context.Context, id string, _ client.Networ
 func (f *fakeEngine) NetworkConnect(_ context.Context, id string, o client.NetworkConnectOptions) (client.NetworkConnectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkConnect"); err != nil {
+	if err := f.Record("NetworkConnect"); err != nil {
 		return client.NetworkConnectResult{}, err
 	}
 	n := f.netByName(id)
@@ -174,7 +142,7 @@ func (f *fakeEngine) attachLocked(c *container.InspectResponse, n *network.Inspe
 func (f *fakeEngine) ContainerCreate(_ context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ContainerCreate"); err != nil {
+	if err := f.Record("ContainerCreate"); err != nil {
 		return client.ContainerCreateResult{}, err
 	}
 	if f.beforeCreate != nil {
@@ -201,7 +169,7 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, o client.ContainerCreate
 func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ client.ContainerStartOptions) (client.ContainerStartResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ContainerStart"); err != nil {
+	if err := f.Record("ContainerStart"); err != nil {
 		return client.ContainerStartResult{}, err
 	}
 	c := f.cons[id]
@@ -215,7 +183,7 @@ func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ client.Conta
 func (f *fakeEngine) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ContainerInspect"); err != nil {
+	if err := f.Record("ContainerInspect"); err != nil {
 		return client.ContainerInspectResult{}, err
 	}
 	for name, c := range f.cons {
@@ -235,7 +203,7 @@ func (f *fakeEngine) ContainerList(_ context.Context, o client.ContainerListOpti
 	defer f.mu.Unlock()
 	var out client.ContainerListResult
 	for _, c := range f.cons {
-		if matches(c.Config.Labels, o.Filters) {
+		if dockerapitest.MatchLabels(o.Filters, c.Config.Labels) {
 			out.Items = append(out.Items, container.Summary{ID: c.ID, Names: []string{c.Name}, Labels: c.Config.Labels})
 		}
 	}
@@ -245,7 +213,7 @@ func (f *fakeEngine) ContainerList(_ context.Context, o client.ContainerListOpti
 func (f *fakeEngine) ContainerRemove(_ context.Context, id string, o client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ContainerRemove"); err != nil {
+	if err := f.Record("ContainerRemove"); err != nil {
 		return client.ContainerRemoveResult{}, err
 	}
 	if !o.Force {
@@ -281,7 +249,7 @@ func (f *fakeEngine) ContainerKill(_ context.Context, id string, o client.Contai
 func (f *fakeEngine) VolumeCreate(_ context.Context, o client.VolumeCreateOptions) (client.VolumeCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("VolumeCreate"); err != nil {
+	if err := f.Record("VolumeCreate"); err != nil {
 		return client.VolumeCreateResult{}, err
 	}
 	v := f.vols[o.Name]
@@ -297,7 +265,7 @@ func (f *fakeEngine) VolumeList(_ context.Context, o client.VolumeListOptions) (
 	defer f.mu.Unlock()
 	var out client.VolumeListResult
 	for _, v := range f.vols {
-		if matches(v.Labels, o.Filters) {
+		if dockerapitest.MatchLabels(o.Filters, v.Labels) {
 			out.Items = append(out.Items, *v)
 		}
 	}
@@ -308,7 +276,7 @@ func (f *fakeEngine) VolumeList(_ context.Context, o client.VolumeListOptions) (
 func (f *fakeEngine) VolumeRemove(_ context.Context, id string, _ client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("VolumeRemove"); err != nil {
+	if err := f.Record("VolumeRemove"); err != nil {
 		return client.VolumeRemoveResult{}, err
 	}
 	if f.vols[id] == nil {
@@ -408,8 +376,8 @@ func TestFakeStartIdempotent(t *testing.T) {
 			t.Fatalf("again: %v", err)
 		}
 	}
-	if f.took("NetworkCreate") != 2 {
-		t.Fatalf("%d network creations", f.took("NetworkCreate"))
+	if f.Took("NetworkCreate") != 2 {
+		t.Fatalf("%d network creations", f.Took("NetworkCreate"))
 	}
 	c := testContainer()
 	if err := d.Start(ctx, c); err != nil {
@@ -425,11 +393,11 @@ func TestFakeStartIdempotent(t *testing.T) {
 	id := got.ID
 
 	// Running as planned: nothing to do.
-	before := slices.Clone(f.calls)
+	before := f.Made()
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if extra := f.calls[len(before):]; !slices.Equal(extra, []string{"ContainerCreate", "ContainerInspect"}) {
+	if extra := f.Made()[len(before):]; !slices.Equal(extra, []string{"ContainerCreate", "ContainerInspect"}) {
 		t.Errorf("start of a running container called %v", extra)
 	}
 	// Dead: started again, the same container.
@@ -466,7 +434,7 @@ func TestFakeStartCompletesAHalfMadeContainer(t *testing.T) {
 		d.EnsureNetwork(ctx, n)
 	}
 	c := testContainer()
-	f.failNext["NetworkConnect"] = errors.New("engine hiccup")
+	f.FailNext("NetworkConnect", errors.New("engine hiccup"))
 	if err := d.Start(ctx, c); err == nil {
 		t.Fatal("a failed connect passed")
 	}
@@ -570,8 +538,8 @@ func TestFakeRefusesWhatIsNotTheRanges(t *testing.T) {
 	if err := d.Start(ctx, c); !errors.Is(err, cyberrange.ErrInvalid) {
 		t.Errorf("start over it: %v", err)
 	}
-	if f.took("ContainerRemove")+f.took("NetworkRemove") != 0 {
-		t.Errorf("removed: %v", f.calls)
+	if f.Took("ContainerRemove")+f.Took("NetworkRemove") != 0 {
+		t.Errorf("removed: %v", f.Made())
 	}
 	// A network of the plan's name with another subnet is not adopted.
 	n := testNetworks()[0]
@@ -595,12 +563,12 @@ func TestFakeErrors(t *testing.T) {
 	for _, n := range testNetworks() {
 		d.EnsureNetwork(ctx, n)
 	}
-	f.failNext["ContainerCreate"] = cerrdefs.ErrNotFound.WithMessage("No such image: cyrange:test")
+	f.FailNext("ContainerCreate", cerrdefs.ErrNotFound.WithMessage("No such image: cyrange:test"))
 	err := d.Start(ctx, testContainer())
 	if !errors.Is(err, cyberrange.ErrNotFound) || !strings.Contains(err.Error(), "cyrange images build") {
 		t.Errorf("missing image: %v", err)
 	}
-	f.failNext["ContainerCreate"] = connectionFailed(t)
+	f.FailNext("ContainerCreate", connectionFailed(t))
 	if err := d.Start(ctx, testContainer()); !errors.Is(err, cyberrange.ErrUnavailable) {
 		t.Errorf("engine gone: %v", err)
 	}
@@ -695,19 +663,11 @@ func (l *logEngine) ContainerLogs(ctx context.Context, _ string, o client.Contai
 	return pr, nil
 }
 
-// frame writes one frame of the engine's multiplexed stream: the stream,
-// three zero bytes, the length (big endian), the bytes.
-func frame(w *bytes.Buffer, s stdcopy.StdType, text string) {
-	w.Write([]byte{byte(s), 0, 0, 0})
-	binary.Write(w, binary.BigEndian, uint32(len(text)))
-	w.WriteString(text)
-}
-
 func TestLogsDemux(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var mux bytes.Buffer
-	frame(&mux, stdcopy.Stdout, "out line\n")
-	frame(&mux, stdcopy.Stderr, "err line\n")
+	dockerapitest.Frame(&mux, stdcopy.Stdout, "out line\n")
+	dockerapitest.Frame(&mux, stdcopy.Stderr, "err line\n")
 	e := &logEngine{stream: mux.Bytes()}
 	d := newDriver(e, Options{CallTimeout: time.Second})
 	rc, err := d.Logs(t.Context(), "c", time.Unix(10, 5))
@@ -821,7 +781,7 @@ func (e *exitEngine) endAllLocked() {
 func (e *exitEngine) ExecCreate(_ context.Context, id string, _ client.ExecCreateOptions) (client.ExecCreateResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.record("ExecCreate")
+	e.Record("ExecCreate")
 	if c := e.cons[id]; c == nil || !c.State.Running {
 		return client.ExecCreateResult{}, cerrdefs.ErrConflict.WithMessage("container " + id + " is not running")
 	}
@@ -860,8 +820,8 @@ func (e *exitEngine) ContainerLogs(_ context.Context, _ string, o client.Contain
 // name and last line, however long the wait may take.
 func TestFakeWaitReadyEndsWhenTheContainerExits(t *testing.T) {
 	var log bytes.Buffer
-	frame(&log, stdcopy.Stdout, "mailserver: starting\n")
-	frame(&log, stdcopy.Stderr, "mailserver: option relay: unknown option\n\n")
+	dockerapitest.Frame(&log, stdcopy.Stdout, "mailserver: starting\n")
+	dockerapitest.Frame(&log, stdcopy.Stderr, "mailserver: option relay: unknown option\n\n")
 	for _, tc := range []struct {
 		desc       string
 		exitedAt   bool // exited once started, before any probe
@@ -900,7 +860,7 @@ func TestFakeWaitReadyEndsWhenTheContainerExits(t *testing.T) {
 				!strings.HasSuffix(err.Error(), ": mailserver: option relay: unknown option") {
 				t.Fatalf("err = %v", err)
 			}
-			if n := e.took("ExecCreate"); n != tc.execs {
+			if n := e.Took("ExecCreate"); n != tc.execs {
 				t.Errorf("%d probes", n)
 			}
 		})

@@ -54,19 +54,6 @@ func FuzzRangeEvent(f *testing.F) {
 	})
 }
 
-func FuzzParsePorts(f *testing.F) {
-	f.Add("admin=8025,smtp=25")
-	f.Add("socks=1080")
-	f.Add(",=,a=,=1,b=99999,c=-1")
-	f.Fuzz(func(t *testing.T, s string) {
-		for n, name := range parsePorts(s) {
-			if n < 1 || n > 65535 || name == "" || strings.ContainsAny(name, ",=") {
-				t.Errorf("%q: port %d %q", s, n, name)
-			}
-		}
-	})
-}
-
 func FuzzAptSources(f *testing.F) {
 	f.Add("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n")
 	f.Add("deb [arch=amd64] http://ftp.debian.org/debian bookworm main\n# deb http://x/ sid main\n")

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // Labels the driver adds to what the plan asks for.
@@ -38,15 +38,7 @@ const (
 const (
 	// tmpfsOptions is the one writable place of a read-only container.
 	tmpfsOptions = "rw,nosuid,nodev,noexec,size=64m"
-	// Unprivileged processes may bind the scenario's ports (25, 80...)
-	// without CAP_NET_BIND_SERVICE: the sysctl is per network namespace.
-	sysctlUnprivPorts = "net.ipv4.ip_unprivileged_port_start"
 )
-
-// attackBoxCaps are what a team's workstation (an attack box, a defence
-// box) keeps of root's capabilities: its sshd must change user and
-// chroot, and nmap wants raw sockets. Every other container keeps none.
-var attackBoxCaps = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL", "NET_RAW", "AUDIT_WRITE"}
 
 // ingressName is the name of an exercise's ingress network.
 func ingressName(exercise string) string { return "cyrange-" + exercise + "-ingress" }
@@ -64,13 +56,7 @@ func needsIngress(c cyberrange.Container) bool {
 // exercise, instance and team labels, as the networks have them, so that
 // the exercise's teardown finds it and another instance's is told apart.
 func volumeOptions(name string, c cyberrange.Container) client.VolumeCreateOptions {
-	labels := map[string]string{}
-	for _, k := range []string{cyberrange.LabelExercise, cyberrange.LabelInstance, cyberrange.LabelTeam} {
-		if v := c.Labels[k]; v != "" {
-			labels[k] = v
-		}
-	}
-	return client.VolumeCreateOptions{Name: name, Driver: "local", Labels: labels}
+	return client.VolumeCreateOptions{Name: name, Driver: "local", Labels: dockerapi.ScopeLabels(c)}
 }
 
 // networkOptions is how a plan's network is made: an internal bridge whose
@@ -114,41 +100,12 @@ func ingressOptions(exercise string, subnet netip.Prefix) client.NetworkCreateOp
 // validNetwork checks what the engine would otherwise reject late or
 // accept wrongly.
 func validNetwork(n cyberrange.Network) error {
-	if n.Name == "" || !validName(n.Name) {
-		return fmt.Errorf("%w: network name %q", cyberrange.ErrInvalid, n.Name)
-	}
-	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() || n.Subnet.Bits() > 30 {
-		return fmt.Errorf("%w: network %s: subnet %s is not an IPv4 prefix of at least a /30", cyberrange.ErrInvalid, n.Name, n.Subnet)
-	}
-	if n.Labels[cyberrange.LabelExercise] == "" {
-		return fmt.Errorf("%w: network %s has no %s label", cyberrange.ErrInvalid, n.Name, cyberrange.LabelExercise)
-	}
-	if n.Labels[labelIngress] != "" {
-		return fmt.Errorf("%w: network %s: label %s is the driver's", cyberrange.ErrInvalid, n.Name, labelIngress)
-	}
-	return nil
-}
-
-// validName is the engine's rule for container and network names.
-func validName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if i > 0 {
-			ok = ok || r == '_' || r == '.' || r == '-'
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return dockerapi.ValidNetwork(n, labelIngress)
 }
 
 func validContainer(c cyberrange.Container) error {
 	switch {
-	case !validName(c.Name):
+	case !dockerapi.ValidName(c.Name):
 		return fmt.Errorf("%w: container name %q", cyberrange.ErrInvalid, c.Name)
 	case c.Image == "":
 		return fmt.Errorf("%w: container %s has no image", cyberrange.ErrInvalid, c.Name)
@@ -169,7 +126,7 @@ func validContainer(c cyberrange.Container) error {
 	}
 	paths := map[string]bool{}
 	for _, m := range c.Mounts {
-		if !validName(m.Volume) {
+		if !dockerapi.ValidName(m.Volume) {
 			return fmt.Errorf("%w: container %s: volume name %q", cyberrange.ErrInvalid, c.Name, m.Volume)
 		}
 		if !path.IsAbs(m.Path) || path.Clean(m.Path) == "/" || paths[path.Clean(m.Path)] {
@@ -195,25 +152,25 @@ func validContainer(c cyberrange.Container) error {
 func createOptions(c cyberrange.Container) client.ContainerCreateOptions {
 	labels := maps.Clone(c.Labels)
 	if len(c.Ports) > 0 {
-		labels[labelPorts] = formatPorts(c.Ports)
+		labels[labelPorts] = dockerapi.FormatPorts(c.Ports)
 	}
 	cfg := &container.Config{
 		Image:    c.Image,
 		Cmd:      slices.Clone(c.Command),
 		Env:      envList(c.Env),
 		Labels:   labels,
-		Hostname: hostname(c.Name),
+		Hostname: dockerapi.Hostname(c.Name),
 	}
 	hc := &container.HostConfig{
 		NetworkMode: container.NetworkMode(c.Networks[0].Network),
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges:true"},
 		LogConfig:   logConfig(c.Kind),
-		Sysctls:     map[string]string{sysctlUnprivPorts: "0"},
+		Sysctls:     map[string]string{dockerapi.SysctlUnprivPorts: "0"},
 		Resources:   resources(c.Limits),
 	}
-	if isBox(c.Kind) {
-		hc.CapAdd = slices.Clone(attackBoxCaps)
+	if dockerapi.IsBox(c.Kind) {
+		hc.CapAdd = slices.Clone(dockerapi.BoxCaps)
 	}
 	for _, m := range c.Mounts {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Path, ReadOnly: m.ReadOnly})
@@ -265,16 +222,6 @@ func endpoint(a netip.Addr) *network.EndpointSettings {
 	return &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: a}}
 }
 
-// hostname is a container's host name: its name, cut to what a host name
-// may be.
-func hostname(name string) string {
-	name = strings.NewReplacer("_", "-", ".", "-").Replace(name)
-	if len(name) > 63 {
-		name = name[:63]
-	}
-	return strings.Trim(name, "-")
-}
-
 func envList(env map[string]string) []string {
 	out := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
@@ -283,40 +230,15 @@ func envList(env map[string]string) []string {
 	return out
 }
 
-// isBox reports whether k is a team's workstation, the attack box image
-// with its SSH server: an attack box or a defence box.
-func isBox(k cyberrange.Kind) bool {
-	return k == cyberrange.KindAttackBox || k == cyberrange.KindDefenceBox
-}
-
-// logConfig: targets and checkers log to the engine's compact "local"
-// driver; gateways, the defence's too, to json-file, whose lines (the
-// connection telemetry) stay readable as they were written, with room
-// for a long exercise.
+// logConfig is dockerapi.LogDriver's choice for a container of kind k.
 func logConfig(k cyberrange.Kind) container.LogConfig {
-	if k == cyberrange.KindGateway || k == cyberrange.KindDefenceGateway {
-		return container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "64m", "max-file": "8"}}
-	}
-	return container.LogConfig{Type: "local", Config: map[string]string{"max-size": "16m", "max-file": "3"}}
+	name, opts := dockerapi.LogDriver(k)
+	return container.LogConfig{Type: name, Config: opts}
 }
 
-// Limits applied when the plan leaves one at zero: nothing runs unbounded.
-const (
-	defaultMemory = 512 << 20
-	defaultCPUs   = 1e9
-	defaultPids   = 512
-)
-
+// resources are the plan's limits, the defaults where it has none.
 func resources(l cyberrange.Limits) container.Resources {
-	if l.MemoryBytes <= 0 {
-		l.MemoryBytes = defaultMemory
-	}
-	if l.NanoCPUs <= 0 {
-		l.NanoCPUs = defaultCPUs
-	}
-	if l.Pids <= 0 {
-		l.Pids = defaultPids
-	}
+	l = dockerapi.WithDefaults(l)
 	pids := l.Pids
 	return container.Resources{
 		Memory: l.MemoryBytes,
@@ -325,36 +247,6 @@ func resources(l cyberrange.Limits) container.Resources {
 		NanoCPUs:   l.NanoCPUs,
 		PidsLimit:  &pids,
 	}
-}
-
-// formatPorts writes the labelPorts value: name=number pairs in name
-// order.
-func formatPorts(ports []cyberrange.Port) string {
-	parts := make([]string, 0, len(ports))
-	for _, p := range ports {
-		parts = append(parts, p.Name+"="+strconv.Itoa(p.Number))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
-// parsePorts reads a labelPorts value back: port number to name. Labels
-// come from the engine, where anyone may have edited them, so a malformed
-// pair is skipped, not trusted.
-func parsePorts(s string) map[int]string {
-	out := map[int]string{}
-	for part := range strings.SplitSeq(s, ",") {
-		name, num, ok := strings.Cut(part, "=")
-		if !ok || name == "" {
-			continue
-		}
-		n, err := strconv.Atoi(num)
-		if err != nil || n < 1 || n > 65535 {
-			continue
-		}
-		out[n] = name
-	}
-	return out
 }
 
 // state maps the engine's container states to the range's.

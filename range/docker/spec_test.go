@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 func testContainer(mod ...func(*cyberrange.Container)) cyberrange.Container {
@@ -75,7 +76,7 @@ func TestCreateOptions(t *testing.T) {
 			if len(hc.PortBindings) != 0 {
 				t.Errorf("a target publishes %v", hc.PortBindings)
 			}
-			if hc.Sysctls[sysctlUnprivPorts] != "0" {
+			if hc.Sysctls[dockerapi.SysctlUnprivPorts] != "0" {
 				t.Errorf("sysctls %v", hc.Sysctls)
 			}
 			if !slices.Equal(cfg.Env, []string{"A=1", "B=2"}) {
@@ -96,7 +97,7 @@ func TestCreateOptions(t *testing.T) {
 		}},
 		{"zero limits get defaults", testContainer(func(c *cyberrange.Container) { c.Limits = cyberrange.Limits{} }),
 			func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
-				if hc.Memory != defaultMemory || hc.NanoCPUs != defaultCPUs || *hc.PidsLimit != defaultPids {
+				if hc.Memory != dockerapi.DefaultMemory || hc.NanoCPUs != dockerapi.DefaultCPUs || *hc.PidsLimit != dockerapi.DefaultPids {
 					t.Errorf("limits: %d %d %d", hc.Memory, hc.NanoCPUs, *hc.PidsLimit)
 				}
 			}},
@@ -127,7 +128,7 @@ func TestCreateOptions(t *testing.T) {
 		}},
 		{"attack box keeps a few capabilities", testContainer(func(c *cyberrange.Container) { c.Kind = cyberrange.KindAttackBox }),
 			func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
-				if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, attackBoxCaps) || slices.Contains(hc.CapAdd, "SYS_ADMIN") {
+				if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, dockerapi.BoxCaps) || slices.Contains(hc.CapAdd, "SYS_ADMIN") {
 					t.Errorf("caps: drop %v add %v", hc.CapDrop, hc.CapAdd)
 				}
 			}},
@@ -136,7 +137,7 @@ func TestCreateOptions(t *testing.T) {
 			c.ReadOnly = false
 			c.Mounts = []cyberrange.Mount{{Volume: "cyrange-ex-log-mail-d01", Path: "/var/log/replica/mail", ReadOnly: true}}
 		}), func(t *testing.T, _ *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig) {
-			if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, attackBoxCaps) {
+			if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, dockerapi.BoxCaps) {
 				t.Errorf("caps: drop %v add %v", hc.CapDrop, hc.CapAdd)
 			}
 			want := []mount.Mount{{Type: mount.TypeVolume, Source: "cyrange-ex-log-mail-d01", Target: "/var/log/replica/mail", ReadOnly: true}}
@@ -281,23 +282,6 @@ func TestNeedsIngress(t *testing.T) {
 	for _, tt := range tests {
 		if got := needsIngress(tt.c); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.desc, got, tt.want)
-		}
-	}
-}
-
-func TestPortsLabel(t *testing.T) {
-	ports := []cyberrange.Port{{Name: "smtp", Number: 25}, {Name: "admin", Number: 8025}}
-	s := formatPorts(ports)
-	if s != "admin=8025,smtp=25" {
-		t.Fatalf("format: %q", s)
-	}
-	got := parsePorts(s)
-	if len(got) != 2 || got[25] != "smtp" || got[8025] != "admin" {
-		t.Errorf("parse: %v", got)
-	}
-	for _, junk := range []string{"", ",", "=", "a=", "a=0", "a=70000", "=25", "a=b", "a=25=26"} {
-		if got := parsePorts(junk); len(got) != 0 {
-			t.Errorf("parse %q: %v", junk, got)
 		}
 	}
 }
@@ -737,18 +721,6 @@ func TestComposeFile(t *testing.T) {
 	}
 	if _, err := ComposeFile(&cyberrange.Plan{}, "x"); !errors.Is(err, cyberrange.ErrInvalid) {
 		t.Errorf("empty plan: %v", err)
-	}
-}
-
-func TestHostname(t *testing.T) {
-	for in, want := range map[string]string{
-		"cyrange-ex-mail-d01":   "cyrange-ex-mail-d01",
-		"a_b.c":                 "a-b-c",
-		strings.Repeat("x", 70): strings.Repeat("x", 63),
-	} {
-		if got := hostname(in); got != want {
-			t.Errorf("%q: %q", in, got)
-		}
 	}
 }
 

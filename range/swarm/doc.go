@@ -5,7 +5,9 @@
 //
 // Like range/docker, it is one of the range's driver packages, the only
 // ones that import the Docker SDK (github.com/moby/moby/client and
-// .../api); it speaks cyberrange's types to its callers and must never
+// .../api), with what both share (range/internal/dockerapi: the errors,
+// log streams, port label and confinement that must not drift between
+// them); it speaks cyberrange's types to its callers and must never
 // import the game (scoreboard), the web server or bbolt. It never makes
 // or leaves a swarm: that is the organizer's (docker swarm init, join,
 // node labels), and New refuses an engine that is not a manager.

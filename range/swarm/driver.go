@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -19,6 +20,7 @@ import (
 	"github.com/moby/moby/client/pkg/versions"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // Name is the driver's name.
@@ -111,22 +113,12 @@ var (
 // reachable or the engine is not a manager of an active swarm. It
 // changes nothing on the engine: making the swarm is the organizer's.
 func New(ctx context.Context, o Options) (*Driver, error) {
-	opts := []client.Opt{client.FromEnv}
-	if o.Host != "" {
-		opts = append(opts, client.WithHost(o.Host))
-	}
-	c, err := client.New(opts...)
+	d := newDriver(nil, o)
+	c, ping, err := dockerapi.Connect(ctx, o.Host, d.timeout)
 	if err != nil {
-		return nil, fmt.Errorf("swarm: %w: %w", cyberrange.ErrUnavailable, err)
+		return nil, fmt.Errorf("swarm: %w", err)
 	}
-	d := newDriver(c, o)
-	pctx, cancel := d.call(ctx)
-	defer cancel()
-	ping, err := c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("swarm: engine at %s: %w: %w", c.DaemonHost(), cyberrange.ErrUnavailable, err)
-	}
+	d.e = c
 	if s := ping.SwarmStatus; s == nil || s.NodeState != swarm.LocalNodeStateActive || !s.ControlAvailable {
 		c.Close()
 		return nil, fmt.Errorf("swarm: engine at %s: %w: not a manager of an active swarm (docker swarm init)", c.DaemonHost(), cyberrange.ErrUnavailable)
@@ -178,17 +170,7 @@ func (d *Driver) call(ctx context.Context) (context.Context, context.CancelFunc)
 
 // fail wraps an engine error with what was being done and the range's
 // sentinel for it, if any.
-func fail(op, name string, err error) error {
-	switch {
-	case cerrdefs.IsNotFound(err):
-		return fmt.Errorf("swarm: %s %s: %w: %w", op, name, cyberrange.ErrNotFound, err)
-	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err):
-		return fmt.Errorf("swarm: %s %s: %w: %w", op, name, cyberrange.ErrUnavailable, err)
-	case cerrdefs.IsInvalidArgument(err):
-		return fmt.Errorf("swarm: %s %s: %w: %w", op, name, cyberrange.ErrInvalid, err)
-	}
-	return fmt.Errorf("swarm: %s %s: %w", op, name, err)
-}
+func fail(op, name string, err error) error { return dockerapi.Fail("swarm", op, name, err) }
 
 // sleep waits for d or ctx, whichever ends first.
 func sleep(ctx context.Context, d time.Duration) error {
@@ -265,19 +247,9 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 		}
 		a.Networks = append(a.Networks, ns)
 	}
-	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return compare(x.Name, y.Name) })
-	slices.SortFunc(a.Containers, func(x, y cyberrange.ContainerStatus) int { return compare(x.Name, y.Name) })
+	slices.SortFunc(a.Networks, func(x, y cyberrange.NetworkStatus) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(a.Containers, func(x, y cyberrange.ContainerStatus) int { return strings.Compare(x.Name, y.Name) })
 	return a, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // tasksOf returns the tasks of services by service ID, newest first.
@@ -324,7 +296,7 @@ func newestFirst(x, y swarm.Task) int {
 	if c := y.CreatedAt.Compare(x.CreatedAt); c != 0 {
 		return c
 	}
-	return compare(y.ID, x.ID)
+	return strings.Compare(y.ID, x.ID)
 }
 
 // nodeAddrs maps the nodes that run tasks to their addresses, where
@@ -391,7 +363,7 @@ func serviceStatus(s swarm.Service, tasks []swarm.Task, netNames, nodes map[stri
 // published maps a running task's named ports to where they are
 // published: its node's address and the host port.
 func published(label string, t swarm.Task, nodeAddr string) map[string]string {
-	names := parsePorts(label)
+	names := dockerapi.ParsePorts(label)
 	host, err := netip.ParseAddr(nodeAddr)
 	if err != nil {
 		return nil
@@ -475,16 +447,8 @@ func (d *Driver) hasNetwork(ctx context.Context, n cyberrange.Network) (bool, er
 	if err != nil || !found {
 		return false, err
 	}
-	ex := n.Labels[cyberrange.LabelExercise]
-	if got.Labels[cyberrange.LabelExercise] != ex {
-		return false, fmt.Errorf("swarm: network %s: %w: it exists and is not exercise %q's", n.Name, cyberrange.ErrInvalid, ex)
-	}
-	var sub netip.Prefix
-	if len(got.IPAM.Config) > 0 {
-		sub = got.IPAM.Config[0].Subnet
-	}
-	if sub != n.Subnet.Masked() {
-		return false, fmt.Errorf("swarm: network %s: %w: it exists with subnet %s, the plan has %s", n.Name, cyberrange.ErrInvalid, sub, n.Subnet)
+	if err := dockerapi.CheckNetwork(got, n); err != nil {
+		return false, fmt.Errorf("swarm: network %s: %w", n.Name, err)
 	}
 	if got.Driver != "overlay" || !got.Internal {
 		return false, fmt.Errorf("swarm: network %s: %w: it exists and is not an internal overlay network", n.Name, cyberrange.ErrInvalid)

@@ -67,13 +67,13 @@ func TestUpAdoptDown(t *testing.T) {
 			t.Errorf("%s: ports %v, want the socks port on the node's address", c.Name, c.Ports)
 		}
 	}
-	creates := f.took("ServiceCreate")
+	creates := f.Took("ServiceCreate")
 	secrets := len(f.secrets)
 
 	if err := cyberrange.NewOrchestrator(cyberrange.OrchestratorOptions{Driver: testDriver(f)}).Up(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.took("ServiceCreate"); got != creates {
+	if got := f.Took("ServiceCreate"); got != creates {
 		t.Errorf("a second up made %d services, want none (adopted)", got-creates)
 	}
 	if len(f.secrets) != secrets {
@@ -180,7 +180,7 @@ func TestEnsureNetwork(t *testing.T) {
 	if err := d.EnsureNetwork(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.took("NetworkCreate"); got != 1 {
+	if got := f.Took("NetworkCreate"); got != 1 {
 		t.Errorf("%d creations, want 1", got)
 	}
 	got := f.nets[n.Name]
@@ -221,14 +221,14 @@ func TestRemoveNetworkWaitsForTasks(t *testing.T) {
 	f.svcs = map[string]*swarm.Service{} // removed behind the driver's back, tasks lingering
 	f.gone[f.tasks[0].ServiceID] = 3
 	f.mu.Unlock()
-	f.failNext["NetworkRemove"] = cerrdefs.ErrUnavailable.WithMessage("blip") // any error is retried
+	f.FailNext("NetworkRemove", cerrdefs.ErrUnavailable.WithMessage("blip")) // any error is retried
 	if err := d.RemoveNetwork(ctx, c.Networks[0].Network); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := f.nets[c.Networks[0].Network]; ok {
 		t.Error("network still there")
 	}
-	if f.took("NetworkRemove") < 2 {
+	if f.Took("NetworkRemove") < 2 {
 		t.Error("no retry")
 	}
 }

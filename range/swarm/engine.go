@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/moby/moby/client"
+
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // engine is the part of the Docker SDK's client the driver uses, and
@@ -12,14 +14,7 @@ import (
 // secrets exist only there, and overlay networks are listed there with
 // their swarm scope.
 type engine interface {
-	Ping(ctx context.Context, o client.PingOptions) (client.PingResult, error)
-	ClientVersion() string
-	Close() error
-
-	NetworkCreate(ctx context.Context, name string, o client.NetworkCreateOptions) (client.NetworkCreateResult, error)
-	NetworkInspect(ctx context.Context, id string, o client.NetworkInspectOptions) (client.NetworkInspectResult, error)
-	NetworkList(ctx context.Context, o client.NetworkListOptions) (client.NetworkListResult, error)
-	NetworkRemove(ctx context.Context, id string, o client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+	dockerapi.Networks
 
 	ServiceCreate(ctx context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error)
 	ServiceInspect(ctx context.Context, id string, o client.ServiceInspectOptions) (client.ServiceInspectResult, error)

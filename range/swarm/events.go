@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // taskView is what Events remembers of a task between two looks.
@@ -145,10 +146,10 @@ func changes(before, after snapshot, at time.Time) []cyberrange.RangeEvent {
 		}
 	}
 	slices.SortFunc(out, func(a, b cyberrange.RangeEvent) int {
-		if c := compare(a.Container, b.Container); c != 0 {
+		if c := strings.Compare(a.Container, b.Container); c != 0 {
 			return c
 		}
-		return compare(a.Action, b.Action)
+		return strings.Compare(a.Action, b.Action)
 	})
 	return out
 }
@@ -158,60 +159,17 @@ func changes(before, after snapshot, at time.Time) []cyberrange.RangeEvent {
 // from the start when since is zero, until ctx is done or the reader is
 // closed. The call timeout bounds the opening of the stream only.
 func (d *Driver) Logs(ctx context.Context, name string, since time.Time) (io.ReadCloser, error) {
-	lctx, cancel := context.WithCancel(ctx)
 	o := client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true}
 	if !since.IsZero() {
-		o.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
+		o.Since = dockerapi.UnixNano(since)
 	}
-	timer := time.AfterFunc(d.timeout, cancel)
-	rc, err := d.e.ServiceLogs(lctx, name, o)
-	fired := !timer.Stop()
-	if err != nil || fired {
-		if rc != nil {
-			rc.Close()
-		}
-		cancel()
-		if err == nil {
-			err = fmt.Errorf("%w: no answer within %v", cyberrange.ErrUnavailable, d.timeout)
-		}
+	rc, err := dockerapi.OpenLogs(ctx, d.timeout, func(ctx context.Context) (io.ReadCloser, error) {
+		return d.e.ServiceLogs(ctx, name, o)
+	})
+	if err != nil {
 		return nil, fail("logs of", name, err)
 	}
-	return demux(rc, cancel), nil
-}
-
-// demux splits the engine's multiplexed log stream (the services have no
-// TTY) into plain bytes.
-func demux(rc io.ReadCloser, cancel context.CancelFunc) io.ReadCloser {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, err := stdcopy.StdCopy(pw, pw, rc)
-		if err == nil {
-			err = io.EOF
-		}
-		pw.CloseWithError(err)
-	}()
-	return &logReader{pr: pr, rc: rc, cancel: cancel, done: done}
-}
-
-type logReader struct {
-	pr     *io.PipeReader
-	rc     io.ReadCloser
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (l *logReader) Read(p []byte) (int, error) { return l.pr.Read(p) }
-
-// Close ends the stream and waits for the copy to stop, so that no
-// goroutine outlives the reader.
-func (l *logReader) Close() error {
-	l.cancel()
-	err := l.rc.Close()
-	l.pr.Close()
-	<-l.done
-	return err
+	return rc, nil
 }
 
 // WaitReady waits until the service's current task runs. It cannot tell,

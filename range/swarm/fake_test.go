@@ -3,7 +3,6 @@ package swarm
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -17,6 +16,8 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/cyrange/cyrange/range/internal/dockerapi/dockerapitest"
 )
 
 // fakeEngine keeps a one-node swarm's networks, services, tasks and
@@ -25,15 +26,14 @@ import (
 // shows. It never talks to a Docker engine.
 type fakeEngine struct {
 	engine
-	mu       sync.Mutex
-	calls    []string
-	nets     map[string]*network.Inspect // by name
-	svcs     map[string]*swarm.Service   // by name
-	tasks    []*swarm.Task
-	secrets  map[string]*swarm.Secret // by name
-	nextID   int
-	clock    time.Time
-	failNext map[string]error
+	dockerapitest.Calls
+	mu      sync.Mutex
+	nets    map[string]*network.Inspect // by name
+	svcs    map[string]*swarm.Service   // by name
+	tasks   []*swarm.Task
+	secrets map[string]*swarm.Secret // by name
+	nextID  int
+	clock   time.Time
 	// startState is the state a new task takes (running unless set).
 	startState swarm.TaskState
 	// linger is how many task listings or network removals a removed
@@ -51,29 +51,8 @@ type fakeEngine struct {
 
 func newFake() *fakeEngine {
 	return &fakeEngine{nets: map[string]*network.Inspect{}, svcs: map[string]*swarm.Service{},
-		secrets: map[string]*swarm.Secret{}, failNext: map[string]error{}, gone: map[string]int{},
+		secrets: map[string]*swarm.Secret{}, gone: map[string]int{},
 		logs: map[string]string{}, restartOnInspect: map[string]bool{}, clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (f *fakeEngine) record(op string) error {
-	f.calls = append(f.calls, op)
-	if err, ok := f.failNext[op]; ok {
-		delete(f.failNext, op)
-		return err
-	}
-	return nil
-}
-
-func (f *fakeEngine) took(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		if c == op {
-			n++
-		}
-	}
-	return n
 }
 
 func (f *fakeEngine) id(prefix string) string {
@@ -86,25 +65,12 @@ func (f *fakeEngine) tick() time.Time {
 	return f.clock
 }
 
-// matches reports whether labels satisfy the filters' label terms (the
-// only terms the driver uses besides "service").
-func matches(flt client.Filters, labels map[string]string) bool {
-	for want := range flt["label"] {
-		k, v, hasValue := strings.Cut(want, "=")
-		got, ok := labels[k]
-		if !ok || hasValue && got != v {
-			return false
-		}
-	}
-	return true
-}
-
 func (f *fakeEngine) Close() error { return nil }
 
 func (f *fakeEngine) NetworkCreate(_ context.Context, name string, o client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkCreate"); err != nil {
+	if err := f.Record("NetworkCreate"); err != nil {
 		return client.NetworkCreateResult{}, err
 	}
 	if _, ok := f.nets[name]; ok {
@@ -137,7 +103,7 @@ func (f *fakeEngine) netByNameOrID(id string) *network.Inspect {
 func (f *fakeEngine) NetworkInspect(_ context.Context, id string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkInspect"); err != nil {
+	if err := f.Record("NetworkInspect"); err != nil {
 		return client.NetworkInspectResult{}, err
 	}
 	n := f.netByNameOrID(id)
@@ -150,12 +116,12 @@ func (f *fakeEngine) NetworkInspect(_ context.Context, id string, _ client.Netwo
 func (f *fakeEngine) NetworkList(_ context.Context, o client.NetworkListOptions) (client.NetworkListResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkList"); err != nil {
+	if err := f.Record("NetworkList"); err != nil {
 		return client.NetworkListResult{}, err
 	}
 	var out client.NetworkListResult
 	for _, name := range slices.Sorted(maps.Keys(f.nets)) {
-		if n := f.nets[name]; matches(o.Filters, n.Labels) {
+		if n := f.nets[name]; dockerapitest.MatchLabels(o.Filters, n.Labels) {
 			out.Items = append(out.Items, network.Summary{Network: n.Network})
 		}
 	}
@@ -167,7 +133,7 @@ func (f *fakeEngine) NetworkList(_ context.Context, o client.NetworkListOptions)
 func (f *fakeEngine) NetworkRemove(_ context.Context, id string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NetworkRemove"); err != nil {
+	if err := f.Record("NetworkRemove"); err != nil {
 		return client.NetworkRemoveResult{}, err
 	}
 	n := f.netByNameOrID(id)
@@ -191,7 +157,7 @@ func (f *fakeEngine) NetworkRemove(_ context.Context, id string, _ client.Networ
 func (f *fakeEngine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ServiceCreate"); err != nil {
+	if err := f.Record("ServiceCreate"); err != nil {
 		return client.ServiceCreateResult{}, err
 	}
 	spec := o.Spec
@@ -286,7 +252,7 @@ func (f *fakeEngine) svcByNameOrID(id string) *swarm.Service {
 func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ServiceInspect"); err != nil {
+	if err := f.Record("ServiceInspect"); err != nil {
 		return client.ServiceInspectResult{}, err
 	}
 	s := f.svcByNameOrID(id)
@@ -303,12 +269,12 @@ func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.Servi
 func (f *fakeEngine) ServiceList(_ context.Context, o client.ServiceListOptions) (client.ServiceListResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ServiceList"); err != nil {
+	if err := f.Record("ServiceList"); err != nil {
 		return client.ServiceListResult{}, err
 	}
 	var out client.ServiceListResult
 	for _, name := range slices.Sorted(maps.Keys(f.svcs)) {
-		if s := f.svcs[name]; matches(o.Filters, s.Spec.Labels) {
+		if s := f.svcs[name]; dockerapitest.MatchLabels(o.Filters, s.Spec.Labels) {
 			out.Items = append(out.Items, *s)
 		}
 	}
@@ -319,7 +285,7 @@ func (f *fakeEngine) ServiceList(_ context.Context, o client.ServiceListOptions)
 func (f *fakeEngine) ServiceRemove(_ context.Context, id string, _ client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ServiceRemove"); err != nil {
+	if err := f.Record("ServiceRemove"); err != nil {
 		return client.ServiceRemoveResult{}, err
 	}
 	s := f.svcByNameOrID(id)
@@ -358,7 +324,7 @@ func (f *fakeEngine) reap() {
 func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("TaskList"); err != nil {
+	if err := f.Record("TaskList"); err != nil {
 		return client.TaskListResult{}, err
 	}
 	var out client.TaskListResult
@@ -391,7 +357,7 @@ func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (clie
 func (f *fakeEngine) ServiceLogs(ctx context.Context, id string, _ client.ServiceLogsOptions) (client.ServiceLogsResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("ServiceLogs"); err != nil {
+	if err := f.Record("ServiceLogs"); err != nil {
 		return nil, err
 	}
 	s := f.svcByNameOrID(id)
@@ -399,24 +365,14 @@ func (f *fakeEngine) ServiceLogs(ctx context.Context, id string, _ client.Servic
 		return nil, cerrdefs.ErrNotFound
 	}
 	var buf bytes.Buffer
-	frame(&buf, stdcopy.Stdout, f.logs[s.Spec.Name])
+	dockerapitest.Frame(&buf, stdcopy.Stdout, f.logs[s.Spec.Name])
 	return io.NopCloser(&buf), nil
-}
-
-// frame writes one frame of the engine's multiplexed stream: the stream,
-// three zero bytes, the length (big-endian) and the text.
-func frame(w *bytes.Buffer, s stdcopy.StdType, text string) {
-	var hdr [8]byte
-	hdr[0] = byte(s)
-	binary.BigEndian.PutUint32(hdr[4:], uint32(len(text)))
-	w.Write(hdr[:])
-	w.WriteString(text)
 }
 
 func (f *fakeEngine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("SecretCreate"); err != nil {
+	if err := f.Record("SecretCreate"); err != nil {
 		return client.SecretCreateResult{}, err
 	}
 	if _, ok := f.secrets[o.Spec.Name]; ok {
@@ -430,12 +386,12 @@ func (f *fakeEngine) SecretCreate(_ context.Context, o client.SecretCreateOption
 func (f *fakeEngine) SecretList(_ context.Context, o client.SecretListOptions) (client.SecretListResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("SecretList"); err != nil {
+	if err := f.Record("SecretList"); err != nil {
 		return client.SecretListResult{}, err
 	}
 	var out client.SecretListResult
 	for _, name := range slices.Sorted(maps.Keys(f.secrets)) {
-		if s := f.secrets[name]; matches(o.Filters, s.Spec.Labels) {
+		if s := f.secrets[name]; dockerapitest.MatchLabels(o.Filters, s.Spec.Labels) {
 			v := *s
 			v.Spec.Data = nil // the API never returns a secret's data
 			out.Items = append(out.Items, v)
@@ -448,7 +404,7 @@ func (f *fakeEngine) SecretList(_ context.Context, o client.SecretListOptions) (
 func (f *fakeEngine) SecretRemove(_ context.Context, id string, _ client.SecretRemoveOptions) (client.SecretRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("SecretRemove"); err != nil {
+	if err := f.Record("SecretRemove"); err != nil {
 		return client.SecretRemoveResult{}, err
 	}
 	for name, s := range f.secrets {
@@ -471,7 +427,7 @@ func (f *fakeEngine) SecretRemove(_ context.Context, id string, _ client.SecretR
 func (f *fakeEngine) NodeList(_ context.Context, _ client.NodeListOptions) (client.NodeListResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("NodeList"); err != nil {
+	if err := f.Record("NodeList"); err != nil {
 		return client.NodeListResult{}, err
 	}
 	return client.NodeListResult{Items: []swarm.Node{{ID: "node1", Description: swarm.NodeDescription{Hostname: "node-one"},

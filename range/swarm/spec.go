@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"path"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 )
 
 // Labels the driver adds to what the plan asks for.
@@ -37,23 +36,9 @@ const (
 // ignored).
 const optEncrypted = "encrypted"
 
-// What every container gets whatever the plan says: the same values as
-// the Docker driver's (range/docker/spec.go), for the same reasons.
-const (
-	// tmpfsSize is the size of /tmp, the one writable place of a
-	// read-only container.
-	tmpfsSize = 64 << 20
-	// Unprivileged processes may bind the scenario's ports (25, 80...)
-	// without CAP_NET_BIND_SERVICE: the sysctl is per network namespace,
-	// and Swarm passes it to the container (API 1.40 and later).
-	sysctlUnprivPorts = "net.ipv4.ip_unprivileged_port_start"
-)
-
-// attackBoxCaps are what a team's workstation keeps of root's
-// capabilities: its sshd must change user and chroot, and nmap wants raw
-// sockets. Every other container keeps none. The list is the Docker
-// driver's.
-var attackBoxCaps = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL", "NET_RAW", "AUDIT_WRITE"}
+// tmpfsSize is the size of /tmp, the one writable place of a read-only
+// container: the Docker driver's (range/docker/spec.go).
+const tmpfsSize = 64 << 20
 
 // Restart policy of every service. The Docker driver leaves restarts to
 // the orchestrator's Watch; a Swarm service whose task ends with policy
@@ -152,12 +137,8 @@ func edgeName(service string) string { return service + "-edge" }
 // gateways of different teams cannot reach one another through it. Its
 // subnet comes from the swarm's default address pool.
 func edgeOptions(c cyberrange.Container, encrypt bool) client.NetworkCreateOptions {
-	labels := map[string]string{labelEdge: c.Name}
-	for _, k := range []string{cyberrange.LabelExercise, cyberrange.LabelInstance, cyberrange.LabelTeam} {
-		if v := c.Labels[k]; v != "" {
-			labels[k] = v
-		}
-	}
+	labels := dockerapi.ScopeLabels(c)
+	labels[labelEdge] = c.Name
 	o := client.NetworkCreateOptions{
 		Driver: "overlay",
 		Scope:  "swarm",
@@ -238,12 +219,8 @@ func secretsOf(c cyberrange.Container) []serviceSecret {
 		if len(base)+len(suffix) > maxSecretName {
 			base = strings.TrimRight(base[:maxSecretName-len(suffix)], "-_.")
 		}
-		labels := map[string]string{labelOwner: c.Name}
-		for _, l := range []string{cyberrange.LabelExercise, cyberrange.LabelInstance, cyberrange.LabelTeam} {
-			if v := c.Labels[l]; v != "" {
-				labels[l] = v
-			}
-		}
+		labels := dockerapi.ScopeLabels(c)
+		labels[labelOwner] = c.Name
 		out = append(out, serviceSecret{Name: base + suffix, Env: k, File: file, Labels: labels, Data: []byte(c.Env[k])})
 	}
 	return out
@@ -282,7 +259,7 @@ func secretSpec(s serviceSecret) swarm.SecretSpec {
 func serviceSpec(c cyberrange.Container, o specOptions) swarm.ServiceSpec {
 	labels := maps.Clone(c.Labels)
 	if len(c.Ports) > 0 {
-		labels[labelPorts] = formatPorts(c.Ports)
+		labels[labelPorts] = dockerapi.FormatPorts(c.Ports)
 	}
 	cs := &swarm.ContainerSpec{
 		Image: c.Image,
@@ -290,21 +267,22 @@ func serviceSpec(c cyberrange.Container, o specOptions) swarm.ServiceSpec {
 		// the image's entry point, as the Docker driver's Cmd is.
 		Args:           slices.Clone(c.Command),
 		Labels:         maps.Clone(c.Labels),
-		Hostname:       hostname(c.Name),
+		Hostname:       dockerapi.Hostname(c.Name),
 		Env:            envList(c.Env),
 		ReadOnly:       c.ReadOnly,
 		Privileges:     &swarm.Privileges{NoNewPrivileges: true},
 		CapabilityDrop: []string{"ALL"},
-		Sysctls:        map[string]string{sysctlUnprivPorts: "0"},
+		// Swarm passes the sysctl to the container (API 1.40 and later).
+		Sysctls: map[string]string{dockerapi.SysctlUnprivPorts: "0"},
 	}
-	if isBox(c.Kind) {
-		cs.CapabilityAdd = slices.Clone(attackBoxCaps)
+	if dockerapi.IsBox(c.Kind) {
+		cs.CapabilityAdd = slices.Clone(dockerapi.BoxCaps)
 	}
 	for _, m := range c.Mounts {
 		cs.Mounts = append(cs.Mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Path, ReadOnly: m.ReadOnly,
 			// Swarm makes a missing volume on the task's node with these
 			// labels, which the Docker driver's volumeOptions give too.
-			VolumeOptions: &mount.VolumeOptions{Labels: volumeLabels(c)}})
+			VolumeOptions: &mount.VolumeOptions{Labels: dockerapi.ScopeLabels(c)}})
 	}
 	if c.ReadOnly {
 		cs.Mounts = append(cs.Mounts, mount.Mount{Type: mount.TypeTmpfs, Target: "/tmp", TmpfsOptions: &mount.TmpfsOptions{
@@ -314,7 +292,7 @@ func serviceSpec(c cyberrange.Container, o specOptions) swarm.ServiceSpec {
 	}
 	for _, s := range secretsOf(c) {
 		uid := "65534"
-		if isBox(c.Kind) {
+		if dockerapi.IsBox(c.Kind) {
 			uid = "0" // the box's entry point reads it as root
 		}
 		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{SecretName: s.Name,
@@ -386,16 +364,6 @@ func withSecretIDs(spec swarm.ServiceSpec, ids map[string]string) swarm.ServiceS
 	return spec
 }
 
-func volumeLabels(c cyberrange.Container) map[string]string {
-	labels := map[string]string{}
-	for _, k := range []string{cyberrange.LabelExercise, cyberrange.LabelInstance, cyberrange.LabelTeam} {
-		if v := c.Labels[k]; v != "" {
-			labels[k] = v
-		}
-	}
-	return labels
-}
-
 // envList is c's environment with every secret variable K replaced by
 // K_FILE, the path of its secret's file.
 func envList(env map[string]string) []string {
@@ -410,121 +378,27 @@ func envList(env map[string]string) []string {
 	return out
 }
 
-// logDriver: the Docker driver's choice (range/docker/spec.go logConfig):
-// gateways to json-file, whose lines (the connection telemetry) stay
-// readable as written; the rest to the compact "local" driver.
+// logDriver is dockerapi.LogDriver's choice for a container of kind k.
 func logDriver(k cyberrange.Kind) *swarm.Driver {
-	if k == cyberrange.KindGateway || k == cyberrange.KindDefenceGateway {
-		return &swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": "64m", "max-file": "8"}}
-	}
-	return &swarm.Driver{Name: "local", Options: map[string]string{"max-size": "16m", "max-file": "3"}}
+	name, opts := dockerapi.LogDriver(k)
+	return &swarm.Driver{Name: name, Options: opts}
 }
 
-// Limits applied when the plan leaves one at zero: nothing runs
-// unbounded. The Docker driver's values.
-const (
-	defaultMemory = 512 << 20
-	defaultCPUs   = 1e9
-	defaultPids   = 512
-)
-
+// limits are the plan's limits, the defaults where it has none.
 func limits(l cyberrange.Limits) swarm.Limit {
-	if l.MemoryBytes <= 0 {
-		l.MemoryBytes = defaultMemory
-	}
-	if l.NanoCPUs <= 0 {
-		l.NanoCPUs = defaultCPUs
-	}
-	if l.Pids <= 0 {
-		l.Pids = defaultPids
-	}
+	l = dockerapi.WithDefaults(l)
 	return swarm.Limit{NanoCPUs: l.NanoCPUs, MemoryBytes: l.MemoryBytes, Pids: l.Pids}
-}
-
-// isBox reports whether k is a team's workstation (attack or defence
-// box).
-func isBox(k cyberrange.Kind) bool {
-	return k == cyberrange.KindAttackBox || k == cyberrange.KindDefenceBox
-}
-
-// hostname is a container's host name: its name, cut to what a host name
-// may be.
-func hostname(name string) string {
-	name = strings.NewReplacer("_", "-", ".", "-").Replace(name)
-	if len(name) > 63 {
-		name = name[:63]
-	}
-	return strings.Trim(name, "-")
-}
-
-// formatPorts writes the labelPorts value: name=number pairs in name
-// order.
-func formatPorts(ports []cyberrange.Port) string {
-	parts := make([]string, 0, len(ports))
-	for _, p := range ports {
-		parts = append(parts, p.Name+"="+strconv.Itoa(p.Number))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
-// parsePorts reads a labelPorts value back: port number to name. A
-// malformed pair (labels can be edited by anyone with a manager) is
-// skipped.
-func parsePorts(s string) map[int]string {
-	out := map[int]string{}
-	for part := range strings.SplitSeq(s, ",") {
-		name, num, ok := strings.Cut(part, "=")
-		if !ok || name == "" {
-			continue
-		}
-		n, err := strconv.Atoi(num)
-		if err != nil || n < 1 || n > 65535 {
-			continue
-		}
-		out[n] = name
-	}
-	return out
-}
-
-// validName is the engine's rule for service and network names.
-func validName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if i > 0 {
-			ok = ok || r == '_' || r == '.' || r == '-'
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // validNetwork checks what the engine would otherwise reject late or
 // accept wrongly.
 func validNetwork(n cyberrange.Network) error {
-	if !validName(n.Name) {
-		return fmt.Errorf("%w: network name %q", cyberrange.ErrInvalid, n.Name)
-	}
-	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() || n.Subnet.Bits() > 30 {
-		return fmt.Errorf("%w: network %s: subnet %s is not an IPv4 prefix of at least a /30", cyberrange.ErrInvalid, n.Name, n.Subnet)
-	}
-	if n.Labels[cyberrange.LabelExercise] == "" {
-		return fmt.Errorf("%w: network %s has no %s label", cyberrange.ErrInvalid, n.Name, cyberrange.LabelExercise)
-	}
-	if n.Labels[labelEdge] != "" {
-		return fmt.Errorf("%w: network %s: label %s is the driver's", cyberrange.ErrInvalid, n.Name, labelEdge)
-	}
-	return nil
+	return dockerapi.ValidNetwork(n, labelEdge)
 }
 
 func validContainer(c cyberrange.Container) error {
 	switch {
-	case !validName(c.Name):
+	case !dockerapi.ValidName(c.Name):
 		return fmt.Errorf("%w: service name %q", cyberrange.ErrInvalid, c.Name)
 	case c.Image == "":
 		return fmt.Errorf("%w: service %s has no image", cyberrange.ErrInvalid, c.Name)
@@ -542,7 +416,7 @@ func validContainer(c cyberrange.Container) error {
 	}
 	paths := map[string]bool{}
 	for _, m := range c.Mounts {
-		if !validName(m.Volume) {
+		if !dockerapi.ValidName(m.Volume) {
 			return fmt.Errorf("%w: service %s: volume name %q", cyberrange.ErrInvalid, c.Name, m.Volume)
 		}
 		p := path.Clean(m.Path)

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/client"
 
 	cyberrange "github.com/cyrange/cyrange/range"
+	"github.com/cyrange/cyrange/range/internal/dockerapi"
 	"github.com/cyrange/cyrange/scenarios"
 )
 
@@ -146,7 +147,7 @@ func TestServiceSpecConfinement(t *testing.T) {
 			if !slices.Equal(cs.CapabilityDrop, []string{"ALL"}) {
 				t.Errorf("capabilities dropped: %q", cs.CapabilityDrop)
 			}
-			if isBox(c.Kind) != (len(cs.CapabilityAdd) > 0) {
+			if dockerapi.IsBox(c.Kind) != (len(cs.CapabilityAdd) > 0) {
 				t.Errorf("capabilities added: %q", cs.CapabilityAdd)
 			}
 			if cs.Privileges == nil || !cs.Privileges.NoNewPrivileges {
@@ -162,7 +163,7 @@ func TestServiceSpecConfinement(t *testing.T) {
 			if cs.User != "" {
 				t.Errorf("user %q: the image's user (65534 in the range's image) must stand, as with the Docker driver", cs.User)
 			}
-			if cs.Sysctls[sysctlUnprivPorts] != "0" {
+			if cs.Sysctls[dockerapi.SysctlUnprivPorts] != "0" {
 				t.Errorf("sysctls %v", cs.Sysctls)
 			}
 			lim := spec.TaskTemplate.Resources.Limits
@@ -279,7 +280,7 @@ func TestSecretNames(t *testing.T) {
 		t.Fatalf("secrets %+v, want the token's only", got)
 	}
 	s := got[0]
-	if len(s.Name) > maxSecretName || !strings.HasSuffix(s.Name, "-gateway-token-0123456789abcdef") || !validName(s.Name) {
+	if len(s.Name) > maxSecretName || !strings.HasSuffix(s.Name, "-gateway-token-0123456789abcdef") || !dockerapi.ValidName(s.Name) {
 		t.Errorf("name %q (%d characters)", s.Name, len(s.Name))
 	}
 	if s.File != "cyrange_gateway_token" || string(s.Data) != "t" || s.Labels[labelOwner] != c.Name || s.Labels[cyberrange.LabelExercise] != "ex" {
