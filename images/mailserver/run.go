@@ -14,6 +14,7 @@ import (
 	"github.com/cyrange/cyrange/images/mailserver/contract"
 	"github.com/cyrange/cyrange/images/target"
 	"github.com/cyrange/cyrange/internal/firewall"
+	"github.com/cyrange/cyrange/internal/secretenv"
 )
 
 // memoryLimit is the target process's soft memory limit, unless
@@ -23,11 +24,12 @@ const memoryLimit = 400 << 20
 // portalPassword is the password of the portal's mailbox that the
 // portal replica of the same defending team derives too, when the range
 // gives the two a shared secret.
-func portalPassword() string {
-	if secret := os.Getenv(target.EnvPeerSecret); secret != "" {
-		return target.PeerPassword(secret, PortalMailbox)
+func portalPassword() (string, error) {
+	secret, err := secretenv.Get(target.EnvPeerSecret)
+	if err != nil || secret == "" {
+		return "", err
 	}
-	return ""
+	return target.PeerPassword(secret, PortalMailbox), nil
 }
 
 // RunTarget is the role `cyrange target mailserver`: it parses args, serves
@@ -45,7 +47,7 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	seed := fs.Uint64("seed", 1, "seed of the generated province")
 	weak := fs.String("weaknesses", "all", `planted weaknesses: comma-separated names, "all" or "none"`)
 	adminAllow := fs.String("admin-allow", "", "source ranges (CIDR, comma-separated) allowed on the admin port; empty allows any")
-	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET)")
+	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET, or the file $CYRANGE_CHECKER_SECRET_FILE names)")
 	replica := fs.String("replica", "", `this replica's name in the game ("mail.d01"), which the checker's master passwords depend on`)
 	operator := fs.String("admin-password", "", "password of the console's operator account (default $CYRANGE_ADMIN_PASSWORD, else random)")
 	domain := fs.String("domain", DefaultDomain, "mail domain")
@@ -65,7 +67,9 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("mailserver: --admin-allow: %w", err)
 	}
 	if *secret == "" {
-		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
+		if *secret, err = secretenv.Get("CYRANGE_CHECKER_SECRET"); err != nil {
+			return fmt.Errorf("mailserver: %w", err)
+		}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The quotas keep the mail held under about 250 MiB; a soft limit
@@ -74,13 +78,19 @@ func RunTarget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	if *operator == "" {
-		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")
+		if *operator, err = secretenv.Get("CYRANGE_ADMIN_PASSWORD"); err != nil {
+			return fmt.Errorf("mailserver: %w", err)
+		}
+	}
+	portalPW, err := portalPassword()
+	if err != nil {
+		return fmt.Errorf("mailserver: %w", err)
 	}
 	out := flow.SyncWriter(stdout)
 	srv, err := New(Config{
 		Listen: *listen, SMTPPort: *smtpPort, IMAPPort: *imapPort, HTTPPort: *httpPort, AdminPort: *adminPort,
 		Accounts: *accounts, Seed: *seed, Domain: *domain, Province: *province, Weaknesses: weaknesses, AdminAllow: allow,
-		CheckerSecret: *secret, Replica: *replica, OperatorPassword: *operator, PortalMailPassword: portalPassword(),
+		CheckerSecret: *secret, Replica: *replica, OperatorPassword: *operator, PortalMailPassword: portalPW,
 		Logger: slog.New(slog.NewJSONHandler(out, nil)), Flows: flow.NewRecorder(flow.Options{Output: out}),
 	})
 	if err != nil {

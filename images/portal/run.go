@@ -14,6 +14,7 @@ import (
 	"github.com/cyrange/cyrange/images/portal/contract"
 	"github.com/cyrange/cyrange/images/target"
 	"github.com/cyrange/cyrange/internal/firewall"
+	"github.com/cyrange/cyrange/internal/secretenv"
 )
 
 // memoryLimit is the target process's soft memory limit, unless
@@ -34,7 +35,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the generated province")
 	weak := fs.String("weaknesses", "all", `planted weaknesses: comma-separated names, "all" or "none"`)
 	adminAllow := fs.String("admin-allow", "", "source ranges (CIDR, comma-separated) allowed on the admin port; empty allows any")
-	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET)")
+	secret := fs.String("checker-secret", "", "secret shared with the checker (default $CYRANGE_CHECKER_SECRET, or the file $CYRANGE_CHECKER_SECRET_FILE names)")
 	replica := fs.String("replica", "", `this replica's name in the game ("portal.d01"), which the checker's master passwords depend on`)
 	operator := fs.String("admin-password", "", "password of the console's operator account (default $CYRANGE_ADMIN_PASSWORD, else random)")
 	domain := fs.String("domain", DefaultDomain, "the province's domain")
@@ -57,12 +58,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("portal: --admin-allow: %w", err)
 	}
 	if *secret == "" {
-		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
+		if *secret, err = secretenv.Get("CYRANGE_CHECKER_SECRET"); err != nil {
+			return fmt.Errorf("portal: %w", err)
+		}
 	}
 	if *operator == "" {
-		*operator = os.Getenv("CYRANGE_ADMIN_PASSWORD")
+		if *operator, err = secretenv.Get("CYRANGE_ADMIN_PASSWORD"); err != nil {
+			return fmt.Errorf("portal: %w", err)
+		}
 	}
-	if peer := os.Getenv(target.EnvPeerSecret); *mailPassword == "" && peer != "" {
+	peer, err := secretenv.Get(target.EnvPeerSecret)
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
+	if *mailPassword == "" && peer != "" {
 		// The mail replica of the same defending team derives the same
 		// password for this mailbox: what the backup leaks opens it.
 		*mailPassword = target.PeerPassword(peer, *mailAccount)

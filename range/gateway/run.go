@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/cyrange/cyrange/internal/secretenv"
 )
 
 // ErrUsage wraps the errors of a bad command line.
@@ -82,7 +84,7 @@ func ParseCommand(args []string, stderr io.Writer) (Command, error) {
 	var source, allow, resolve string
 	fs.StringVar(&c.Team, "team", "", "team name: recorded in telemetry and accepted as the SOCKS user name (required)")
 	fs.StringVar(&c.User, "user", "", "another accepted SOCKS user name, e.g. the team's short id")
-	fs.StringVar(&c.TokenEnv, "token-env", DefaultTokenEnv, "environment variable holding the team's token (the SOCKS password)")
+	fs.StringVar(&c.TokenEnv, "token-env", DefaultTokenEnv, "environment variable holding the team's token (the SOCKS password); VAR_FILE may name a file holding it instead")
 	fs.StringVar(&c.Listen, "listen", DefaultListen, "address to serve SOCKS5 on")
 	fs.StringVar(&source, "source", "", "address to dial targets from (the team's range); empty lets the kernel choose")
 	fs.StringVar(&allow, "allow", "", "destinations the team may reach: HOST:PORTS,... (HOST an address or CIDR, PORTS N, LO-HI or *)")
@@ -136,7 +138,10 @@ func RunGateway(ctx context.Context, args []string, getenv func(string) string, 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	token := getenv(c.TokenEnv)
+	token, err := secretenv.Lookup(getenv, c.TokenEnv)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	if token == "" {
 		return fmt.Errorf("%w: no token in $%s", ErrUsage, c.TokenEnv)
 	}

@@ -142,8 +142,11 @@ func TestRunGatewayPrintsTelemetryLines(t *testing.T) {
 
 func TestRunGatewayUsage(t *testing.T) {
 	env := func(k string) string {
-		if k == DefaultTokenEnv {
+		switch k {
+		case DefaultTokenEnv:
 			return "tok"
+		case "UNREADABLE_FILE":
+			return "/nonexistent/cyrange-token"
 		}
 		return ""
 	}
@@ -157,6 +160,7 @@ func TestRunGatewayUsage(t *testing.T) {
 		{"bad resolve", []string{"--team", "t", "--resolve", "mail"}, ErrUsage},
 		{"bad source", []string{"--team", "t", "--source", "here"}, ErrUsage},
 		{"token not set", []string{"--team", "t", "--token-env", "NOT_SET"}, ErrUsage},
+		{"token file unreadable", []string{"--team", "t", "--token-env", "UNREADABLE"}, ErrUsage},
 		{"stray argument", []string{"--team", "t", "extra"}, ErrUsage},
 		{"unknown flag", []string{"--team", "t", "--password", "x"}, ErrUsage},
 		{"help", []string{"-h"}, flag.ErrHelp},

@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
+	"github.com/cyrange/cyrange/internal/secretenv"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
 
@@ -49,7 +49,7 @@ func (r Role) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "0.0.0.0:8000", "address to serve the checker protocol on")
-	secret := fs.String("checker-secret", "", "secret shared with the targets (default $CYRANGE_CHECKER_SECRET)")
+	secret := fs.String("checker-secret", "", "secret shared with the targets (default $CYRANGE_CHECKER_SECRET, or the file $CYRANGE_CHECKER_SECRET_FILE names)")
 	targets := fs.String("targets", "", "the replicas, the only hosts the checker connects to: HOST=NAME,... (NAME: the replica's --replica)")
 	token := fs.String("caller-token", "", "bearer token every request must carry (default $CYRANGE_CHECKER_TOKEN, else the one cyrange derives from the secret)")
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +59,10 @@ func (r Role) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("checker: unexpected argument %q", fs.Arg(0))
 	}
 	if *secret == "" {
-		*secret = os.Getenv("CYRANGE_CHECKER_SECRET")
+		var err error
+		if *secret, err = secretenv.Get("CYRANGE_CHECKER_SECRET"); err != nil {
+			return fmt.Errorf("checker: %w", err)
+		}
 	}
 	if *secret == "" {
 		return errors.New("checker: --checker-secret (or $CYRANGE_CHECKER_SECRET) is required")
@@ -72,7 +75,9 @@ func (r Role) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if *token == "" {
-		*token = os.Getenv("CYRANGE_CHECKER_TOKEN")
+		if *token, err = secretenv.Get("CYRANGE_CHECKER_TOKEN"); err != nil {
+			return fmt.Errorf("checker: %w", err)
+		}
 	}
 	if *token == "" {
 		*token = checks.CallerToken(*secret)
