@@ -661,6 +661,8 @@ type ContainerReport struct {
 	ExitCode int       `json:"exit_code,omitempty"`
 	// Ports maps a published port's name to its host address.
 	Ports map[string]string `json:"ports,omitempty"`
+	// Node is the machine it runs on, where the range spans several.
+	Node string `json:"node,omitempty"`
 }
 
 // HostAddr returns the host address a container's named port is
@@ -716,7 +718,7 @@ func buildReport(p *Plan, driver string, actual Actual) Report {
 		planned[c.Name] = true
 		cr := ContainerReport{Name: c.Name, Kind: c.Kind, Team: c.Labels[LabelTeam], Service: c.Labels[LabelService], State: StateMissing}
 		if a, ok := actCons[c.Name]; ok {
-			cr.State, cr.Restarts, cr.Started, cr.ExitCode, cr.Ports = a.State, a.Restarts, a.Started, a.ExitCode, a.Ports
+			cr.State, cr.Restarts, cr.Started, cr.ExitCode, cr.Ports, cr.Node = a.State, a.Restarts, a.Started, a.ExitCode, a.Ports, a.Node
 			cr.Changed = a.Labels[LabelPlanHash] != c.Labels[LabelPlanHash]
 		}
 		if cr.State == StateRunning {

@@ -172,6 +172,9 @@ type ContainerStatus struct {
 	// the driver cannot tell, and then a network goes only after every
 	// container.
 	Networks []string
+	// Node is the machine it runs on where a range spans several (a
+	// swarm node's name); empty on one engine.
+	Node string
 }
 
 // NetworkStatus is one network as it actually is.

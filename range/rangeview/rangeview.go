@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,7 +87,13 @@ func Line(e cyberrange.Progress) string {
 // file that holds the teams' tokens.
 func Report(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cyberrange.Report, tokens string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tKIND\tTEAM\tSERVICE\tSTATE\tRESTARTS\tPUBLISHED")
+	// A range over several machines says where each container runs.
+	nodes := slices.ContainsFunc(rep.Containers, func(c cyberrange.ContainerReport) bool { return c.Node != "" })
+	head := "CONTAINER\tKIND\tTEAM\tSERVICE\tSTATE\tRESTARTS\tPUBLISHED"
+	if nodes {
+		head += "\tNODE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, c := range rep.Containers {
 		state := string(c.State)
 		if c.Changed {
@@ -97,7 +104,11 @@ func Report(w io.Writer, sc *scenarios.Scenario, plan *cyberrange.Plan, rep cybe
 			pub = append(pub, name+"="+addr)
 		}
 		sort.Strings(pub)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Name, c.Kind, dash(c.Team), dash(c.Service), state, c.Restarts, dash(strings.Join(pub, " ")))
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s", c.Name, c.Kind, dash(c.Team), dash(c.Service), state, c.Restarts, dash(strings.Join(pub, " ")))
+		if nodes {
+			line += "\t" + dash(c.Node)
+		}
+		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

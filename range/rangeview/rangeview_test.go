@@ -3,6 +3,7 @@ package rangeview
 import (
 	"bytes"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,41 @@ func TestPrintReportAttackBoxes(t *testing.T) {
 	Report(&b, sc, plan, cyberrange.Report{}, "/data/tokens.json")
 	if strings.Contains(b.String(), "@attackbox") || strings.Contains(b.String(), "@defencebox") || strings.Contains(b.String(), "box passwords") {
 		t.Errorf("no boxes, yet:\n%s", b.String())
+	}
+}
+
+// TestPrintReportNodes: a range over several machines shows each
+// container's node; one on a single engine has no such column.
+func TestPrintReportNodes(t *testing.T) {
+	sc, err := scenarios.Builtin("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := make([]string, len(sc.Teams))
+	for i := range toks {
+		toks[i] = "token"
+	}
+	plan, err := cyberrange.NewPlan(sc, cyberrange.PlanOptions{Driver: cyberrange.DriverDocker, Version: "test", TeamTokens: toks, CheckerSecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := cyberrange.Report{Containers: []cyberrange.ContainerReport{
+		{Name: "cyrange-demo-mail-d01", Kind: cyberrange.KindTarget, State: cyberrange.StateRunning, Node: "replicas-1"},
+		{Name: "cyrange-demo-gateway-a01", Kind: cyberrange.KindGateway, State: cyberrange.StateRunning},
+	}}
+	var b bytes.Buffer
+	Report(&b, sc, plan, rep, "/data/tokens.json")
+	out := b.String()
+	if !strings.Contains(out, "NODE") || !regexp.MustCompile(`cyrange-demo-mail-d01 .* replicas-1\n`).MatchString(out) ||
+		!regexp.MustCompile(`cyrange-demo-gateway-a01 .* -\n`).MatchString(out) {
+		t.Errorf("nodes not shown:\n%s", out)
+	}
+	for i := range rep.Containers {
+		rep.Containers[i].Node = ""
+	}
+	b.Reset()
+	Report(&b, sc, plan, rep, "/data/tokens.json")
+	if strings.Contains(b.String(), "NODE") {
+		t.Errorf("a node column on one engine:\n%s", b.String())
 	}
 }

@@ -220,7 +220,7 @@ func (d *Driver) List(ctx context.Context, exercise string) (cyberrange.Actual, 
 	if err != nil {
 		return a, err
 	}
-	nodes, err := d.nodeAddrs(ctx, tasks)
+	nodes, err := d.nodes(ctx, tasks)
 	if err != nil {
 		return a, err
 	}
@@ -299,17 +299,16 @@ func newestFirst(x, y swarm.Task) int {
 	return strings.Compare(y.ID, x.ID)
 }
 
-// nodeAddrs maps the nodes that run tasks to their addresses, where
-// host-mode ports are published.
-func (d *Driver) nodeAddrs(ctx context.Context, tasks map[string][]swarm.Task) (map[string]string, error) {
-	need := false
-	for _, ts := range tasks {
-		for _, t := range ts {
-			need = need || len(t.Status.PortStatus.Ports) > 0
-		}
-	}
-	out := map[string]string{}
-	if !need {
+// node is what the range shows of a swarm node: its name, and its
+// address, where host-mode ports are published.
+type node struct {
+	Hostname, Addr string
+}
+
+// nodes maps the nodes that run tasks to what the range shows of them.
+func (d *Driver) nodes(ctx context.Context, tasks map[string][]swarm.Task) (map[string]node, error) {
+	out := map[string]node{}
+	if len(tasks) == 0 {
 		return out, nil
 	}
 	cctx, cancel := d.call(ctx)
@@ -319,7 +318,7 @@ func (d *Driver) nodeAddrs(ctx context.Context, tasks map[string][]swarm.Task) (
 		return nil, fail("list nodes of", "the swarm", err)
 	}
 	for _, n := range res.Items {
-		out[n.ID] = n.Status.Addr
+		out[n.ID] = node{Hostname: n.Description.Hostname, Addr: n.Status.Addr}
 	}
 	return out, nil
 }
@@ -327,7 +326,7 @@ func (d *Driver) nodeAddrs(ctx context.Context, tasks map[string][]swarm.Task) (
 // serviceStatus is the range's view of a service and its tasks (newest
 // first). Restarts counts the tasks Swarm replaced, as far as its task
 // history reaches.
-func serviceStatus(s swarm.Service, tasks []swarm.Task, netNames, nodes map[string]string) cyberrange.ContainerStatus {
+func serviceStatus(s swarm.Service, tasks []swarm.Task, netNames map[string]string, nodes map[string]node) cyberrange.ContainerStatus {
 	st := cyberrange.ContainerStatus{Name: s.Spec.Name, State: cyberrange.StateCreated, Labels: maps.Clone(s.Spec.Labels)}
 	delete(st.Labels, labelPorts)
 	st.Kind = cyberrange.Kind(s.Spec.Labels[cyberrange.LabelKind])
@@ -350,12 +349,13 @@ func serviceStatus(s swarm.Service, tasks []swarm.Task, netNames, nodes map[stri
 	}
 	t := tasks[0]
 	st.State = taskState(t.Status.State)
+	st.Node = nodes[t.NodeID].Hostname
 	if cs := t.Status.ContainerStatus; cs != nil {
 		st.ExitCode = cs.ExitCode
 	}
 	if st.State == cyberrange.StateRunning {
 		st.Started = t.Status.Timestamp
-		st.Ports = published(s.Spec.Labels[labelPorts], t, nodes[t.NodeID])
+		st.Ports = published(s.Spec.Labels[labelPorts], t, nodes[t.NodeID].Addr)
 	}
 	return st
 }

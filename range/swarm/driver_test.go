@@ -51,8 +51,8 @@ func TestUpAdoptDown(t *testing.T) {
 		t.Errorf("listed networks %v, want the plan's %d (edge networks hidden)", a.Networks, len(p.Networks))
 	}
 	for _, c := range a.Containers {
-		if c.State != cyberrange.StateRunning {
-			t.Errorf("%s: %s", c.Name, c.State)
+		if c.State != cyberrange.StateRunning || c.Node != "node-one" {
+			t.Errorf("%s: %s on node %q, want running on node-one", c.Name, c.State, c.Node)
 		}
 		pc, _ := p.Container(c.Name)
 		var want []string
