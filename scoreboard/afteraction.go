@@ -37,6 +37,9 @@ type AfterAction struct {
 	Replicas   []AAReplica     `json:"availability"`
 	Suspects   Suspects        `json:"suspects"`
 	Phases     []AAPhaseChange `json:"phases"`
+	// TechniqueTables are, per defending team, the ATT&CK techniques used
+	// against it, detected and missed (AttributeTechniques).
+	TechniqueTables []AATechniqueTable `json:"techniques"`
 }
 
 // AATick is when a tick began.
@@ -266,6 +269,7 @@ func BuildAfterAction(ctx context.Context, cfg *Config, src EventSource) (*After
 		aa.Replicas = append(aa.Replicas, rep)
 	}
 	aa.Suspects = st.suspects()
+	aa.AttributeTechniques(nil)
 	return aa, nil
 }
 

@@ -12,7 +12,8 @@ import (
 // shows: an incident detected, one missed, a false report, captures
 // (confirmed, late and unverified), a remedy and check results. Its
 // report, as JSON, is the input of the HTML page's golden test in
-// scoreboard/report (testdata/afteraction.json there).
+// scoreboard/report (testdata/afteraction.json there, which
+// TestReportFixtures keeps).
 func playDefence(t *testing.T) (*Game, *memLog) {
 	t.Helper()
 	ctx := context.Background()

@@ -13,17 +13,22 @@ import (
 	"github.com/cyrange/cyrange/scoreboard"
 	"github.com/cyrange/cyrange/scoreboard/datadir"
 	"github.com/cyrange/cyrange/scoreboard/exercisedb"
+	"github.com/cyrange/cyrange/scoreboard/ingest"
+	"github.com/cyrange/cyrange/scoreboard/navigator"
 	"github.com/cyrange/cyrange/scoreboard/report"
 )
 
 // runReport writes the after-action report of an exercise: a
 // self-contained HTML page (or the same as JSON) folded from its event
 // log. The log is locked while the exercise runs, so it is written after.
+// With --navigator it also writes the technique tables as an ATT&CK
+// Navigator layer file.
 func runReport(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "report")
 	data := fs.String("data", "", "the exercise's data directory (required)")
 	out := fs.String("out", "", "file to write (default DIR/report.html, or DIR/report.json with --json; - for standard output)")
 	asJSON := fs.Bool("json", false, "write the report as JSON instead of HTML")
+	navFile := fs.String("navigator", "", "also write an ATT&CK Navigator layer (format 4.5) of the techniques used against each defence team, detected and missed, to FILE (- for standard output)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +43,18 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	aa, err := scoreboard.BuildAfterAction(ctx, d.GameConfig(scenarios.Placement{}), d.Log())
 	if err != nil {
 		return err
+	}
+	aa.AttributeTechniques(ingest.Exposure(d.Scenario(), targets()))
+	if *navFile != "" {
+		writeLayers := func(w io.Writer) error { return navigator.Write(w, navigator.Layers(aa)) }
+		if *navFile == "-" {
+			err = writeLayers(e.stdout)
+		} else if err = datadir.WriteFile(*navFile, writeLayers); err == nil {
+			fmt.Fprintf(e.stdout, "wrote %s: ATT&CK Navigator layer of %d defence team(s)\n", *navFile, len(aa.TechniqueTables))
+		}
+		if err != nil {
+			return err
+		}
 	}
 	path := *out
 	if path == "" {

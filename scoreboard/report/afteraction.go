@@ -49,6 +49,7 @@ var afterActionTmpl = template.Must(template.New("report").Funcs(template.FuncMa
 	"defends": func(r scoreboard.Role) bool { return r.Defends() },
 	"inc":     func(i int) int { return i + 1 },
 	"attacks": func(r scoreboard.Role) bool { return r.Attacks() },
+	"join":    func(s []string) string { return strings.Join(s, ", ") },
 }).Parse(afterActionPage))
 
 func fmtSeconds(s float64) string {

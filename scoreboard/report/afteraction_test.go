@@ -16,8 +16,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestAfterActionHTML renders testdata/afteraction.json, the report of
-// the scoreboard's short defence game (playDefence in its tests) as
-// `cyrange report --json` writes it, and compares the page with
+// the scoreboard's short defence game (playDefence in its tests, pinned
+// there by TestReportFixtures) as `cyrange report --json` writes it, and compares the page with
 // testdata/afteraction.html: the page is what organizers keep, so any
 // change to it must show in a diff.
 func TestAfterActionHTML(t *testing.T) {
@@ -33,7 +33,8 @@ func TestAfterActionHTML(t *testing.T) {
 	page := out.String()
 	for _, want := range []string{"<svg", `class="inc detected"`, `class="inc missed"`, `class="rep true_positive"`,
 		`class="cap unverified"`, `class="remedy"`, "st-offline", "Đội tấn công 01", "&lt;script&gt;", "lockout: false -&gt; true",
-		"Time to detect", "L×tick"} {
+		"Time to detect", "L×tick",
+		"ATT&amp;CK techniques per defence team", "<td>T1110.001</td>", "<i>not attributable</i>", "by Đội phòng thủ (report #1, 8s)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
