@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/cyrange/cyrange/images/portal/portaltarget"
 	cyberrange "github.com/cyrange/cyrange/range"
 	"github.com/cyrange/cyrange/range/gateway"
+	"github.com/cyrange/cyrange/range/rangetest"
 	"github.com/cyrange/cyrange/scenarios"
 	"github.com/cyrange/cyrange/scoreboard/checks"
 )
@@ -65,38 +65,10 @@ func TestPlanGolden(t *testing.T) {
 				}
 				got = append(got, '\n')
 				path := filepath.Join("testdata", fmt.Sprintf("plan-%s-%s.golden", name, driver))
-				if *update {
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create it)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("plan differs from %s (run with -update if the change is meant):\n%s", path, firstDiff(string(want), string(got)))
-				}
+				rangetest.Golden(t, "plan", path, got, *update)
 			})
 		}
 	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, a, b)
-		}
-	}
-	return ""
 }
 
 func TestPlanIsPure(t *testing.T) {

@@ -95,11 +95,7 @@ func TestStartRecreatesOnHashChange(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	c, ok := p.Target(p.Containers[0].Team, 0)
 	if !ok {
 		t.Fatal("no target")
@@ -208,11 +204,7 @@ func TestRemoveNetworkWaitsForTasks(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	c := p.Containers[0]
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
@@ -239,11 +231,7 @@ func TestEventsFromTasks(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	c := p.Containers[0]
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
@@ -298,11 +286,7 @@ func TestWaitReady(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	c := p.Containers[0]
 	f.startState = swarm.TaskStatePending
 	if err := d.Start(ctx, c); err != nil {
@@ -332,11 +316,7 @@ func TestLogs(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	c := p.Containers[0]
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
@@ -446,11 +426,7 @@ func TestRemoveWaitsForTasks(t *testing.T) {
 	f.linger = 3
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	gw := p.Containers[slices.IndexFunc(p.Containers, func(c cyberrange.Container) bool { return c.Kind == cyberrange.KindGateway })]
 	if err := d.Start(ctx, gw); err != nil {
 		t.Fatal(err)
@@ -479,11 +455,7 @@ func TestListWhileRemoving(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	for _, c := range p.Containers[:2] {
 		if err := d.Start(ctx, c); err != nil {
 			t.Fatal(err)
@@ -510,11 +482,7 @@ func TestStartPrunesStaleSecrets(t *testing.T) {
 	f := newFake()
 	d := testDriver(f)
 	p := planFor(t, "demo")
-	for _, n := range p.Networks {
-		if err := d.EnsureNetwork(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ensureNetworks(t, ctx, d, p)
 	c := p.Containers[0]
 	f.secrets["stale"] = &swarm.Secret{ID: "stale-id", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "stale",
 		Labels: map[string]string{cyberrange.LabelExercise: p.Exercise, labelOwner: c.Name}}}}
@@ -575,6 +543,16 @@ func TestTaskState(t *testing.T) {
 	} {
 		if got := taskState(s); got != want {
 			t.Errorf("%s: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+// ensureNetworks makes the plan's networks, as an up does first.
+func ensureNetworks(t *testing.T, ctx context.Context, d *Driver, p *cyberrange.Plan) {
+	t.Helper()
+	for _, n := range p.Networks {
+		if err := d.EnsureNetwork(ctx, n); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
