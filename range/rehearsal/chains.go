@@ -24,19 +24,19 @@ type chainRun struct {
 // chainRuns lists every chain of the build against every defending team
 // that has a replica of each target it crosses.
 func (r *Rehearsal) chainRuns() []chainRun {
+	byOwner := map[int]map[string]scoreboard.Replica{}
+	for _, rp := range r.cfg.Replicas {
+		t, ok := r.o.Targets.Of(r.o.Scenario.Services[rp.Service])
+		if !ok {
+			continue
+		}
+		if byOwner[rp.Owner] == nil {
+			byOwner[rp.Owner] = map[string]scoreboard.Replica{}
+		}
+		byOwner[rp.Owner][t.Name()] = rp
+	}
 	var out []chainRun
 	for _, c := range r.o.Targets.Chains() {
-		byOwner := map[int]map[string]scoreboard.Replica{}
-		for _, rp := range r.cfg.Replicas {
-			t, ok := r.o.Targets.Of(r.o.Scenario.Services[rp.Service])
-			if !ok {
-				continue
-			}
-			if byOwner[rp.Owner] == nil {
-				byOwner[rp.Owner] = map[string]scoreboard.Replica{}
-			}
-			byOwner[rp.Owner][t.Name()] = rp
-		}
 		for owner := range r.cfg.Teams {
 			reps := byOwner[owner]
 			run := chainRun{chain: c, owner: owner, replicas: reps, on: true}
